@@ -1,0 +1,41 @@
+"""hcpcs_rules: check health-insurance claim lines against declarative, policy-cited rulesets.
+
+The pipeline, one module per stage: :mod:`~hcpcs_rules.load` (find and read ruleset files) ->
+:mod:`~hcpcs_rules.compile` (validate into the :mod:`~hcpcs_rules.ir`) -> :mod:`~hcpcs_rules.backends`
+(durable_rules or generated Python) -> :mod:`~hcpcs_rules.engine` (evaluate claims).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .claims import parse_claim
+from .engine import Engine, evaluate
+from .errors import ClaimError, RulesetError, RulesetProblem
+from .model import (
+    Claim,
+    ClaimLine,
+    Finding,
+    LineResult,
+    Result,
+    TraceStep,
+)
+
+try:
+    __version__ = version("hcpcs-rules")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Claim",
+    "ClaimError",
+    "ClaimLine",
+    "Engine",
+    "Finding",
+    "LineResult",
+    "Result",
+    "RulesetError",
+    "RulesetProblem",
+    "TraceStep",
+    "__version__",
+    "evaluate",
+    "parse_claim",
+]

@@ -1,0 +1,40 @@
+"""Stage 3: backends turn one compiled :class:`~hcpcs_rules.ir.Program` into something that runs.
+
+A backend has a ``name``, is built from a Program, and offers ``evaluate(facts)`` (fill the
+evaluation's findings, derived facts and trace), ``dump()`` (its artefact as text) and ``close()``.
+Both backends share :func:`hcpcs_rules.facts.fire`, so a rule's firing means the same everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .. import ir
+from ..facts import Facts
+
+__all__ = ["BACKENDS", "Backend", "make_backend"]
+
+BACKENDS = ("durable", "python")
+
+
+class Backend(Protocol):
+    name: str
+    program: ir.Program
+
+    def evaluate(self, facts: Facts) -> None: ...
+
+    def dump(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+def make_backend(name: str, program: ir.Program) -> Backend:
+    if name == "durable":
+        from .durable import DurableBackend
+
+        return DurableBackend(program)
+    if name == "python":
+        from .python import PythonBackend
+
+        return PythonBackend(program)
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

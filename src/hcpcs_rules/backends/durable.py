@@ -1,0 +1,351 @@
+"""The durable_rules backend: the IR compiled into a Rete network of the durable_rules C engine.
+
+Every sharp edge of durable_rules 2.0.28 is fenced in this module, and nowhere else in the library
+touches it. What each fence is for (``docs/durable.md`` has the measurements):
+
+- **No Host, no DSL.** ``durable.lang`` keeps global state and ``engine.Host`` starts two
+  background timer threads per host that race our callers (lost findings, segfaults). We drive the
+  C core (``durable_rules_engine``) directly from a plain ruleset definition: no thread is ever
+  started, every action runs on the calling thread inside :meth:`DurableBackend.evaluate`.
+- **One lock per compiled ruleset.** The C core has no locks of its own. Evaluations of one Engine
+  are serialised (under the GIL this costs nothing: the C calls never release it).
+- **One session per evaluation, always deleted.** A fresh ``sid`` per claim, ``delete_state`` in
+  ``finally`` (after ``abandon_action`` if an action failed). The C engine caps live sessions at
+  1,024 per ruleset and segfaults when the session that hit the cap is touched again; with the lock
+  at most one session is ever alive, and a claim whose evaluation fails leaves none behind.
+- **A begin fact per session.** ``delete_state`` frees two pointers that are only initialised when
+  an action has run in the session; a no-op ``__begin__`` rule guarantees one always has.
+- **Facts, never events; unique ids.** Events are consumed by the first rule that fires; facts with
+  equal content collide unless each has its own ``id``.
+- **Strata behind gate facts.** ``$not`` in durable_rules is decided once, when the facts to its
+  left arrive; a negated fact asserted later does not cancel the match (measured). Rules that read
+  derived facts therefore start with a ``__gate__`` pattern for their stratum, and the gate is
+  asserted only once every lower stratum has finished, so every join sees complete facts.
+- **Compile-time limits.** 512 sibling tests on one field make the first assert spin forever; more
+  than 64 alpha tests matching one fact fail at run time; rule names and properties have caps. The
+  translator counts and refuses such rulesets with a :class:`RulesetError` before durable sees them.
+- **Rulesets are freed.** The Host API never frees a C ruleset; we call ``delete_ruleset`` when the
+  backend is garbage collected.
+
+What the network evaluates: the type of each fact, joins between facts on their keys, negation,
+and exact equality/membership tests on strings, integers and booleans. Everything else in a
+condition (vocabulary functions, exact decimal arithmetic, dates) runs as a Python guard in the
+rule's action, like a CLIPS ``test`` element, generated from the same IR as the python backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import weakref
+from collections import defaultdict
+from typing import Any
+
+from .. import ir
+from ..codegen import CompiledRule, compile_rule
+from ..errors import RulesetError, RulesetProblem
+from ..facts import Facts, fact_id, fire
+
+__all__ = ["DurableBackend", "DurableUnavailable", "translate"]
+
+BEGIN = "__begin__"
+GATE = "__gate__"
+# C engine limits (rete.h) and how close we let a ruleset get to them.
+MAX_SIBLING_TESTS = 511  # 512 siblings on one field hang the first assert
+MAX_TESTS_PER_FACT_TYPE = 64  # MAX_STACK_SIZE alpha nodes matching one fact
+MAX_RULES = 4000  # MAX_ACTIONS is 4096
+MAX_SET_SIZE = 32  # larger literal sets stay in the Python guard
+_SCALAR = {"str", "int", "bool"}
+
+_names = itertools.count()
+
+
+class DurableUnavailable(RuntimeError):
+    """durable_rules cannot be imported on this Python."""
+
+
+def _import_engine():
+    try:
+        import durable_rules_engine
+    except ImportError as exc:
+        import sys
+
+        why = (
+            "durable-rules 2.0.28 does not import on Python 3.13+ "
+            "(its C extension calls PyEval_CallObject, removed in 3.13)"
+            if sys.version_info >= (3, 13)
+            else "durable-rules is not installed (pip install 'durable-rules==2.0.28'; it needs a C compiler)"
+        )
+        raise DurableUnavailable(f"backend='durable' is unavailable: {why}; use backend='python'. ({exc})") from None
+    return durable_rules_engine
+
+
+class _RulePlan:
+    """How one IR rule became a durable rule: its patterns and the Python guard left over."""
+
+    __slots__ = ("guard", "name", "rule", "subject_line")
+
+    def __init__(self, name: str, rule: ir.Rule, guard: CompiledRule) -> None:
+        self.name = name
+        self.rule = rule
+        self.guard = guard
+        self.subject_line = rule.on == "line"
+
+
+def _native_test(conj: ir.Expr, facts: dict[str, ir.DerivedFact]) -> tuple[str, Any] | None:
+    """``(root, durable test)`` when the network can decide ``conj`` exactly, else None."""
+
+    def field(path: ir.Expr) -> tuple[str, str] | None:
+        if not isinstance(path, ir.Path) or len(path.fields) != 1 or path.type not in _SCALAR | {"list[str]", "list[int]"}:
+            return None
+        return path.root, path.fields[0]
+
+    if isinstance(conj, ir.Path) and conj.type == "bool" and field(conj):
+        root, name = field(conj)  # type: ignore[misc]
+        return root, {name: True}
+    if not isinstance(conj, ir.Compare):
+        return None
+    left, right, op = conj.left, conj.right, conj.op
+    if op in ("==", "!=") and isinstance(left, ir.Const) and not isinstance(right, ir.Const):
+        left, right = right, left
+    target = field(left)
+    if target is None:
+        if op == "in" and isinstance(left, ir.Const) and isinstance(left.value, str) and isinstance(right, ir.Path):
+            target = field(right)
+            if target and right.type == "list[str]":
+                return target[0], {"$iany": {target[1]: {"$i": left.value}}}
+        return None
+    root, name = target
+    if left.type not in _SCALAR or not isinstance(right, ir.Const):
+        return None
+    value = right.value
+    if op in ("==", "!=") and value is None:
+        return root, {"$nex" if op == "==" else "$ex": {name: 1}}
+    if op in ("==", "!=") and isinstance(value, str | int) and right.type in _SCALAR:
+        return root, ({name: value} if op == "==" else {"$neq": {name: value}})
+    if op == "in" and right.type in ("set[str]", "set[int]") and 0 < len(value) <= MAX_SET_SIZE:
+        options = [{name: v} for v in value]
+        return root, options[0] if len(options) == 1 else {"$or": options}
+    return None
+
+
+def _and(tests: list[Any]) -> Any:
+    return tests[0] if len(tests) == 1 else {"$and": tests}
+
+
+def translate(program: ir.Program) -> tuple[dict[str, Any], dict[str, _RulePlan], dict[str, set[str]]]:
+    """IR -> (durable ruleset definition, plans by durable rule name, fields each fact type needs)."""
+    facts = {f.name: f for f in program.facts}
+    definition: dict[str, Any] = {BEGIN: {"all": [{"m": {"t": BEGIN}}]}}
+    plans: dict[str, _RulePlan] = {}
+    needed: dict[str, set[str]] = defaultdict(set)  # fact type -> fields the network tests
+    for index, rule in enumerate(program.rules):
+        subject = rule.on
+        tests: dict[str, list[Any]] = defaultdict(list)
+        negated: list[str] = []
+        positive: set[str] = set(rule.reads)
+        residual: list[ir.Expr] = []
+        for conj in rule.conjuncts:
+            if isinstance(conj, ir.Exists):
+                positive.add(conj.fact)
+                continue
+            if isinstance(conj, ir.Not) and isinstance(conj.value, ir.Exists):
+                negated.append(conj.value.fact)
+                continue
+            native = _native_test(conj, facts)
+            if native is None:
+                residual.append(conj)
+                continue
+            root, test = native
+            tests[root].append(test)
+            needed[root].update(_fields_of(test))
+        patterns: list[dict[str, Any]] = []
+        if rule.stratum > 0:
+            # The gate comes first: see the module docstring on $not.
+            patterns.append({"g": _and([{"t": GATE}, {"stratum": rule.stratum}])})
+        patterns.append({"s": _and([{"t": subject}, *tests.pop(subject, [])])})
+        for root, root_tests in sorted(tests.items()):
+            if root in facts:
+                continue  # derived-fact tests go into the join pattern below
+            patterns.append({f"b_{root}": _and([{"t": root}, *root_tests])})
+
+        def join(fact: str) -> list[Any]:
+            keyed = [{"t": fact}]
+            if facts[fact].per == "line":
+                keyed.append({"key": {"s": "number"}})
+                needed["line"].add("number")
+            return keyed
+
+        for fact in sorted(positive):
+            patterns.append({f"d_{fact}": _and([*join(fact), *tests.get(fact, [])])})
+        for fact in sorted(set(negated)):
+            patterns.append({f"n_{fact}$not": _and(join(fact))})
+        name = f"r{index}"
+        definition[name] = {"pri": 1 + rule.stratum, "all": patterns}
+        guard = compile_rule(rule, program, residual, joins=False)
+        plans[name] = _RulePlan(name, rule, guard)
+    return definition, plans, needed
+
+
+def _fields_of(test: Any) -> set[str]:
+    out: set[str] = set()
+    if isinstance(test, dict):
+        for key, value in test.items():
+            if key.startswith("$"):
+                out |= _fields_of(value) if key in ("$and", "$or", "$neq", "$nex", "$ex", "$iany") else set()
+                if key in ("$neq", "$nex", "$ex", "$iany"):
+                    out |= set(value)
+            else:
+                out.add(key)
+    elif isinstance(test, list):
+        for item in test:
+            out |= _fields_of(item)
+    return out
+
+
+def check_limits(program: ir.Program, definition: dict[str, Any], plans: dict[str, _RulePlan]) -> None:
+    """Refuse what the C engine would hang or crash on, naming the rules at fault."""
+    problems: list[RulesetProblem] = []
+    if len(definition) > MAX_RULES:
+        problems.append(RulesetProblem("<program>", None, None, f"{len(definition)} rules exceed what the durable backend runs safely ({MAX_RULES})"))
+    siblings: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    per_type: dict[str, set[str]] = defaultdict(set)
+    for name, rule_def in definition.items():
+        if name == BEGIN:
+            continue
+        rule = plans[name].rule
+        for pattern in rule_def["all"]:
+            ((alias, test),) = pattern.items()
+            tests = test["$and"] if "$and" in test else [test]
+            kind = next(t["t"] for t in tests if "t" in t)
+            for t in tests:
+                if "t" in t or "key" in t or "stratum" in t:
+                    continue
+                per_type[kind].add(json.dumps(t, sort_keys=True))
+                for option in t.get("$or", [t]):
+                    for field, value in option.items():
+                        if not field.startswith("$"):
+                            siblings[(kind, field)].setdefault(json.dumps(value), rule.id)
+    for (kind, field), values in siblings.items():
+        if len(values) > MAX_SIBLING_TESTS:
+            first = sorted(values.values())[:3]
+            problems.append(RulesetProblem("<program>", None, first[0], f"{len(values)} different values tested on {kind}.{field} (rules {', '.join(first)}...): durable_rules hangs at 512 sibling tests on one field; use a set constant or a derived fact"))
+    for kind, distinct in per_type.items():
+        if len(distinct) > MAX_TESTS_PER_FACT_TYPE:
+            problems.append(RulesetProblem("<program>", None, None, f"{len(distinct)} distinct tests on {kind} facts: durable_rules fails at run time when more than 64 can match one fact; move some into derived facts"))
+    if problems:
+        raise RulesetError(problems)
+
+
+class DurableBackend:
+    name = "durable"
+
+    def __init__(self, program: ir.Program) -> None:
+        engine = _import_engine()
+        self._engine = engine
+        self.program = program
+        self.definition, self._plans, self._needed = translate(program)
+        check_limits(program, self.definition, self._plans)
+        self._fact_per = {f.name: f.per for f in program.facts}
+        self._fact_names = tuple(self._fact_per)
+        self._strata = program.strata
+        # A process-unique name: durable keeps its own table of ruleset names and handles.
+        self._ruleset_name = f"hcpcs_rules_{next(_names)}"
+        try:
+            handle = engine.create_ruleset(self._ruleset_name, json.dumps(self.definition))
+        except Exception as exc:  # the C validator's errors are numbers; say what was refused
+            raise RulesetError([RulesetProblem("<program>", None, None, f"durable_rules refused the compiled ruleset: {exc}")]) from None
+        self._handle = handle
+        self._finalizer = weakref.finalize(self, engine.delete_ruleset, handle)
+        self._lock = threading.Lock()
+        self._sids = itertools.count(1)
+        self.live_sessions = 0  # observable for tests: 0 whenever no evaluation is running
+
+    def close(self) -> None:
+        """Free the C ruleset now (also done automatically when garbage collected)."""
+        with self._lock:
+            self._finalizer()
+
+    def dump(self) -> str:
+        return json.dumps(self.definition, indent=2)
+
+    # -- facts --------------------------------------------------------------------------------
+
+    def _base_facts(self, f: Facts, sid: str) -> list[dict[str, Any]]:
+        out = [{"sid": sid, "id": BEGIN, "t": BEGIN}]
+        needed = self._needed
+        for root in ("claim", "supplier", "patient", "ordering_provider"):
+            fact = {"sid": sid, "id": root, "t": root}
+            obj = getattr(f, root)
+            for name in needed.get(root, ()):
+                _put(fact, name, None if obj is None else getattr(obj, name))
+            out.append(fact)
+        line_fields = needed.get("line", ())
+        for n, line in enumerate(f.lines, start=1):
+            fact = {"sid": sid, "id": f"line:{n}", "t": "line", "number": n}
+            for name in line_fields:
+                if name != "number":
+                    _put(fact, name, getattr(line, name))
+            out.append(fact)
+        return out
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def evaluate(self, f: Facts) -> None:
+        engine, handle = self._engine, self._handle
+        with self._lock:
+            sid = str(next(self._sids))
+            self.live_sessions += 1
+            state = None
+            try:
+                _, state = engine.assert_facts(handle, json.dumps(self._base_facts(f, sid)))
+                self._drain(state, f, sid)
+                for stratum in range(1, self._strata):
+                    _, state = engine.assert_fact(handle, json.dumps({"sid": sid, "id": f"{GATE}{stratum}", "t": GATE, "stratum": stratum}))
+                    self._drain(state, f, sid)
+            except BaseException:
+                if state is not None:
+                    try:
+                        engine.abandon_action(handle, state)
+                    except Exception:  # nothing in flight: nothing to abandon
+                        pass
+                raise
+            finally:
+                engine.delete_state(handle, sid)
+                self.live_sessions -= 1
+
+    def _drain(self, state: int, f: Facts, sid: str) -> None:
+        """Run every pending action of the session, on this thread, until it is quiet."""
+        engine, handle, plans = self._engine, self._handle, self._plans
+        result = engine.start_action_for_state(handle, state)
+        while result:
+            (name, matched), = json.loads(result[1]).items()
+            if name != BEGIN:
+                plan = plans[name]
+                n = matched["s"]["number"] if plan.subject_line else 0
+                if plan.guard.match(f, n):
+                    derived = fire(plan.guard, f, n, self._fact_per)
+                    if derived is not None:
+                        self._assert_derived(plan.rule, n, derived, sid)
+            result = engine.complete_and_start_action(handle, state)
+            result = (None, result) if result else None
+
+    def _assert_derived(self, rule: ir.Rule, n: int, fields: dict[str, Any], sid: str) -> None:
+        key = n if self._fact_per[rule.derive] == "line" else 0  # type: ignore[index]
+        fact = {"sid": sid, "id": fact_id(rule.derive, key), "t": rule.derive, "key": key}  # type: ignore[arg-type]
+        for name in self._needed.get(rule.derive, ()):  # type: ignore[arg-type]
+            _put(fact, name, fields.get(name))
+        code, _ = self._engine.assert_fact(self._handle, json.dumps(fact))
+        # 0: handled, 1: no rule uses it (fine at the C level); anything else is a bug of ours.
+        if code not in (0, 1):
+            raise RuntimeError(f"durable_rules refused derived fact {fact['id']} (code {code})")
+
+
+def _put(fact: dict[str, Any], name: str, value: Any) -> None:
+    # Missing values stay absent: the network's tests on absent fields are false, as in the IR.
+    if value is None:
+        return
+    if isinstance(value, tuple):
+        value = list(value)
+    fact[name] = value

@@ -1,0 +1,292 @@
+"""IR expressions -> Python source, compiled once per Engine.
+
+Both backends evaluate parts of rules in Python: the python backend everything, the durable
+backend the tests its Rete network cannot express exactly (vocabulary calls, exact decimal
+arithmetic, dates). They share this one translation, so the missing-value semantics of
+:mod:`hcpcs_rules.ir` are written down exactly once.
+
+Generated functions take ``(f, n)``: ``f`` is the evaluation's :class:`~hcpcs_rules.facts.Facts`
+and ``n`` the subject line number (0 for claim rules). Source is registered in :mod:`linecache`
+under ``<hcpcs_rules generated RULESET:RULE-ID>``, so tracebacks, pdb and ``inspect.getsource``
+show the rule as generated code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import linecache
+import re
+from collections.abc import Callable, Sequence
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
+from typing import Any
+
+import attrs
+
+from . import ir
+from .functions import FUNCTIONS
+from .units import format_decimal
+
+__all__ = ["CompiledRule", "compile_rule", "format_value", "RUNTIME"]
+
+# Exact arithmetic, whatever decimal context the host thread has set: any rounding raises.
+_EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation, Overflow])
+_MAYBE_NONE_ROOTS = {"patient", "ordering_provider"}
+
+
+def _add(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else _EXACT.add(a, b)
+
+
+def _sub(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else _EXACT.subtract(a, b)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else _EXACT.multiply(a, b)
+
+
+def _eq(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a == b
+
+
+def _ne(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a != b
+
+
+def _lt(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a < b
+
+
+def _le(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a <= b
+
+
+def _gt(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a > b
+
+
+def _ge(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a >= b
+
+
+def _in(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a in b
+
+
+def _not_in(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a not in b
+
+
+def _get(obj: Any, name: str) -> Any:
+    return None if obj is None else getattr(obj, name)
+
+
+def format_value(value: Any) -> str:
+    """How a value reads inside a finding message."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list | frozenset):
+        return ", ".join(format_value(v) for v in value) if value else "none"
+    return str(value)
+
+
+#: Names every generated function can use.
+RUNTIME: dict[str, Any] = {
+    "_add": _add,
+    "_sub": _sub,
+    "_mul": _mul,
+    "_eq": _eq,
+    "_ne": _ne,
+    "_lt": _lt,
+    "_le": _le,
+    "_gt": _gt,
+    "_ge": _ge,
+    "_in": _in,
+    "_not_in": _not_in,
+    "_get": _get,
+    "_fmt": format_value,
+}
+_CMP_HELPER = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "in": "_in", "not in": "_not_in"}
+
+
+class _Emitter:
+    """Translates expressions; collects the constants and roots the source needs."""
+
+    def __init__(self) -> None:
+        self.constants: dict[str, Any] = {}
+        self.roots: set[str] = set()  # base roots read
+        self.derived: dict[str, str] = {}  # derived fact -> "line" | "claim"
+        self._const_ids: dict[tuple[str, Any], str] = {}
+
+    def const(self, value: Any, kind: str) -> str:
+        if value is None or isinstance(value, bool | int | str) and not isinstance(value, Decimal):
+            return repr(value)
+        if kind.startswith("set["):
+            value = frozenset(value)
+        key = (kind, value)
+        name = self._const_ids.get(key)
+        if name is None:
+            name = f"_K{len(self._const_ids)}"
+            self._const_ids[key] = name
+            self.constants[name] = value
+        return name
+
+    def expr(self, node: ir.Expr, facts: dict[str, ir.DerivedFact]) -> str:
+        if isinstance(node, ir.Const):
+            return self.const(node.value, node.type)
+        if isinstance(node, ir.Path):
+            if node.derived:
+                self.derived[node.root] = facts[node.root].per
+                head = f"d_{node.root}[{node.fields[0]!r}]"
+                rest = node.fields[1:]
+            elif node.root == "line" and node.fields == ("number",):
+                return "n"
+            else:
+                self.roots.add(node.root)
+                head, rest = node.root, node.fields
+                if node.root in _MAYBE_NONE_ROOTS:
+                    head = f"_get({head}, {rest[0]!r})"
+                    rest = rest[1:]
+                else:
+                    head = f"{head}.{rest[0]}"
+                    rest = rest[1:]
+            for field in rest:  # records may be missing: guard each step
+                head = f"_get({head}, {field!r})"
+            return head
+        if isinstance(node, ir.Compare):
+            left = self.expr(node.left, facts)
+            right = self.expr(node.right, facts)
+            if node.op in ("==", "!=") and isinstance(node.right, ir.Const) and node.right.value is None:
+                return f"({left} is {'' if node.op == '==' else 'not '}None)"
+            if node.op in ("==", "!=") and isinstance(node.left, ir.Const) and node.left.value is None:
+                return f"({right} is {'' if node.op == '==' else 'not '}None)"
+            if node.op == "==" and _never_none(node.right):
+                return f"({left} == {right})"
+            if node.op in ("in", "not in") and isinstance(node.right, ir.Const):
+                return f"({left} {node.op} {right})" if node.op == "in" else f"_not_in({left}, {right})"
+            return f"{_CMP_HELPER[node.op]}({left}, {right})"
+        if isinstance(node, ir.BoolOp):
+            return "(" + f" {node.op} ".join(f"bool({self.expr(v, facts)})" if not _is_bool(v) else self.expr(v, facts) for v in node.values) + ")"
+        if isinstance(node, ir.Not):
+            return f"(not {self.expr(node.value, facts)})"
+        if isinstance(node, ir.Arith):
+            helper = {"+": "_add", "-": "_sub", "*": "_mul"}[node.op]
+            return f"{helper}({self.expr(node.left, facts)}, {self.expr(node.right, facts)})"
+        if isinstance(node, ir.Call):
+            function = FUNCTIONS[node.name]
+            args = []
+            for index, arg in enumerate(node.args):
+                if index in function.constant_params and isinstance(arg, ir.Const) and node.name == "matches":
+                    args.append(self.const(re.compile(arg.value), "regex"))
+                else:
+                    args.append(self.expr(arg, facts))
+            name = f"_f_{node.name}"
+            self.constants[name] = function.impl
+            return f"{name}({', '.join(args)})"
+        if isinstance(node, ir.Cond):
+            return f"({self.expr(node.body, facts)} if {self.expr(node.test, facts)} else {self.expr(node.orelse, facts)})"
+        if isinstance(node, ir.Exists):
+            key = "n" if facts[node.fact].per == "line" else "0"
+            return f"({key} in f.derived[{node.fact!r}])"
+        raise TypeError(f"unknown IR node {node!r}")  # pragma: no cover - compiler bug
+
+
+def _never_none(node: ir.Expr) -> bool:
+    return isinstance(node, ir.Const) and node.value is not None
+
+
+def _is_bool(node: ir.Expr) -> bool:
+    return isinstance(node, ir.Compare | ir.BoolOp | ir.Not | ir.Exists) or (
+        isinstance(node, ir.Call) and node.type == "bool" and node.name != "coalesce"
+    )
+
+
+@attrs.frozen
+class CompiledRule:
+    """The Python pieces of one rule. ``match`` returns whether the rule fires on subject ``n``."""
+
+    rule: ir.Rule
+    match: Callable[[Any, int], bool]
+    message: Callable[[Any, int], str] | None
+    derive: Callable[[Any, int], dict[str, Any]] | None
+    source: str
+    filename: str
+
+
+def compile_rule(rule: ir.Rule, program: ir.Program, conjuncts: Sequence[ir.Expr] | None = None, *, joins: bool = True) -> CompiledRule:
+    """Generate and compile the functions of one rule.
+
+    ``conjuncts`` defaults to the whole condition; the durable backend passes only the tests its
+    network leaves over. With ``joins`` the match function also checks that every derived fact
+    the rule reads exists for the subject (the durable network does that itself).
+    """
+    facts = {f.name: f for f in program.facts}
+    emitter = _Emitter()
+    conjuncts = rule.conjuncts if conjuncts is None else tuple(conjuncts)
+    tests = [emitter.expr(c, facts) for c in conjuncts]
+    message_parts = []
+    if rule.finding is not None:
+        for part in rule.finding.message:
+            message_parts.append(repr(part) if isinstance(part, str) else f"_fmt({emitter.expr(part, facts)})")
+    derive_items = [f"{name!r}: {emitter.expr(expr, facts)}" for name, expr in rule.derive_fields]
+    # Bind every derived fact the rule reads, so message and derive functions can use them too.
+    for fact in rule.reads:
+        emitter.derived.setdefault(fact, facts[fact].per)
+
+    def prologue(need_joins: bool) -> list[str]:
+        lines = []
+        for root in sorted(emitter.roots):
+            if root == "line":
+                lines.append("    line = f.lines[n - 1]")
+            else:
+                lines.append(f"    {root} = f.{root}")
+        for fact, per in sorted(emitter.derived.items()):
+            key = "n" if per == "line" else "0"
+            lines.append(f"    d_{fact} = f.derived[{fact!r}].get({key})")
+            if need_joins:
+                lines.append(f"    if d_{fact} is None:")
+                lines.append("        return False")
+        return lines
+
+    body = ["def match(f, n):", *prologue(joins)]
+    if tests:
+        body.append("    return " + " and ".join(t if _is_bool(c) else f"bool({t})" for t, c in zip(tests, conjuncts, strict=True)))
+    else:
+        body.append("    return True")
+    if message_parts:
+        body += ["", "def message(f, n):", *prologue(False), "    return ''.join((" + ", ".join(message_parts) + ",))"]
+    if rule.derive is not None:
+        body += ["", "def derive(f, n):", *prologue(False), "    return {" + ", ".join(derive_items) + "}"]
+    source = "\n".join(body) + "\n"
+    filename = f"<hcpcs_rules generated {rule.ruleset}:{rule.id}>"
+    namespace: dict[str, Any] = {**RUNTIME, **emitter.constants}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated source
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    return CompiledRule(
+        rule=rule,
+        match=namespace["match"],
+        message=namespace.get("message"),
+        derive=namespace.get("derive"),
+        source=source,
+        filename=filename,
+    )
+
+
+def severity_for(rule: ir.Rule, f: Any) -> str:
+    """The rule's severity for this claim's payer overlay (or its only severity)."""
+    pairs = rule.finding.severity  # type: ignore[union-attr]
+    if len(pairs) == 1:
+        return pairs[0][1]
+    scope = f.derived["payer_scope"].get(0) or {}
+    overlay, program = scope.get("overlay"), scope.get("program")
+    table = dict(pairs)
+    for key in (overlay, program, "*"):
+        if key in table:
+            return table[key]
+    return pairs[-1][1]  # pragma: no cover - the compiler requires a default or full coverage

@@ -1,0 +1,173 @@
+"""Stage 4, the runtime: :class:`Engine` and :func:`evaluate`.
+
+Building an Engine loads, validates and compiles the rulesets once, builds the chosen backend and
+runs every ruleset's examples through it (a ruleset whose examples disagree with what it does is
+refused with a :class:`RulesetError`). Evaluating a claim then only parses the claim, runs the
+backend on a fresh :class:`~hcpcs_rules.facts.Facts` and assembles the :class:`Result`.
+
+An Engine is immutable once built and may be shared by any number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from . import ir
+from .backends import Backend, make_backend
+from .claims import parse_claim
+from .compile import compile_files
+from .errors import ClaimError, RulesetError, RulesetProblem
+from .facts import Facts
+from .model import Claim, Finding, LineResult, Result, status_of
+
+__all__ = ["DEFAULT_BACKEND", "Engine", "evaluate"]
+
+DEFAULT_BACKEND = "durable"
+
+
+class Engine:
+    """Compiled rulesets plus a backend, ready to evaluate claims.
+
+    ``rulesets``: installed ruleset names and/or paths to ``.toml`` files (default: every installed
+    ruleset); rulesets they ``require`` are added. ``backend``: ``"durable"`` or ``"python"``.
+    ``check_examples``: run every rule's examples at build time (default on).
+    """
+
+    def __init__(
+        self,
+        rulesets: Iterable[str | os.PathLike[str]] | None = None,
+        *,
+        backend: str = DEFAULT_BACKEND,
+        check_examples: bool = True,
+    ) -> None:
+        self.program: ir.Program = compile_files(rulesets)
+        self.backend: Backend = make_backend(backend, self.program)
+        self.rulesets: tuple[str, ...] = tuple(r.label for r in self.program.rulesets)
+        self._fact_names = tuple(f.name for f in self.program.facts)
+        self._line_facts = tuple(f.name for f in self.program.facts if f.per == "line")
+        if check_examples:
+            check_examples_of(self)
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    def evaluate(self, claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
+        """Check one claim. Raises :class:`ClaimError` if it does not fit the input shape."""
+        typed = parse_claim(claim)
+        facts = Facts(typed, self._fact_names, explain)
+        self.backend.evaluate(facts)
+        return self._result(typed, facts)
+
+    def dump(self, what: str = "ir") -> str:
+        """The compiled artefacts as text: ``"ir"``, or ``"backend"`` (durable JSON / Python source)."""
+        if what == "ir":
+            return self.program.dump()
+        if what in ("backend", self.backend.name):
+            return self.backend.dump()
+        raise ValueError(f"nothing to dump named {what!r}; use 'ir' or 'backend'")
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def _result(self, claim: Claim, f: Facts) -> Result:
+        findings = tuple(sorted(f.findings, key=Finding.sort_key))
+        by_line: dict[int, list[str]] = {}
+        for finding in findings:
+            if finding.line is not None:
+                by_line.setdefault(finding.line, []).append(finding.severity)
+        lines = []
+        for n, line in enumerate(claim.lines, start=1):
+            dispensed_mg, expected_units = self._line_values(f, n)
+            lines.append(
+                LineResult(
+                    line=n,
+                    hcpcs=line.hcpcs,
+                    billed_units=line.units,
+                    dispensed_mg=dispensed_mg,
+                    expected_units=expected_units,
+                    status=status_of(by_line.get(n, ())),
+                )
+            )
+        return Result(
+            claim_id=claim.id,
+            status=status_of(x.severity for x in findings),
+            findings=findings,
+            lines=tuple(lines),
+            rulesets=self.rulesets,
+            trace=tuple(f.trace) if f.trace is not None else (),
+        )
+
+    def _line_values(self, f: Facts, n: int) -> tuple[Decimal | None, int | None]:
+        """``dispensed_mg`` / ``expected_units`` from whichever per-line fact derives them."""
+        dispensed_mg = expected_units = None
+        for name in self._line_facts:
+            fields = f.derived[name].get(n)
+            if fields:
+                dispensed_mg = fields.get("dispensed_mg", dispensed_mg)
+                expected_units = fields.get("expected_units", expected_units)
+        return dispensed_mg, expected_units
+
+
+def check_examples_of(engine: Engine) -> None:
+    """Run every rule's examples; raise RulesetError listing each one that disagrees."""
+    problems: list[RulesetProblem] = []
+    for rule in engine.program.rules:
+        for example in rule.examples:
+            outcome = run_example(engine, rule, example)
+            if outcome is not None:
+                problems.append(RulesetProblem(rule.file, example.file_line, rule.id, f"example {example.name!r}: {outcome}"))
+    if problems:
+        raise RulesetError(problems)
+
+
+def run_example(engine: Engine, rule: ir.Rule, example: ir.Example) -> str | None:
+    """None when the example behaves as it says, else what went wrong."""
+    try:
+        result = engine.evaluate(example.claim, explain=True)
+    except ClaimError as exc:
+        return f"the example claim is not a valid claim: {exc}"
+    if rule.finding is not None:
+        hits = [x for x in result.findings if x.rule_id == rule.id]
+        if example.line is not None:
+            hits = [x for x in hits if x.line == example.line]
+    else:
+        hits = [s for s in result.trace if s.rule_id == rule.id]
+    if example.fires and not hits:
+        where = f" on line {example.line}" if example.line is not None else ""
+        got = ", ".join(sorted({x.rule_id for x in result.findings})) or "nothing"
+        return f"expected the rule to fire{where}, it did not (the claim got: {got})"
+    if not example.fires and hits:
+        return f"expected the rule not to fire, it did: {hits[0]}"
+    if example.fires and example.severity is not None and rule.finding is not None:
+        severities = {x.severity for x in hits}
+        if example.severity not in severities:
+            return f"expected severity {example.severity}, got {', '.join(sorted(severities))}"
+    return None
+
+
+_default: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    """The process-wide engine :func:`evaluate` uses, built on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Engine()
+    return _default
+
+
+def evaluate(claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
+    """Check one claim against every installed ruleset (see :class:`Engine`)."""
+    return default_engine().evaluate(claim, explain=explain)
+
+
+# Re-exported for callers that catch them from here.
+__all__ += ["ClaimError", "RulesetError"]

@@ -1,0 +1,87 @@
+"""The library's exceptions.
+
+Both are ``ValueError`` subclasses so callers that already catch bad values keep working, and
+both carry *every* problem found, not just the first: a biller fixing a claim, or an author
+fixing a ruleset, should see the whole list in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["ClaimError", "HcpcsRulesError", "RulesetError", "RulesetProblem"]
+
+
+class HcpcsRulesError(Exception):
+    """Root of the library's own exceptions."""
+
+
+class ClaimError(HcpcsRulesError, ValueError):
+    """A claim does not fit the input shape of the contract.
+
+    ``errors`` holds ``(json_path, message)`` pairs, e.g.
+    ``("$.lines[0].units", "not a decimal number: 'sixty'")``.
+    """
+
+    def __init__(self, errors: Iterable[tuple[str, str]]) -> None:
+        self.errors: tuple[tuple[str, str], ...] = tuple(errors)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        n = len(self.errors)
+        head = f"invalid claim ({n} problem{'s' if n != 1 else ''}):"
+        return "\n".join([head, *(f"  {path}: {message}" for path, message in self.errors)])
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.errors,))
+
+
+class RulesetProblem:
+    """One located problem in a ruleset file."""
+
+    __slots__ = ("file", "line", "message", "rule_id", "source_line")
+
+    def __init__(
+        self,
+        file: str,
+        line: int | None,
+        rule_id: str | None,
+        message: str,
+        source_line: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.rule_id = rule_id
+        self.message = message
+        self.source_line = source_line
+
+    def __repr__(self) -> str:
+        return f"RulesetProblem({self.file!r}, {self.line!r}, {self.rule_id!r}, {self.message!r})"
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        rule = f" [{self.rule_id}]" if self.rule_id else ""
+        text = f"{where}{rule}: {self.message}"
+        if self.source_line is not None:
+            text += f"\n    | {self.source_line.rstrip()}"
+        return text
+
+
+class RulesetError(HcpcsRulesError, ValueError):
+    """A ruleset cannot be loaded, validated or compiled safely.
+
+    ``problems`` lists every :class:`RulesetProblem` found, each naming the file, line and
+    rule id at fault.
+    """
+
+    def __init__(self, problems: Iterable[RulesetProblem]) -> None:
+        self.problems: tuple[RulesetProblem, ...] = tuple(problems)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        n = len(self.problems)
+        head = f"ruleset error ({n} problem{'s' if n != 1 else ''}):"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))

@@ -1,0 +1,366 @@
+"""The condition language: text -> typed :mod:`~hcpcs_rules.ir` expressions.
+
+Conditions look like Python expressions (``line.hcpcs == "J7632" and "GA" in line.modifiers``)
+because billers and developers already read that, but they are *not* Python: the text is parsed
+with :func:`ast.parse` (which never runs anything) and only a whitelist of node kinds is accepted.
+Names resolve only to fact roots, declared constants and registered functions; attribute access
+only to fields the schema declares. Nothing a ruleset says can reach an object, a module or a
+builtin, so a ruleset file cannot run code.
+
+What is accepted:
+
+- literals: strings, integers, decimals (``1.1`` is the exact decimal 1.1, never a float),
+  ``True``, ``False``, ``None``, ``date("2007-07-01")``, lists/sets of literals;
+- paths: ``line.units``, ``supplier.accreditation.status``, ``units.expected_units``;
+- ``== != < <= > >= in not in``, ``and or not``, ``+ - *``, ``a if test else b``;
+- calls to the functions of :mod:`hcpcs_rules.functions`, and ``exists(fact)``.
+
+Division is left out on purpose: exact rounding is explicit (``ceil_div``, ``billing_units``).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import difflib
+from collections.abc import Mapping
+from decimal import Decimal
+
+from . import ir, schema
+from .functions import FUNCTIONS
+
+__all__ = ["Env", "ExprError", "parse_expr", "parse_template"]
+
+_CMP = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+
+class ExprError(Exception):
+    """Problems in one expression; ``messages`` lists them all."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+class Env:
+    """What names an expression may use."""
+
+    def __init__(
+        self,
+        roots: Mapping[str, Mapping[str, str]],
+        derived: Mapping[str, Mapping[str, str]],
+        constants: Mapping[str, ir.Const],
+    ) -> None:
+        self.roots = roots  # base fact roots
+        self.derived = derived  # derived fact name -> fields
+        self.constants = constants
+
+    def names(self) -> list[str]:
+        return [*self.roots, *self.derived, *self.constants, *FUNCTIONS, "exists", "date"]
+
+
+def _hint(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    def __init__(self, text: str, env: Env) -> None:
+        self.text = text
+        self.env = env
+        self.errors: list[str] = []
+
+    def fail(self, node: ast.AST | None, message: str) -> ir.Const:
+        where = f" at column {node.col_offset + 1}" if node is not None and hasattr(node, "col_offset") else ""
+        self.errors.append(f"{message}{where}")
+        return ir.Const(None, "any")  # keeps checking the rest of the expression
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def visit(self, node: ast.AST) -> ir.Expr:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            return self.fail(node, f"{_describe_node(node)} is not allowed in a condition")
+        return method(node)
+
+    def visit_Constant(self, node: ast.Constant) -> ir.Expr:
+        value = node.value
+        if value is None:
+            return ir.Const(None, "null")
+        if isinstance(value, bool):
+            return ir.Const(value, "bool")
+        if isinstance(value, int):
+            return ir.Const(value, "int")
+        if isinstance(value, float):
+            # Take the digits as written, so 1.1 is exactly 1.1.
+            text = ast.get_source_segment(self.text, node) or repr(value)
+            try:
+                return ir.Const(Decimal(text.replace("_", "")), "decimal")
+            except ArithmeticError:
+                return self.fail(node, f"not an exact decimal number: {text}")
+        if isinstance(value, str):
+            return ir.Const(value, "str")
+        return self.fail(node, f"literal {value!r} is not allowed")
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ir.Expr:
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.Not):
+            return ir.Not(operand)
+        if isinstance(node.op, ast.USub) and isinstance(operand, ir.Const) and schema.numeric(operand.type):
+            return ir.Const(-operand.value, operand.type)
+        if isinstance(node.op, ast.USub) and schema.numeric(operand.type):
+            return ir.Arith("-", ir.Const(0, "int"), operand, operand.type)
+        return self.fail(node, f"operator {type(node.op).__name__} is not allowed here")
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ir.Expr:
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        values = []
+        for value_node in node.values:
+            value = self.visit(value_node)
+            self.expect_bool(value_node, value)
+            values.append(value)
+        return ir.BoolOp(op, tuple(values))
+
+    def visit_BinOp(self, node: ast.BinOp) -> ir.Expr:
+        op = _ARITH.get(type(node.op))
+        if op is None:
+            extra = " (use ceil_div or billing_units for exact division)" if isinstance(node.op, ast.Div | ast.FloorDiv) else ""
+            return self.fail(node, f"operator {type(node.op).__name__} is not allowed{extra}")
+        left, right = self.visit(node.left), self.visit(node.right)
+        for side in (left, right):
+            if side.type not in ("int", "decimal", "any"):
+                return self.fail(node, f"arithmetic needs numbers, not {side.type}")
+        kind = "int" if left.type == right.type == "int" else "decimal"
+        return ir.Arith(op, left, right, kind)
+
+    def visit_Compare(self, node: ast.Compare) -> ir.Expr:
+        if len(node.ops) != 1:
+            return self.fail(node, "chained comparisons are not allowed; join them with 'and'")
+        op = _CMP.get(type(node.ops[0]))
+        if op is None:
+            return self.fail(node, f"comparison {type(node.ops[0]).__name__} is not allowed (use == None)")
+        left, right = self.visit(node.left), self.visit(node.comparators[0])
+        if op in ("in", "not in"):
+            if right.type not in ("any", "null") and not schema.is_list(right.type):
+                return self.fail(node, f"'{op}' needs a list or set on the right, not {right.type}")
+            if schema.is_list(right.type) and not schema.comparable(left.type, schema.item_type(right.type)):
+                return self.fail(node, f"cannot look for {left.type} in {right.type}")
+        elif op in ("==", "!="):
+            if not schema.comparable(left.type, right.type):
+                return self.fail(node, f"cannot compare {left.type} with {right.type}")
+        else:
+            ordered = (schema.numeric(left.type) and schema.numeric(right.type)) or (
+                left.type == right.type and left.type in ("date", "str")
+            )
+            if not ordered and "any" not in (left.type, right.type):
+                return self.fail(node, f"cannot order {left.type} and {right.type} with {op}")
+        return ir.Compare(op, left, right)
+
+    def visit_IfExp(self, node: ast.IfExp) -> ir.Expr:
+        test = self.visit(node.test)
+        self.expect_bool(node.test, test)
+        body, orelse = self.visit(node.body), self.visit(node.orelse)
+        kind = _join_types(body.type, orelse.type)
+        if kind is None:
+            return self.fail(node, f"both branches must have one type, not {body.type} and {orelse.type}")
+        return ir.Cond(test, body, orelse, kind)
+
+    def visit_List(self, node: ast.List | ast.Set | ast.Tuple) -> ir.Expr:
+        items = [self.visit(e) for e in node.elts]
+        if not all(isinstance(i, ir.Const) for i in items):
+            return self.fail(node, "list and set literals may only hold constants")
+        kinds = {i.type for i in items} - {"any"}
+        if len(kinds) > 1 and kinds != {"int", "decimal"}:
+            return self.fail(node, f"a literal list mixes types: {', '.join(sorted(kinds))}")
+        kind = (kinds.pop() if len(kinds) == 1 else "decimal") if kinds else "any"
+        return ir.Const(tuple(i.value for i in items), f"set[{kind}]")
+
+    visit_Set = visit_Tuple = visit_List
+
+    def visit_Name(self, node: ast.Name) -> ir.Expr:
+        name = node.id
+        if name in self.env.constants:
+            return self.env.constants[name]
+        if name in self.env.roots or name in self.env.derived:
+            return self.fail(node, f"{name!r} is a fact; name one of its fields, e.g. {name}.<field>")
+        if name in ("true", "false", "null", "none"):
+            return self.fail(node, f"unknown name {name!r} (write True, False or None)")
+        return self.fail(node, f"unknown name {name!r}{_hint(name, self.env.names())}")
+
+    def visit_Attribute(self, node: ast.Attribute) -> ir.Expr:
+        chain: list[str] = []
+        current: ast.AST = node
+        while isinstance(current, ast.Attribute):
+            chain.append(current.attr)
+            current = current.value
+        if not isinstance(current, ast.Name):
+            return self.fail(node, "fields can only be read from a fact name")
+        chain.reverse()
+        root = current.id
+        if root in self.env.roots:
+            fields, derived = self.env.roots[root], False
+        elif root in self.env.derived:
+            fields, derived = self.env.derived[root], True
+        else:
+            options = [*self.env.roots, *self.env.derived]
+            return self.fail(node, f"unknown fact {root!r}{_hint(root, options)}")
+        kind = ""
+        where = root
+        for index, name in enumerate(chain):
+            if name not in fields:
+                return self.fail(node, f"{where} has no field {name!r}{_hint(name, list(fields))}")
+            kind = fields[name]
+            where = f"{where}.{name}"
+            if index < len(chain) - 1:
+                if kind not in schema.RECORDS:
+                    return self.fail(node, f"{where} is {kind}, it has no fields")
+                fields = schema.RECORDS[kind]
+        return ir.Path(root, tuple(chain), kind, derived)
+
+    def visit_Call(self, node: ast.Call) -> ir.Expr:
+        if not isinstance(node.func, ast.Name):
+            return self.fail(node, "only named functions can be called")
+        if node.keywords:
+            return self.fail(node, "keyword arguments are not allowed")
+        name = node.func.id
+        if name == "exists":
+            if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+                return self.fail(node, "exists() takes the name of a derived fact, e.g. exists(units)")
+            fact = node.args[0].id
+            if fact not in self.env.derived:
+                return self.fail(node, f"exists(): no derived fact {fact!r}{_hint(fact, list(self.env.derived))}")
+            return ir.Exists(fact)
+        if name == "date":
+            arg = node.args[0] if len(node.args) == 1 else None
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                return self.fail(node, 'date() takes one ISO date string, e.g. date("2007-07-01")')
+            try:
+                return ir.Const(dt.date.fromisoformat(arg.value), "date")
+            except ValueError:
+                return self.fail(node, f"not an ISO date: {arg.value!r}")
+        function = FUNCTIONS.get(name)
+        if function is None:
+            return self.fail(node, f"unknown function {name!r}{_hint(name, [*FUNCTIONS, 'exists', 'date'])}")
+        if len(node.args) != len(function.params):
+            return self.fail(node, f"{name}() takes {len(function.params)} argument(s), got {len(node.args)}")
+        args = tuple(self.visit(a) for a in node.args)
+        for index, (arg, want) in enumerate(zip(args, function.params, strict=True)):
+            if want != "any" and not _accepts(want, arg.type):
+                self.fail(node.args[index], f"{name}() argument {index + 1} must be {want}, not {arg.type}")
+            if index in function.constant_params and not isinstance(arg, ir.Const):
+                self.fail(node.args[index], f"{name}() argument {index + 1} must be a constant")
+        returns = function.returns
+        if returns == "$same":
+            returns = _join_types(*(a.type for a in args)) or "any"
+        elif returns == "$number":
+            returns = "int" if all(a.type == "int" for a in args) else "decimal"
+        return ir.Call(name, args, returns)
+
+    def expect_bool(self, node: ast.AST, value: ir.Expr) -> None:
+        if value.type not in ("bool", "any"):
+            self.fail(node, f"expected a true/false condition, got {value.type}")
+
+
+def _accepts(want: str, got: str) -> bool:
+    if got in ("any", "null") or want == got:
+        return True
+    if schema.numeric(want) and schema.numeric(got):
+        return True
+    if schema.is_list(want) and schema.is_list(got):
+        return _accepts(schema.item_type(want), schema.item_type(got))
+    return False
+
+
+def _join_types(*kinds: str) -> str | None:
+    real = {k for k in kinds if k not in ("null", "any")}
+    if not real:
+        return "null" if "null" in kinds else "any"
+    if real <= {"int", "decimal"}:
+        return "decimal" if "decimal" in real else "int"
+    if len(real) == 1:
+        return real.pop()
+    return None
+
+
+def _describe_node(node: ast.AST) -> str:
+    names = {
+        ast.Lambda: "a lambda",
+        ast.Subscript: "indexing",
+        ast.Starred: "unpacking",
+        ast.NamedExpr: "assignment",
+        ast.Dict: "a dict literal",
+        ast.JoinedStr: "an f-string",
+        ast.ListComp: "a comprehension",
+        ast.GeneratorExp: "a generator",
+        ast.Await: "await",
+    }
+    return names.get(type(node), f"'{type(node).__name__}'")
+
+
+def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
+    """Parse and type-check one expression, or raise :class:`ExprError` listing every problem."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError(["the expression is empty"])
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExprError([f"syntax error at column {exc.offset or 0}: {exc.msg}"]) from None
+    checker = _Checker(text.strip(), env)
+    result = checker.visit(tree.body)
+    if want_bool:
+        checker.expect_bool(tree.body, result)
+    if checker.errors:
+        raise ExprError(checker.errors)
+    return result
+
+
+def parse_template(text: str, env: Env) -> tuple[str | ir.Expr, ...]:
+    """Split a message template into literal text and ``{expression}`` parts.
+
+    ``{{`` and ``}}`` stand for literal braces. Expressions are type-checked like conditions.
+    """
+    parts: list[str | ir.Expr] = []
+    errors: list[str] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "{}" and text[i : i + 2] in ("{{", "}}"):
+            literal.append(ch)
+            i += 2
+            continue
+        if ch == "}":
+            errors.append(f"unmatched '}}' at position {i + 1}")
+            i += 1
+            continue
+        if ch == "{":
+            end = text.find("}", i)
+            if end < 0:
+                errors.append(f"unclosed '{{' at position {i + 1}")
+                break
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            try:
+                parts.append(parse_expr(text[i + 1 : end], env, want_bool=False))
+            except ExprError as exc:
+                errors.extend(f"in {{{text[i + 1 : end]}}}: {m}" for m in exc.messages)
+            i = end + 1
+            continue
+        literal.append(ch)
+        i += 1
+    if literal:
+        parts.append("".join(literal))
+    if errors:
+        raise ExprError(errors)
+    return tuple(parts)

@@ -1,0 +1,236 @@
+"""The intermediate representation: what a ruleset *means*, independent of any engine.
+
+The compiler (:mod:`hcpcs_rules.compile`) produces a :class:`Program` from ruleset files; each
+backend turns the same Program into something that runs. Everything here is a frozen value, so a
+Program can be shared by threads, hashed, dumped (:meth:`Program.dump`) and diffed.
+
+Semantics every backend must honour, fixed here once:
+
+- A field path whose value is absent (a missing optional field, or a field of a missing record)
+  is *missing*. Comparisons ``< <= > >= !=`` and ``in`` with a missing operand are false;
+  ``x == None`` and ``x != None`` test presence; arithmetic on a missing value is missing; a
+  missing value is false in a boolean context. Functions receive missing values as ``None``.
+- Reading a field of a derived fact joins the rule to that fact: the rule only matches a subject
+  for which the fact exists. ``exists(F)`` / ``not exists(F)`` test it without reading it.
+- Rules run in *strata*: a rule that reads facts derived by other rules runs only after every rule
+  of a lower stratum has finished. Each derived fact is therefore complete before it is read,
+  and ``not exists(F)`` is well defined.
+- Each rule fires at most once per subject: once per claim (``on = "claim"``) or once per line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import attrs
+
+__all__ = [
+    "Arith",
+    "BoolOp",
+    "Call",
+    "Compare",
+    "Cond",
+    "Const",
+    "DerivedFact",
+    "Example",
+    "Exists",
+    "Expr",
+    "FindingSpec",
+    "Not",
+    "Path",
+    "Program",
+    "Rule",
+    "RulesetInfo",
+    "walk",
+]
+
+_node = attrs.frozen(slots=True)
+
+
+@_node
+class Const:
+    value: Any  # str, int, Decimal, bool, date, None, or a frozenset/tuple of those
+    type: str
+
+
+@_node
+class Path:
+    root: str  # a base root ("line", "claim"...) or a derived fact name
+    fields: tuple[str, ...]
+    type: str
+    derived: bool = False
+
+
+@_node
+class Compare:
+    op: Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in"]
+    left: Expr
+    right: Expr
+    type: str = "bool"
+
+
+@_node
+class BoolOp:
+    op: Literal["and", "or"]
+    values: tuple[Expr, ...]
+    type: str = "bool"
+
+
+@_node
+class Not:
+    value: Expr
+    type: str = "bool"
+
+
+@_node
+class Arith:
+    op: Literal["+", "-", "*"]
+    left: Expr
+    right: Expr
+    type: str
+
+
+@_node
+class Call:
+    name: str
+    args: tuple[Expr, ...]
+    type: str
+
+
+@_node
+class Cond:
+    test: Expr
+    body: Expr
+    orelse: Expr
+    type: str
+
+
+@_node
+class Exists:
+    fact: str
+    type: str = "bool"
+
+
+Expr = Const | Path | Compare | BoolOp | Not | Arith | Call | Cond | Exists
+
+
+def walk(expr: Expr):
+    """Yield ``expr`` and every node below it, parents first."""
+    yield expr
+    if isinstance(expr, Compare | Arith):
+        yield from walk(expr.left)
+        yield from walk(expr.right)
+    elif isinstance(expr, BoolOp):
+        for value in expr.values:
+            yield from walk(value)
+    elif isinstance(expr, Not):
+        yield from walk(expr.value)
+    elif isinstance(expr, Call):
+        for arg in expr.args:
+            yield from walk(arg)
+    elif isinstance(expr, Cond):
+        yield from walk(expr.test)
+        yield from walk(expr.body)
+        yield from walk(expr.orelse)
+
+
+@_node
+class DerivedFact:
+    """A fact type a rule derives: one per line (``per="line"``) or one per claim."""
+
+    name: str
+    per: Literal["line", "claim"]
+    fields: tuple[tuple[str, str], ...]  # (field, type)
+    rule_id: str
+    ruleset: str
+
+
+@_node
+class FindingSpec:
+    #: ``(overlay, severity)`` pairs tried in order against the claim's payer overlay and
+    #: program; ``("*", s)`` is the default. A single pair ``("*", s)`` is payer-neutral.
+    severity: tuple[tuple[str, str], ...]
+    message: tuple[str | Expr, ...]  # literal text and expressions to format
+    payer_specific: bool  # findings name the claim's payer (Finding.payer)
+
+
+@_node
+class Example:
+    name: str
+    claim: Any  # JSON-like claim data, already patched
+    fires: bool
+    line: int | None = None
+    severity: str | None = None
+    file_line: int | None = None
+
+
+@_node
+class Rule:
+    id: str
+    ruleset: str
+    title: str
+    on: Literal["claim", "line"]
+    #: The condition as a conjunction: every conjunct must hold. Scope, codes and effective
+    #: dates have already been lowered into ordinary conjuncts.
+    conjuncts: tuple[Expr, ...]
+    finding: FindingSpec | None
+    derive: str | None  # name of the DerivedFact it produces
+    derive_fields: tuple[tuple[str, Expr], ...]
+    source: str
+    stratum: int
+    reads: tuple[str, ...]  # derived facts whose fields it reads (implicit joins)
+    file: str
+    file_line: int | None
+    examples: tuple[Example, ...] = ()
+    #: Catalogue metadata kept for documentation: the scope, severities and dates as written.
+    doc: Any = None
+
+
+@_node
+class RulesetInfo:
+    name: str
+    version: str
+    file: str
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@_node
+class Program:
+    """Every rule of the selected rulesets, validated and stratified."""
+
+    rulesets: tuple[RulesetInfo, ...]
+    facts: tuple[DerivedFact, ...]
+    rules: tuple[Rule, ...]  # ordered by (stratum, ruleset order, file order)
+
+    @property
+    def strata(self) -> int:
+        return 1 + max((r.stratum for r in self.rules), default=0)
+
+    def fact(self, name: str) -> DerivedFact:
+        return next(f for f in self.facts if f.name == name)
+
+    def dump(self) -> str:
+        """A readable JSON rendering of the whole IR (stable, diffable)."""
+        return json.dumps(_plain(self), indent=2, sort_keys=False, default=str)
+
+
+def _plain(value: Any) -> Any:
+    if attrs.has(type(value)):
+        out = {"node": type(value).__name__}
+        for field in attrs.fields(type(value)):
+            if field.name in ("doc",):
+                continue
+            out[field.name] = _plain(getattr(value, field.name))
+        return out
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

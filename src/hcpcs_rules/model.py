@@ -1,0 +1,228 @@
+"""The typed claim (input) and result (output) of the public contract.
+
+Every class is a frozen, slotted attrs class: values, not objects with behaviour. Turning
+untrusted JSON-like data into these classes (with precise errors) is :mod:`hcpcs_rules.claims`'
+job; this module only declares the shapes, so it stays readable as a schema.
+
+Quantities and money are :class:`~decimal.Decimal`, dates are :class:`~datetime.date`, lists are
+tuples (so a claim is hashable and cannot change while it is being evaluated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal, NewType
+
+import attrs
+
+__all__ = [
+    "Accreditation",
+    "Claim",
+    "ClaimLine",
+    "Compound",
+    "Dispensed",
+    "Enrollment",
+    "Finding",
+    "LineResult",
+    "Order",
+    "OrderingProvider",
+    "Patient",
+    "PharmacyLicense",
+    "Result",
+    "Severity",
+    "Status",
+    "Supplier",
+    "SuretyBond",
+    "TraceStep",
+]
+
+# Field types with extra input rules; the converter in claims.py gives each its own hook.
+PositiveDecimal = NewType("PositiveDecimal", Decimal)
+PositiveInt = NewType("PositiveInt", int)
+NonBlankStr = NewType("NonBlankStr", str)
+
+LineOfBusiness = Literal["commercial", "medicare_advantage"]
+DispensedUnit = Literal["mg", "mcg", "ug", "g", "mL"]
+AccreditationStatus = Literal["accredited", "exempt", "none"]
+Attachment = Literal["operative_report", "clinical_notes", "other"]
+Severity = Literal["reject", "deny", "warn", "info"]
+Status = Literal["reject", "deny", "warn", "clean"]
+
+_frozen = attrs.frozen(kw_only=True, slots=True)
+
+
+# ----------------------------------------------------------------------------------- input
+
+
+@_frozen
+class Patient:
+    snf_part_a_stay: bool | None = None  # in a Part A covered SNF stay on the date of service
+    inpatient_stay: bool | None = None  # in an inpatient hospital stay on the date of service
+
+
+@_frozen
+class Enrollment:
+    payer: NonBlankStr
+    status: NonBlankStr  # "active" is the only status that lets a supplier bill
+    effective: dt.date
+    end: dt.date | None = None
+
+
+@_frozen
+class Accreditation:
+    status: AccreditationStatus
+    expires: dt.date | None = None
+
+
+@_frozen
+class SuretyBond:
+    amount: Decimal
+    expires: dt.date | None = None
+
+
+@_frozen
+class PharmacyLicense:
+    state: NonBlankStr
+    expires: dt.date | None = None
+
+
+@_frozen
+class Supplier:
+    npi: str
+    taxonomy: str | None = None
+    ptan: str | None = None
+    enrollments: tuple[Enrollment, ...] = ()
+    accreditation: Accreditation | None = None
+    surety_bond: SuretyBond | None = None
+    pharmacy_license: PharmacyLicense | None = None
+
+
+@_frozen
+class OrderingProvider:
+    npi: str
+    pecos_enrolled: bool | None = None
+
+
+@_frozen
+class Dispensed:
+    """What was dispensed: a mass, or a volume with its concentration."""
+
+    quantity: PositiveDecimal
+    unit: DispensedUnit
+    concentration_mg_per_ml: PositiveDecimal | None = None
+
+
+@_frozen
+class Order:
+    """The prescription sig: dose per administration and how often."""
+
+    dose_mg: PositiveDecimal
+    times_per_day: PositiveInt
+
+
+@_frozen
+class Compound:
+    """What the supplier says about a compounded product (commercial exclusions)."""
+
+    bulk_ingredients: bool | None = None
+    replicates_commercial_product: bool | None = None
+
+
+@_frozen
+class ClaimLine:
+    hcpcs: str
+    units: Decimal
+    modifiers: tuple[str, ...] = ()
+    date_of_service: dt.date | None = None
+    place_of_service: str | None = None
+    dispensed: Dispensed | None = None
+    days_supply: PositiveInt | None = None
+    order: Order | None = None
+    ndc: str | None = None
+    ndc_quantity: PositiveDecimal | None = None
+    ndc_unit: str | None = None
+    diagnosis_pointers: tuple[int, ...] = ()
+    charge: Decimal | None = None
+    note: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    compound: Compound | None = None
+
+
+@_frozen
+class Claim:
+    id: NonBlankStr
+    payer: NonBlankStr
+    supplier: Supplier
+    lines: tuple[ClaimLine, ...]
+    line_of_business: LineOfBusiness = "commercial"
+    date_of_service: dt.date | None = None
+    place_of_service: str | None = None
+    diagnoses: tuple[str, ...] = ()
+    patient: Patient | None = None
+    ordering_provider: OrderingProvider | None = None
+
+
+# ---------------------------------------------------------------------------------- output
+
+_SEVERITY_RANK = {"info": 0, "warn": 1, "deny": 2, "reject": 3}
+_STATUS_BY_RANK = {0: "clean", 1: "warn", 2: "deny", 3: "reject"}
+
+
+def status_of(severities: Any) -> Status:
+    """The most severe finding wins: reject > deny > warn > (info or nothing) = clean."""
+    rank = max((_SEVERITY_RANK[s] for s in severities), default=0)
+    return _STATUS_BY_RANK[rank]  # type: ignore[return-value]
+
+
+@_frozen
+class Finding:
+    rule_id: str
+    severity: Severity
+    line: int | None  # 1-based, None for a claim-level finding
+    message: str
+    source: str
+    payer: str | None = None  # the payer overlay that produced it; None when payer-neutral
+
+    def sort_key(self) -> tuple[int, str]:
+        """Stable order: claim-level findings first, then by line, then by rule id."""
+        return (0 if self.line is None else self.line, self.rule_id)
+
+
+@_frozen
+class LineResult:
+    line: int
+    hcpcs: str
+    billed_units: Decimal
+    dispensed_mg: Decimal | None
+    expected_units: int | None
+    status: Status
+
+
+@_frozen
+class TraceStep:
+    """One rule firing: which rule, on which facts, and what it produced."""
+
+    step: int
+    rule_id: str
+    ruleset: str
+    subject: str  # "claim" or "line N"
+    matched: tuple[str, ...]  # ids of the facts the rule matched, e.g. ("line:1", "units:1")
+    derived: tuple[str, ...]  # ids of the facts it derived
+    finding: str | None  # the severity it emitted, if any
+
+
+@_frozen
+class Result:
+    claim_id: str
+    status: Status
+    findings: tuple[Finding, ...]
+    lines: tuple[LineResult, ...]
+    rulesets: tuple[str, ...]
+    trace: tuple[TraceStep, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: decimals as strings, dates as ISO strings."""
+        from .claims import unstructure_result  # local: claims imports this module
+
+        return unstructure_result(self)
