@@ -8,6 +8,7 @@ calling the library under test, so a bug in the library cannot hide itself.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil, floor
@@ -20,6 +21,9 @@ __all__ = [
     "mass_quantities",
     "ml_quantities",
     "valid_npis",
+    "claim_json",
+    "json_values",
+    "mutated_claims",
 ]
 
 
@@ -90,3 +94,155 @@ def invalid_npis() -> st.SearchStrategy[object]:
         valid_npis().map(int),
         st.none(),
     )
+
+
+# ------------------------------------------------------------------------------------ claims
+# JSON-like claims in the contract's input shape (shared/spec/contract.md section 2). They are
+# valid *inputs* (they parse), not necessarily clean claims: rules are free to find problems.
+
+_DATES = st.dates(min_value=dt.date(2005, 1, 1), max_value=dt.date(2030, 12, 31))
+PAYERS = ("medicare", "aetna", "bcbs", "cigna", "uhc")
+CODES = ("J7632", "J7631", "J7611", "Q0513", "Q0514", "G0333", "E0570", "A7003", "J7699", "99213")
+MODIFIERS = ("KO", "KP", "KQ", "GA", "GZ", "KX", "22", "JW", "JZ", "59")
+POS = ("01", "04", "09", "11", "12", "13", "21", "31", "32", "33", "65", "99", "30", "1")
+
+
+def iso_dates() -> st.SearchStrategy[str]:
+    return _DATES.map(lambda d: d.isoformat())
+
+
+def decimal_texts(min_value: int, max_value: int, places: int = 2) -> st.SearchStrategy[str]:
+    return decimals(min_value, max_value, places).map(lambda d: format(d, "f"))
+
+
+def _optional(strategy: st.SearchStrategy, key: str) -> st.SearchStrategy[dict]:
+    return st.one_of(st.just({}), strategy.map(lambda v: {key: v}))
+
+
+def _merge(*parts: dict) -> dict:
+    out: dict = {}
+    for part in parts:
+        out.update(part)
+    return out
+
+
+def dispensed_json() -> st.SearchStrategy[dict]:
+    mass = st.builds(
+        lambda q, u: {"quantity": q, "unit": u},
+        decimal_texts(1, 20000, 1),
+        st.sampled_from(["mg", "mcg", "ug", "g"]),
+    )
+    volume = st.builds(
+        lambda q, c: _merge({"quantity": q, "unit": "mL"}, c),
+        decimal_texts(1, 1000, 1),
+        _optional(decimal_texts(1, 40, 1), "concentration_mg_per_ml"),
+    )
+    return st.one_of(mass, volume)
+
+
+def line_json() -> st.SearchStrategy[dict]:
+    return st.builds(
+        _merge,
+        st.fixed_dictionaries(
+            {
+                "hcpcs": st.sampled_from(CODES),
+                "units": st.one_of(decimal_texts(0, 800, 0), st.integers(-2, 800), decimal_texts(0, 800, 1)),
+            }
+        ),
+        _optional(st.lists(st.sampled_from(MODIFIERS), max_size=5, unique=True), "modifiers"),
+        _optional(iso_dates(), "date_of_service"),
+        _optional(st.sampled_from(POS), "place_of_service"),
+        _optional(dispensed_json(), "dispensed"),
+        _optional(st.integers(1, 120), "days_supply"),
+        _optional(st.fixed_dictionaries({"dose_mg": decimal_texts(1, 40, 0), "times_per_day": st.integers(1, 6)}), "order"),
+        _optional(st.sampled_from(["12345-6789-01", "0172-6406-49", "1234567890", "00172640649"]), "ndc"),
+        _optional(decimal_texts(1, 500, 0), "ndc_quantity"),
+        _optional(st.sampled_from(["ML", "UN", "MG"]), "ndc_unit"),
+        _optional(st.lists(st.integers(0, 4), max_size=3), "diagnosis_pointers"),
+        _optional(decimal_texts(0, 5000, 2), "charge"),
+        _optional(st.sampled_from(["", "  ", "took longer", "Patient required an additional prolonged nebulizer training session documented in notes."]), "note"),
+        _optional(st.lists(st.sampled_from(["operative_report", "clinical_notes", "other"]), max_size=2), "attachments"),
+        _optional(st.fixed_dictionaries({"bulk_ingredients": st.booleans(), "replicates_commercial_product": st.booleans()}), "compound"),
+    )
+
+
+def supplier_json() -> st.SearchStrategy[dict]:
+    enrollment = st.builds(
+        _merge,
+        st.fixed_dictionaries({"payer": st.sampled_from(PAYERS), "status": st.sampled_from(["active", "terminated"]), "effective": iso_dates()}),
+        _optional(st.one_of(st.none(), iso_dates()), "end"),
+    )
+    return st.builds(
+        _merge,
+        st.fixed_dictionaries({"npi": st.one_of(valid_npis(), st.just("1234567890"))}),
+        _optional(st.sampled_from(["3336C0004X", "333600000X", "332B00000X", "3336C0002X", "207Q00000X"]), "taxonomy"),
+        _optional(st.sampled_from(["AB1234", "", " "]), "ptan"),
+        _optional(st.lists(enrollment, max_size=3), "enrollments"),
+        _optional(st.builds(_merge, st.fixed_dictionaries({"status": st.sampled_from(["accredited", "exempt", "none"])}), _optional(iso_dates(), "expires")), "accreditation"),
+        _optional(st.builds(_merge, st.fixed_dictionaries({"amount": decimal_texts(0, 100000, 0)}), _optional(iso_dates(), "expires")), "surety_bond"),
+        _optional(st.builds(_merge, st.fixed_dictionaries({"state": st.just("PA")}), _optional(iso_dates(), "expires")), "pharmacy_license"),
+    )
+
+
+def claim_json() -> st.SearchStrategy[dict]:
+    """A JSON-like claim that parses (it may well have findings)."""
+    return st.builds(
+        _merge,
+        st.fixed_dictionaries(
+            {
+                "id": st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12),
+                "payer": st.sampled_from(PAYERS),
+                "supplier": supplier_json(),
+                "lines": st.lists(line_json(), min_size=1, max_size=4),
+            }
+        ),
+        _optional(st.sampled_from(["commercial", "medicare_advantage"]), "line_of_business"),
+        _optional(iso_dates(), "date_of_service"),
+        _optional(st.sampled_from(POS), "place_of_service"),
+        _optional(st.lists(st.sampled_from(["J45.40", "J4540", "J44.9", "J41.0", "E11.9", "Z00.00"]), max_size=3), "diagnoses"),
+        _optional(st.fixed_dictionaries({}, optional={"snf_part_a_stay": st.booleans(), "inpatient_stay": st.booleans()}), "patient"),
+        _optional(st.builds(_merge, st.fixed_dictionaries({"npi": st.one_of(valid_npis(), st.just("3993999998"))}), _optional(st.booleans(), "pecos_enrolled")), "ordering_provider"),
+    )
+
+
+def json_values(max_leaves: int = 20) -> st.SearchStrategy[object]:
+    """Arbitrary JSON-like values (plus floats, bools and odd strings) for fuzzing the parser."""
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12),
+        st.sampled_from(["2026-03-02", "240", "-1", "NaN", "1e3", "J7632", "mL", "medicare"]),
+    )
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(
+                st.one_of(st.sampled_from(["id", "payer", "supplier", "lines", "units", "hcpcs", "npi", "dispensed", "quantity", "unit"]), st.text(max_size=8)),
+                children,
+                max_size=5,
+            ),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def mutated_claims() -> st.SearchStrategy[object]:
+    """Valid claims with one key's value replaced by something arbitrary."""
+
+    def mutate(claim: dict, data: st.DataObject) -> object:
+        target = claim
+        path = data.draw(st.lists(st.integers(0, 10), min_size=1, max_size=4))
+        for step in path[:-1]:
+            if isinstance(target, dict) and target:
+                key = sorted(target)[step % len(target)]
+                if isinstance(target[key], dict | list) and target[key]:
+                    target = target[key]
+                    continue
+            break
+        if isinstance(target, dict) and target:
+            key = sorted(target)[path[-1] % len(target)]
+            target[key] = data.draw(json_values(5))
+        elif isinstance(target, list) and target:
+            target[path[-1] % len(target)] = data.draw(json_values(5))
+        return claim
+
+    return st.builds(mutate, claim_json(), st.data())

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .claims import parse_claim
 from .engine import Engine, evaluate
-from .errors import ClaimError, RulesetError, RulesetProblem
+from .errors import ClaimError, RuleExecutionError, RulesetError, RulesetProblem
 from .model import (
     Claim,
     ClaimLine,
@@ -32,6 +32,7 @@ __all__ = [
     "Finding",
     "LineResult",
     "Result",
+    "RuleExecutionError",
     "RulesetError",
     "RulesetProblem",
     "TraceStep",

@@ -61,16 +61,20 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_TYPE_NAMES = (
+    (bool, "a boolean"),  # before int: bool is an int subclass
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "a list"),
+    (tuple, "a list"),
+    (Mapping, "an object"),
+    (type(None), "null"),
+)
+
+
 def _type_name(value: Any) -> str:
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a float",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
 
 
 def _decimal(value: Any, _: Any = None) -> Decimal:

@@ -480,9 +480,6 @@ class _Compiler:
             if severity is not None and severity not in SEVERITIES:
                 self.error(text, line, rid, f"example severity must be one of {', '.join(SEVERITIES)}")
             out.append(ir.Example(str(name), claim, fires, expected_line, severity, line))
-        if rule.data.get("derive") is None or rule.data.get("message") is not None:
-            if not any(e.fires for e in out) or not any(not e.fires for e in out):
-                self.error(text, rule.line, rid, "every rule needs an example that fires it and a near miss that does not")
         return tuple(out)
 
     def example_claim(self, text, line, rid, example: dict[str, Any]) -> Any:

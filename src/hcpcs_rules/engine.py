@@ -114,9 +114,16 @@ class Engine:
 
 
 def check_examples_of(engine: Engine) -> None:
-    """Run every rule's examples; raise RulesetError listing each one that disagrees."""
+    """Run every rule's examples; raise RulesetError listing each one that disagrees.
+
+    Finding rules must have at least one example that fires and one near miss that does not.
+    """
     problems: list[RulesetProblem] = []
     for rule in engine.program.rules:
+        if rule.finding is not None and not (
+            any(e.fires for e in rule.examples) and any(not e.fires for e in rule.examples)
+        ):
+            problems.append(RulesetProblem(rule.file, rule.file_line, rule.id, "every rule that emits findings needs an example that fires it and a near miss that does not"))
         for example in rule.examples:
             outcome = run_example(engine, rule, example)
             if outcome is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ClaimError", "HcpcsRulesError", "RulesetError", "RulesetProblem"]
+__all__ = ["ClaimError", "HcpcsRulesError", "RuleExecutionError", "RulesetError", "RulesetProblem"]
 
 
 class HcpcsRulesError(Exception):
@@ -85,3 +85,19 @@ class RulesetError(HcpcsRulesError, ValueError):
 
     def __reduce__(self):
         return (type(self), (self.problems,))
+
+
+class RuleExecutionError(HcpcsRulesError, RuntimeError):
+    """A rule failed while evaluating a claim (a plugin function raised, for instance).
+
+    The evaluation is abandoned and leaves no state behind; ``rule_id`` names the rule and the
+    original exception is chained as ``__cause__``.
+    """
+
+    def __init__(self, rule_id: str, claim_id: str, error: BaseException) -> None:
+        self.rule_id = rule_id
+        self.claim_id = claim_id
+        super().__init__(f"rule {rule_id} failed on claim {claim_id!r}: {type(error).__name__}: {error}")
+
+    def __reduce__(self):
+        return (type(self), (self.rule_id, self.claim_id, RuntimeError(str(self))))

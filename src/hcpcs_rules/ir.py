@@ -214,6 +214,13 @@ class Program:
     def fact(self, name: str) -> DerivedFact:
         return next(f for f in self.facts if f.name == name)
 
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (KeyError if none)."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
     def dump(self) -> str:
         """A readable JSON rendering of the whole IR (stable, diffable)."""
         return json.dumps(_plain(self), indent=2, sort_keys=False, default=str)

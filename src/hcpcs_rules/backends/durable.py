@@ -44,7 +44,7 @@ from typing import Any
 
 from .. import ir
 from ..codegen import CompiledRule, compile_rule
-from ..errors import RulesetError, RulesetProblem
+from ..errors import RuleExecutionError, RulesetError, RulesetProblem
 from ..facts import Facts, fact_id, fire
 
 __all__ = ["DurableBackend", "DurableUnavailable", "translate"]
@@ -324,10 +324,12 @@ class DurableBackend:
             if name != BEGIN:
                 plan = plans[name]
                 n = matched["s"]["number"] if plan.subject_line else 0
-                if plan.guard.match(f, n):
-                    derived = fire(plan.guard, f, n, self._fact_per)
-                    if derived is not None:
-                        self._assert_derived(plan.rule, n, derived, sid)
+                try:
+                    derived = fire(plan.guard, f, n, self._fact_per) if plan.guard.match(f, n) else None
+                except Exception as exc:
+                    raise RuleExecutionError(plan.rule.id, f.claim.id, exc) from exc
+                if derived is not None:
+                    self._assert_derived(plan.rule, n, derived, sid)
             result = engine.complete_and_start_action(handle, state)
             result = (None, result) if result else None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..codegen import compile_rule
+from ..errors import RuleExecutionError
 from ..facts import Facts, fire
 
 __all__ = ["PythonBackend"]
@@ -26,9 +27,12 @@ class PythonBackend:
         line_numbers = range(1, len(f.lines) + 1)
         for compiled in self._compiled:
             match = compiled.match
-            for n in line_numbers if compiled.rule.on == "line" else (0,):
-                if match(f, n):
-                    fire(compiled, f, n, fact_per)
+            try:
+                for n in line_numbers if compiled.rule.on == "line" else (0,):
+                    if match(f, n):
+                        fire(compiled, f, n, fact_per)
+            except Exception as exc:
+                raise RuleExecutionError(compiled.rule.id, f.claim.id, exc) from exc
 
     def dump(self) -> str:
         return "\n".join(c.source for c in self._compiled)

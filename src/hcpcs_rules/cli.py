@@ -1,0 +1,225 @@
+"""The ``hcpcs-rules`` command.
+
+``hcpcs-rules check PATH...`` checks claims: a JSON claim, a JSON array of claims, JSON Lines
+(one claim per line), a folder of ``.json``/``.jsonl`` files, or ``-`` for standard input.
+
+Exit status: 0 when no finding reached ``--fail-on`` (default: reject); 1 when one did; 2 on a
+usage error, an unreadable file, or an invalid claim (each invalid claim is reported with its
+``ClaimError`` and the run goes on with the next one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .errors import ClaimError, RulesetError
+from .model import _SEVERITY_RANK
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+
+
+class _Unreadable(Exception):
+    """A file (or line of a file) that is not JSON at all."""
+
+
+def _iter_claims(path_text: str, stdin: TextIO) -> Iterator[tuple[str, Any]]:
+    """Yield (location, claim data) for every claim under ``path_text``."""
+    if path_text == "-":
+        yield from _parse_text("<stdin>", stdin.read())
+        return
+    path = Path(path_text)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+        if not files:
+            raise _Unreadable(f"{path}: no .json or .jsonl files in this folder")
+        for file in files:
+            yield from _iter_claims(str(file), stdin)
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unreadable(f"{path}: cannot read: {exc}") from None
+    yield from _parse_text(str(path), text, jsonl=path.suffix == ".jsonl")
+
+
+def _parse_text(name: str, text: str, jsonl: bool = False) -> Iterator[tuple[str, Any]]:
+    """One JSON document (a claim or an array of claims), or JSON Lines (one claim per line).
+
+    ``.jsonl`` files are always read as lines; other text is read as lines only when it is not
+    one JSON document. Numbers with a fraction stay visible as floats (see _FloatLiteral) so
+    the claim parser reports them instead of guessing.
+    """
+    if not jsonl:
+        try:
+            data = json.loads(text, parse_float=_FloatLiteral)
+        except json.JSONDecodeError as exc:
+            if len([ln for ln in text.splitlines() if ln.strip()]) < 2:
+                raise _Unreadable(f"{name}: not JSON: {exc}") from None
+        else:
+            if isinstance(data, list):
+                for index, item in enumerate(data):
+                    yield f"{name}[{index}]", item
+            else:
+                yield name, data
+            return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{name}:{number}", json.loads(line, parse_float=_FloatLiteral)
+        except json.JSONDecodeError as exc:
+            yield f"{name}:{number}", _Unreadable(f"{name}:{number}: not JSON: {exc}")
+
+
+class _FloatLiteral(float):
+    """A JSON number with a fraction or exponent: kept as a float subclass so the claim parser
+    reports it as a float (inexact), with its original text."""
+
+    def __new__(cls, text: str) -> _FloatLiteral:
+        obj = super().__new__(cls, text)
+        obj.text = text  # type: ignore[attr-defined]
+        return obj
+
+    def __repr__(self) -> str:
+        return self.text  # type: ignore[attr-defined]
+
+
+def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from .engine import Engine
+
+    try:
+        engine = Engine(args.rulesets, backend=args.backend, check_examples=False)
+    except RulesetError as exc:
+        print(exc, file=err)
+        return EXIT_INPUT
+    except RuntimeError as exc:  # e.g. backend unavailable on this Python
+        print(f"hcpcs-rules: {exc}", file=err)
+        return EXIT_INPUT
+    threshold = _SEVERITY_RANK[args.fail_on]
+    statuses: Counter[str] = Counter()
+    worst_reached = False
+    input_problem = False
+    for path in args.paths:
+        try:
+            for location, data in _iter_claims(path, stdin):
+                if isinstance(data, _Unreadable):
+                    print(f"hcpcs-rules: {data}", file=err)
+                    input_problem = True
+                    statuses["unreadable"] += 1
+                    continue
+                try:
+                    result = engine.evaluate(data, explain=args.explain)
+                except ClaimError as exc:
+                    input_problem = True
+                    statuses["invalid"] += 1
+                    _report_invalid(location, exc, args.format, out)
+                    continue
+                statuses[result.status] += 1
+                if any(_SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
+                    worst_reached = True
+                _report(result, args.format, out)
+        except _Unreadable as exc:
+            print(f"hcpcs-rules: {exc}", file=err)
+            input_problem = True
+    if args.format == "text":
+        total = sum(statuses.values())
+        parts = [f"{statuses[k]} {k}" for k in ("reject", "deny", "warn", "clean", "invalid", "unreadable") if statuses[k]]
+        print(f"{total} claim{'s' if total != 1 else ''}: {', '.join(parts) or 'none'}", file=out)
+    if input_problem:
+        return EXIT_INPUT
+    return EXIT_FINDINGS if worst_reached else EXIT_OK
+
+
+def _report(result: Any, fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        print(json.dumps(result.to_dict(), ensure_ascii=False), file=out)
+        return
+    if not result.findings:
+        print(f"{result.claim_id}  -  clean", file=out)
+    for f in result.findings:
+        line = "claim " if f.line is None else f"line {f.line}"
+        print(f"{result.claim_id}  {line}  {f.rule_id}  {f.severity}  {f.message}", file=out)
+    for step in result.trace:
+        derived = f" -> {', '.join(step.derived)}" if step.derived else ""
+        emitted = f" [{step.finding}]" if step.finding else ""
+        print(f"    trace {step.step:>3}: {step.rule_id} on {step.subject} matched {', '.join(step.matched)}{derived}{emitted}", file=out)
+
+
+def _report_invalid(location: str, exc: ClaimError, fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        record = {"claim": location, "error": "invalid claim", "errors": [list(e) for e in exc.errors]}
+        print(json.dumps(record, ensure_ascii=False), file=out)
+        return
+    for path, message in exc.errors:
+        print(f"{location}  invalid  {path}: {message}", file=out)
+
+
+def _dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .engine import Engine
+
+    try:
+        engine = Engine(args.rulesets, backend=args.backend, check_examples=False)
+    except (RulesetError, RuntimeError) as exc:
+        print(exc, file=err)
+        return EXIT_INPUT
+    print(engine.dump(args.what), file=out)
+    return EXIT_OK
+
+
+def _functions(out: TextIO) -> int:
+    from .functions import FUNCTIONS
+
+    for name, fn in sorted(FUNCTIONS.items()):
+        print(f"{name}({', '.join(fn.params)}) -> {fn.returns}: {fn.doc}", file=out)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hcpcs-rules", description="Check claim lines against HCPCS rulesets.")
+    parser.add_argument("--version", action="version", version=f"hcpcs-rules {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def engine_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH", help="use only these rulesets (repeatable; default: all installed)")
+        p.add_argument("--backend", default="durable", choices=("durable", "python"), help="engine backend (default: durable)")
+
+    check = sub.add_parser("check", help="check claims and print findings")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="JSON claim, JSON array, JSON Lines, folder, or - for stdin")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--fail-on", choices=("reject", "deny", "warn", "info"), default="reject", help="exit 1 when a finding is at least this severe")
+    check.add_argument("--explain", action="store_true", help="also print which rules fired on which facts (text) / fill trace (json)")
+    engine_options(check)
+
+    dump = sub.add_parser("dump", help="print a compiled artefact: the IR or the backend's")
+    dump.add_argument("what", choices=("ir", "backend"))
+    engine_options(dump)
+
+    sub.add_parser("functions", help="list the functions conditions may call")
+    return parser
+
+
+def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
+        return int(exc.code or 0)
+    if args.command == "check":
+        return _check(args, out, err, stdin)
+    if args.command == "dump":
+        return _dump(args, out, err)
+    return _functions(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""The fences around durable_rules, each proven (see backends/durable.py for what each is for)."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from claimgen import claims
+from conftest import durable_available
+
+from hcpcs_rules import ClaimError, Engine, RuleExecutionError, RulesetError
+from hcpcs_rules.functions import FUNCTIONS, register
+
+pytestmark = pytest.mark.skipif(not durable_available(), reason="durable-rules does not import on this Python")
+
+
+def outcome(engine: Engine, data) -> object:
+    try:
+        return engine.evaluate(data).to_dict()
+    except ClaimError as exc:
+        return ("ClaimError", exc.errors)
+
+
+@pytest.fixture(scope="module")
+def durable_engine():
+    return Engine(backend="durable")
+
+
+def test_one_engine_shared_by_8_threads_gives_the_serial_results(durable_engine):
+    stream = claims(4000, seed=11)
+    serial = [outcome(durable_engine, c) for c in stream]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads as often as possible, to provoke races
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            threaded = list(pool.map(lambda c: outcome(durable_engine, c), stream))
+    finally:
+        sys.setswitchinterval(old)
+    assert threaded == serial
+    assert sum(isinstance(o, tuple) for o in serial) > 50  # invalid claims were in the mix
+    assert len({o["status"] for o in serial if isinstance(o, dict)}) >= 3
+    assert durable_engine.backend.live_sessions == 0
+
+
+def test_durable_starts_no_background_threads():
+    before = threading.active_count()
+    engine = Engine(["core"], backend="durable")
+    for c in claims(50, seed=3):
+        outcome(engine, c)
+    assert threading.active_count() == before
+
+
+def test_more_evaluations_than_the_session_table_holds(durable_engine):
+    """The C engine caps live sessions at 1,024 per ruleset: every session must be deleted."""
+    stream = claims(1500, seed=5)
+    for data in stream:
+        outcome(durable_engine, data)
+    assert durable_engine.backend.live_sessions == 0
+
+
+@pytest.fixture
+def exploding_function():
+    if "test_explode" not in FUNCTIONS:
+
+        @register("test_explode", ["str"], "bool", doc="raises on 'boom' (tests only)")
+        def _explode(value):
+            if value == "boom":
+                raise ZeroDivisionError("boom")
+            return False
+
+    yield "test_explode"
+
+
+def test_a_failing_evaluation_leaves_no_state_behind(tmp_path, exploding_function):
+    path = tmp_path / "explode.toml"
+    path.write_text(textwrap.dedent('''
+        [ruleset]
+        name = "explode"
+        version = "1"
+        requires = ["core"]
+        [[rule]]
+        id = "EXPLODE-NOTE"
+        title = "explodes"
+        severity = "info"
+        when = "test_explode(line.note)"
+        message = "never"
+        source = "test"
+        [[rule.example]]
+        name = "a"
+        claim = { id = "A", payer = "aetna", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }] }
+        fires = false
+    '''))
+    engine = Engine(["core", path], backend="durable", check_examples=False)
+    good = {"id": "G", "payer": "aetna", "date_of_service": "2026-01-01", "place_of_service": "12", "diagnoses": ["J45.40"], "supplier": {"npi": "1234567893"}, "lines": [{"hcpcs": "J7631", "units": "1", "diagnosis_pointers": [1]}]}
+    bad = {**good, "id": "B", "lines": [{"hcpcs": "J7631", "units": "1", "note": "boom"}]}
+    baseline = engine.evaluate(good)
+    # More failures than the C session table could hold if any one of them leaked its session.
+    for _ in range(1100):
+        with pytest.raises(RuleExecutionError) as info:
+            engine.evaluate(bad)
+    assert info.value.rule_id == "EXPLODE-NOTE" and isinstance(info.value.__cause__, ZeroDivisionError)
+    assert engine.backend.live_sessions == 0
+    assert engine.evaluate(good) == baseline
+
+
+def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
+    """durable_rules spins forever on the first assert with 512 tests on one field."""
+    rules = "\n".join(
+        textwrap.dedent(f'''
+        [[rule]]
+        id = "SIB-{i:04d}"
+        title = "code {i}"
+        codes = ["C{i:04d}"]
+        severity = "info"
+        message = "m"
+        source = "test"
+        ''')
+        for i in range(512)
+    )
+    path = tmp_path / "siblings.toml"
+    path.write_text('[ruleset]\nname = "siblings"\nversion = "1"\nrequires = ["core"]\n' + rules)
+    script = textwrap.dedent(f'''
+        from hcpcs_rules import Engine, RulesetError
+        try:
+            Engine(["core", {str(path)!r}], backend="durable", check_examples=False)
+        except RulesetError as exc:
+            print("REFUSED", exc)
+        else:
+            print("BUILT")
+    ''')
+    # A subprocess with a timeout: if the fence ever broke, this test fails instead of hanging CI.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "REFUSED" in done.stdout, done.stdout + done.stderr
+    assert "sibling tests" in done.stdout and "SIB-0000" in done.stdout
+
+
+def test_the_same_rules_as_a_set_are_fine(tmp_path):
+    codes = ", ".join(f'"C{i:04d}"' for i in range(600))
+    path = tmp_path / "set.toml"
+    path.write_text(textwrap.dedent(f'''
+        [ruleset]
+        name = "codeset"
+        version = "1"
+        requires = ["core"]
+        [constants]
+        codes = [{codes}]
+        [[rule]]
+        id = "SET-CODE"
+        title = "in the set"
+        severity = "info"
+        when = "line.hcpcs in codes"
+        message = "m"
+        source = "test"
+        [[rule.example]]
+        name = "in"
+        claim = {{ id = "A", payer = "aetna", supplier = {{ npi = "1234567893" }}, lines = [{{ hcpcs = "C0599", units = "1" }}] }}
+        fires = true
+        [[rule.example]]
+        name = "out"
+        claim = {{ id = "A", payer = "aetna", supplier = {{ npi = "1234567893" }}, lines = [{{ hcpcs = "C0600", units = "1" }}] }}
+        fires = false
+    '''))
+    Engine(["core", path], backend="durable")
+
+
+def test_rulesets_are_freed_when_engines_go_away():
+    engine = Engine(["core"], backend="durable", check_examples=False)
+    finalizer = engine.backend._finalizer
+    assert finalizer.alive
+    del engine
+    gc.collect()
+    assert not finalizer.alive
+    closed = Engine(["core"], backend="durable", check_examples=False)
+    closed.close()
+    assert not closed.backend._finalizer.alive
+
+
+def test_facts_no_rule_uses_do_not_raise_message_not_handled(tmp_path):
+    """durable's Python wrapper raises MessageNotHandledException; the C level just reports it."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(textwrap.dedent('''
+        [ruleset]
+        name = "tiny"
+        version = "1"
+        [[rule]]
+        id = "TINY-PAYER"
+        title = "medicare claim"
+        on = "claim"
+        severity = "info"
+        when = "claim.payer == 'medicare'"
+        message = "m"
+        source = "test"
+        [[rule.example]]
+        name = "fires"
+        claim = { id = "A", payer = "medicare", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }] }
+        fires = true
+        [[rule.example]]
+        name = "near miss"
+        claim = { id = "A", payer = "aetna", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }, { hcpcs = "J7632", units = "1" }] }
+        fires = false
+    '''))
+    engine = Engine([path], backend="durable")
+    assert engine.program.strata == 1
+
+
+def test_claim_errors_never_reach_the_engine(durable_engine):
+    with pytest.raises(ClaimError):
+        durable_engine.evaluate({"id": "x"})
+    assert durable_engine.backend.live_sessions == 0
+
+
+def test_ruleset_errors_from_durable_itself_are_ruleset_errors(monkeypatch):
+    from hcpcs_rules.backends import durable
+
+    def refuse(name, definition):
+        raise RuntimeError("Could not create ruleset, error code: 113")
+
+    monkeypatch.setattr(durable._import_engine(), "create_ruleset", refuse)
+    with pytest.raises(RulesetError, match="error code: 113"):
+        Engine(["core"], backend="durable", check_examples=False)

@@ -1,0 +1,167 @@
+"""The engine: forward chaining, results, the trace, artefacts and plugin discovery."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+from conftest import BACKENDS
+
+import hcpcs_rules
+from hcpcs_rules import Engine, Result
+
+NO_DATE_CLAIM = {
+    "id": "C-NODATE",
+    "payer": "aetna",
+    "place_of_service": "12",
+    "diagnoses": ["J45.40"],
+    "supplier": {"npi": "1234567893"},
+    "lines": [{"hcpcs": "J7631", "units": "240", "diagnosis_pointers": [1]}],
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_finding_that_exists_only_because_a_derived_fact_fired_a_second_rule(engines, backend):
+    """CLAIM-DOS-MISSING reads `service`, which CORE-SERVICE derives from the line: a chain."""
+    result = engines(backend, ("core",)).evaluate(NO_DATE_CLAIM, explain=True)
+    assert [f.rule_id for f in result.findings] == ["CLAIM-DOS-MISSING"]
+    steps = {s.rule_id: s for s in result.trace}
+    derive, consume = steps["CORE-SERVICE"], steps["CLAIM-DOS-MISSING"]
+    assert derive.derived == ("service:1",)
+    assert "service:1" in consume.matched and consume.finding == "reject"
+    assert derive.step < consume.step
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_trace_is_empty_unless_explain(engines, backend):
+    assert engines(backend, ("core",)).evaluate(NO_DATE_CLAIM).trace == ()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_findings_are_in_stable_order_and_status_is_the_worst(engines, backend):
+    claim = json.loads(json.dumps(NO_DATE_CLAIM))
+    claim["supplier"]["npi"] = "1234567890"
+    claim["lines"].append({"hcpcs": "J7631", "units": "2.5", "modifiers": ["GA", "GZ"], "date_of_service": "2026-01-01", "diagnosis_pointers": [1]})
+    result = engines(backend, ("core",)).evaluate(claim)
+    keys = [(f.line or 0, f.rule_id) for f in result.findings]
+    assert keys == sorted(keys)
+    assert result.findings[0].line is None and result.findings[0].rule_id == "CLAIM-NPI-INVALID"
+    assert result.status == "reject"
+    assert [line.status for line in result.lines] == ["reject", "reject"]
+    assert result.rulesets == ("core@1.0.0",)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_core_example_passes(engines, backend):
+    """Engine construction runs them; this states it as a test of its own."""
+    from hcpcs_rules.engine import run_example
+
+    engine = engines(backend, ("core",))
+    outcomes = [(r.id, e.name, run_example(engine, r, e)) for r in engine.program.rules for e in r.examples]
+    assert len(outcomes) >= 20
+    assert [o for o in outcomes if o[2] is not None] == []
+
+
+def test_status_precedence():
+    from hcpcs_rules.model import status_of
+
+    assert status_of([]) == "clean"
+    assert status_of(["info"]) == "clean"
+    assert status_of(["info", "warn"]) == "warn"
+    assert status_of(["warn", "deny", "info"]) == "deny"
+    assert status_of(["deny", "reject"]) == "reject"
+
+
+def test_module_level_evaluate_uses_a_lazily_built_default_engine():
+    result = hcpcs_rules.evaluate(NO_DATE_CLAIM)
+    assert isinstance(result, Result) and result.claim_id == "C-NODATE"
+    from hcpcs_rules.engine import default_engine
+
+    assert default_engine() is default_engine()
+
+
+def test_version_comes_from_package_metadata():
+    from importlib.metadata import version
+
+    assert hcpcs_rules.__version__ == version("hcpcs-rules")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ir_and_backend_artefacts_can_be_dumped(engines, backend):
+    engine = engines(backend, ("core",))
+    ir = json.loads(engine.dump("ir"))
+    assert {r["id"] for r in ir["rules"]} >= {"CLAIM-NPI-INVALID", "CORE-SERVICE"}
+    artefact = engine.dump("backend")
+    if backend == "durable":
+        definition = json.loads(artefact)
+        assert "__begin__" in definition
+        assert any("__gate__" in json.dumps(r) for r in definition.values())
+    else:
+        assert "def match(f, n):" in artefact
+
+
+def test_generated_code_is_registered_for_tracebacks_and_inspect():
+    import inspect
+
+    engine = Engine(["core"], backend="python")
+    compiled = next(c for c in engine.backend._compiled if c.rule.id == "CLAIM-NPI-INVALID")
+    assert compiled.filename == "<hcpcs_rules generated core:CLAIM-NPI-INVALID>"
+    assert "npi_valid" in inspect.getsource(compiled.match)
+
+
+def test_plugins_are_discovered_through_entry_points(tmp_path, monkeypatch):
+    """A third-party distribution registers a ruleset exactly as the built-ins do."""
+    ruleset = tmp_path / "plug.toml"
+    ruleset.write_text(textwrap.dedent('''
+        [ruleset]
+        name = "plug"
+        version = "2.0"
+        requires = ["core"]
+        [[rule]]
+        id = "PLUG-ANY-LINE"
+        title = "Every line"
+        severity = "info"
+        message = "line {line.number} seen"
+        source = "plugin test"
+        [[rule.example]]
+        name = "fires"
+        claim = { id = "P", payer = "aetna", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }] }
+        fires = true
+        [[rule.example]]
+        name = "never silent"
+        claim = { id = "P", payer = "aetna", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }] }
+        fires = true
+    '''))
+    site = tmp_path / "site"
+    dist = site / "hcpcs_plug-2.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hcpcs-plug\nVersion: 2.0\n")
+    (dist / "entry_points.txt").write_text(f"[hcpcs_rules.rulesets]\nplug = hcpcs_plug_module:path\n")
+    (site / "hcpcs_plug_module.py").write_text(f"def path():\n    return {str(ruleset)!r}\n")
+    monkeypatch.syspath_prepend(str(site))
+    from hcpcs_rules.load import discover
+
+    assert "plug" in discover()
+    # The examples above never include a near miss: the plugin is refused, naming its file.
+    with pytest.raises(hcpcs_rules.RulesetError) as info:
+        Engine(["plug"], backend="python")
+    assert str(ruleset) in str(info.value) and "near miss" in str(info.value)
+    text = ruleset.read_text()
+    near_miss = text[text.index('[[rule.example]]\nname = "never silent"') :]
+    fixed = near_miss.replace("never silent", "other code").replace('"J7631"', '"J7632"').replace("fires = true", "fires = false")
+    ruleset.write_text(text.replace(near_miss, fixed).replace('source = "plugin test"', 'source = "plugin test"\nwhen = "line.hcpcs == \'J7631\'"'))
+    engine = Engine(["plug"], backend="python")
+    assert engine.rulesets == ("core@1.0.0", "plug@2.0")  # its requirement came along
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown backend 'rete'"):
+        Engine(["core"], backend="rete")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="durable-rules imports below 3.13")
+def test_durable_on_313_says_why():
+    with pytest.raises(RuntimeError, match="3.13"):
+        Engine(["core"], backend="durable")
