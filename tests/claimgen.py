@@ -35,12 +35,26 @@ def claim(rng: random.Random, index: int) -> dict[str, Any]:
         }
         if rng.random() < 0.8:
             line["dispensed"] = rng.choice(
-                [{"quantity": mg, "unit": "mg"}, {"quantity": "240", "unit": "mL", "concentration_mg_per_ml": "10"}, {"quantity": "240", "unit": "mL"}, {"quantity": "2.4", "unit": "g"}]
+                [
+                    {"quantity": mg, "unit": "mg"},
+                    {"quantity": "240", "unit": "mL", "concentration_mg_per_ml": "10"},
+                    {"quantity": "240", "unit": "mL"},
+                    {"quantity": "2.4", "unit": "g"},
+                ]
             )
         if rng.random() < 0.3:
-            line["note"] = rng.choice(["", "longer", "the patient needed an extra hour of nebulizer teaching documented in the attached notes"])
+            line["note"] = rng.choice(
+                [
+                    "",
+                    "longer",
+                    "the patient needed an extra hour of nebulizer teaching documented in the attached notes",
+                ]
+            )
         if rng.random() < 0.3:
-            line["compound"] = {"bulk_ingredients": rng.random() < 0.5, "replicates_commercial_product": rng.random() < 0.5}
+            line["compound"] = {
+                "bulk_ingredients": rng.random() < 0.5,
+                "replicates_commercial_product": rng.random() < 0.5,
+            }
         if rng.random() < 0.3:
             line["ndc"], line["ndc_quantity"], line["ndc_unit"] = "00172-6406-49", "240", "ML"
         lines.append(line)
@@ -54,17 +68,32 @@ def claim(rng: random.Random, index: int) -> dict[str, Any]:
             "npi": rng.choice(NPIS),
             "taxonomy": rng.choice(["3336C0004X", "332B00000X", "207Q00000X"]),
             "ptan": rng.choice(["AB1234", ""]),
-            "enrollments": [{"payer": payer, "status": rng.choice(["active", "active", "terminated"]), "effective": "2010-01-01"}],
-            "accreditation": {"status": rng.choice(["accredited", "exempt", "none"]), "expires": "2027-06-30"},
+            "enrollments": [
+                {
+                    "payer": payer,
+                    "status": rng.choice(["active", "active", "terminated"]),
+                    "effective": "2010-01-01",
+                }
+            ],
+            "accreditation": {
+                "status": rng.choice(["accredited", "exempt", "none"]),
+                "expires": "2027-06-30",
+            },
             "surety_bond": {"amount": rng.choice(["50000", "25000"]), "expires": "2027-01-31"},
-            "pharmacy_license": {"state": "PA", "expires": rng.choice(["2027-12-31", "2015-01-01"])},
+            "pharmacy_license": {
+                "state": "PA",
+                "expires": rng.choice(["2027-12-31", "2015-01-01"]),
+            },
         },
         "lines": lines,
     }
     if rng.random() < 0.7:
         data["ordering_provider"] = {"npi": rng.choice(NPIS), "pecos_enrolled": rng.random() < 0.8}
     if rng.random() < 0.2:
-        data["patient"] = {"snf_part_a_stay": rng.random() < 0.5, "inpatient_stay": rng.random() < 0.5}
+        data["patient"] = {
+            "snf_part_a_stay": rng.random() < 0.5,
+            "inpatient_stay": rng.random() < 0.5,
+        }
     if rng.random() < 0.05:  # invalid inputs are part of the mix
         data = copy.deepcopy(data)
         data["lines"][0]["units"] = rng.choice([2.5, "sixty", None])

@@ -11,9 +11,15 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -27,7 +33,12 @@ def durable_available() -> bool:
 
 BACKENDS = [
     "python",
-    pytest.param("durable", marks=pytest.mark.skipif(not durable_available(), reason="durable-rules does not import on this Python")),
+    pytest.param(
+        "durable",
+        marks=pytest.mark.skipif(
+            not durable_available(), reason="durable-rules does not import on this Python"
+        ),
+    ),
 ]
 
 

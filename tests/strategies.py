@@ -16,14 +16,14 @@ from math import ceil, floor
 from hypothesis import strategies as st
 
 __all__ = [
+    "claim_json",
     "decimals",
     "invalid_npis",
+    "json_values",
     "mass_quantities",
     "ml_quantities",
-    "valid_npis",
-    "claim_json",
-    "json_values",
     "mutated_claims",
+    "valid_npis",
 ]
 
 
@@ -146,7 +146,9 @@ def line_json() -> st.SearchStrategy[dict]:
         st.fixed_dictionaries(
             {
                 "hcpcs": st.sampled_from(CODES),
-                "units": st.one_of(decimal_texts(0, 800, 0), st.integers(-2, 800), decimal_texts(0, 800, 1)),
+                "units": st.one_of(
+                    decimal_texts(0, 800, 0), st.integers(-2, 800), decimal_texts(0, 800, 1)
+                ),
             }
         ),
         _optional(st.lists(st.sampled_from(MODIFIERS), max_size=5, unique=True), "modifiers"),
@@ -154,33 +156,90 @@ def line_json() -> st.SearchStrategy[dict]:
         _optional(st.sampled_from(POS), "place_of_service"),
         _optional(dispensed_json(), "dispensed"),
         _optional(st.integers(1, 120), "days_supply"),
-        _optional(st.fixed_dictionaries({"dose_mg": decimal_texts(1, 40, 0), "times_per_day": st.integers(1, 6)}), "order"),
-        _optional(st.sampled_from(["12345-6789-01", "0172-6406-49", "1234567890", "00172640649"]), "ndc"),
+        _optional(
+            st.fixed_dictionaries(
+                {"dose_mg": decimal_texts(1, 40, 0), "times_per_day": st.integers(1, 6)}
+            ),
+            "order",
+        ),
+        _optional(
+            st.sampled_from(["12345-6789-01", "0172-6406-49", "1234567890", "00172640649"]), "ndc"
+        ),
         _optional(decimal_texts(1, 500, 0), "ndc_quantity"),
         _optional(st.sampled_from(["ML", "UN", "MG"]), "ndc_unit"),
         _optional(st.lists(st.integers(0, 4), max_size=3), "diagnosis_pointers"),
         _optional(decimal_texts(0, 5000, 2), "charge"),
-        _optional(st.sampled_from(["", "  ", "took longer", "Patient required an additional prolonged nebulizer training session documented in notes."]), "note"),
-        _optional(st.lists(st.sampled_from(["operative_report", "clinical_notes", "other"]), max_size=2), "attachments"),
-        _optional(st.fixed_dictionaries({"bulk_ingredients": st.booleans(), "replicates_commercial_product": st.booleans()}), "compound"),
+        _optional(
+            st.sampled_from(
+                [
+                    "",
+                    "  ",
+                    "took longer",
+                    "Patient required an additional prolonged nebulizer training session documented in notes.",
+                ]
+            ),
+            "note",
+        ),
+        _optional(
+            st.lists(st.sampled_from(["operative_report", "clinical_notes", "other"]), max_size=2),
+            "attachments",
+        ),
+        _optional(
+            st.fixed_dictionaries(
+                {"bulk_ingredients": st.booleans(), "replicates_commercial_product": st.booleans()}
+            ),
+            "compound",
+        ),
     )
 
 
 def supplier_json() -> st.SearchStrategy[dict]:
     enrollment = st.builds(
         _merge,
-        st.fixed_dictionaries({"payer": st.sampled_from(PAYERS), "status": st.sampled_from(["active", "terminated"]), "effective": iso_dates()}),
+        st.fixed_dictionaries(
+            {
+                "payer": st.sampled_from(PAYERS),
+                "status": st.sampled_from(["active", "terminated"]),
+                "effective": iso_dates(),
+            }
+        ),
         _optional(st.one_of(st.none(), iso_dates()), "end"),
     )
     return st.builds(
         _merge,
         st.fixed_dictionaries({"npi": st.one_of(valid_npis(), st.just("1234567890"))}),
-        _optional(st.sampled_from(["3336C0004X", "333600000X", "332B00000X", "3336C0002X", "207Q00000X"]), "taxonomy"),
+        _optional(
+            st.sampled_from(["3336C0004X", "333600000X", "332B00000X", "3336C0002X", "207Q00000X"]),
+            "taxonomy",
+        ),
         _optional(st.sampled_from(["AB1234", "", " "]), "ptan"),
         _optional(st.lists(enrollment, max_size=3), "enrollments"),
-        _optional(st.builds(_merge, st.fixed_dictionaries({"status": st.sampled_from(["accredited", "exempt", "none"])}), _optional(iso_dates(), "expires")), "accreditation"),
-        _optional(st.builds(_merge, st.fixed_dictionaries({"amount": decimal_texts(0, 100000, 0)}), _optional(iso_dates(), "expires")), "surety_bond"),
-        _optional(st.builds(_merge, st.fixed_dictionaries({"state": st.just("PA")}), _optional(iso_dates(), "expires")), "pharmacy_license"),
+        _optional(
+            st.builds(
+                _merge,
+                st.fixed_dictionaries(
+                    {"status": st.sampled_from(["accredited", "exempt", "none"])}
+                ),
+                _optional(iso_dates(), "expires"),
+            ),
+            "accreditation",
+        ),
+        _optional(
+            st.builds(
+                _merge,
+                st.fixed_dictionaries({"amount": decimal_texts(0, 100000, 0)}),
+                _optional(iso_dates(), "expires"),
+            ),
+            "surety_bond",
+        ),
+        _optional(
+            st.builds(
+                _merge,
+                st.fixed_dictionaries({"state": st.just("PA")}),
+                _optional(iso_dates(), "expires"),
+            ),
+            "pharmacy_license",
+        ),
     )
 
 
@@ -190,7 +249,9 @@ def claim_json() -> st.SearchStrategy[dict]:
         _merge,
         st.fixed_dictionaries(
             {
-                "id": st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12),
+                "id": st.text(
+                    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12
+                ),
                 "payer": st.sampled_from(PAYERS),
                 "supplier": supplier_json(),
                 "lines": st.lists(line_json(), min_size=1, max_size=4),
@@ -199,16 +260,38 @@ def claim_json() -> st.SearchStrategy[dict]:
         _optional(st.sampled_from(["commercial", "medicare_advantage"]), "line_of_business"),
         _optional(iso_dates(), "date_of_service"),
         _optional(st.sampled_from(POS), "place_of_service"),
-        _optional(st.lists(st.sampled_from(["J45.40", "J4540", "J44.9", "J41.0", "E11.9", "Z00.00"]), max_size=3), "diagnoses"),
-        _optional(st.fixed_dictionaries({}, optional={"snf_part_a_stay": st.booleans(), "inpatient_stay": st.booleans()}), "patient"),
-        _optional(st.builds(_merge, st.fixed_dictionaries({"npi": st.one_of(valid_npis(), st.just("3993999998"))}), _optional(st.booleans(), "pecos_enrolled")), "ordering_provider"),
+        _optional(
+            st.lists(
+                st.sampled_from(["J45.40", "J4540", "J44.9", "J41.0", "E11.9", "Z00.00"]),
+                max_size=3,
+            ),
+            "diagnoses",
+        ),
+        _optional(
+            st.fixed_dictionaries(
+                {}, optional={"snf_part_a_stay": st.booleans(), "inpatient_stay": st.booleans()}
+            ),
+            "patient",
+        ),
+        _optional(
+            st.builds(
+                _merge,
+                st.fixed_dictionaries({"npi": st.one_of(valid_npis(), st.just("3993999998"))}),
+                _optional(st.booleans(), "pecos_enrolled"),
+            ),
+            "ordering_provider",
+        ),
     )
 
 
 def json_values(max_leaves: int = 20) -> st.SearchStrategy[object]:
     """Arbitrary JSON-like values (plus floats, bools and odd strings) for fuzzing the parser."""
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=True),
+        st.text(max_size=12),
         st.sampled_from(["2026-03-02", "240", "-1", "NaN", "1e3", "J7632", "mL", "medicare"]),
     )
     return st.recursive(
@@ -216,7 +299,23 @@ def json_values(max_leaves: int = 20) -> st.SearchStrategy[object]:
         lambda children: st.one_of(
             st.lists(children, max_size=4),
             st.dictionaries(
-                st.one_of(st.sampled_from(["id", "payer", "supplier", "lines", "units", "hcpcs", "npi", "dispensed", "quantity", "unit"]), st.text(max_size=8)),
+                st.one_of(
+                    st.sampled_from(
+                        [
+                            "id",
+                            "payer",
+                            "supplier",
+                            "lines",
+                            "units",
+                            "hcpcs",
+                            "npi",
+                            "dispensed",
+                            "quantity",
+                            "unit",
+                        ]
+                    ),
+                    st.text(max_size=8),
+                ),
                 children,
                 max_size=5,
             ),

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import given
-from strategies import claim_json, json_values, mutated_claims
 
 from hcpcs_rules import Claim, ClaimError, parse_claim
 from hcpcs_rules.claims import unstructure_claim
+from strategies import claim_json, json_values, mutated_claims
 
 GOOD = {
     "id": "CLM-0001",
@@ -25,7 +25,9 @@ GOOD = {
         "npi": "1234567893",
         "taxonomy": "3336C0004X",
         "ptan": "AB1234",
-        "enrollments": [{"payer": "medicare", "status": "active", "effective": "2019-01-01", "end": None}],
+        "enrollments": [
+            {"payer": "medicare", "status": "active", "effective": "2019-01-01", "end": None}
+        ],
         "accreditation": {"status": "accredited", "expires": "2027-06-30"},
         "surety_bond": {"amount": "50000", "expires": "2027-01-31"},
         "pharmacy_license": {"state": "PA", "expires": "2027-12-31"},
@@ -105,20 +107,54 @@ def test_a_claim_instance_is_accepted_as_is():
         ({"lines__0__hcpcs": KeyError}, "$.lines[0].hcpcs", "required key is missing"),
         ({"supplier": KeyError}, "$.supplier", "required key is missing"),
         ({"lines": []}, "$.lines", "at least one line"),
-        ({"lines__0__dispensed__quantity": "0"}, "$.lines[0].dispensed.quantity", "greater than zero"),
-        ({"lines__0__dispensed__quantity": "-5"}, "$.lines[0].dispensed.quantity", "greater than zero"),
-        ({"lines__0__dispensed": {"quantity": "24", "unit": "mL", "concentration_mg_per_ml": "0"}}, "$.lines[0].dispensed.concentration_mg_per_ml", "greater than zero"),
+        (
+            {"lines__0__dispensed__quantity": "0"},
+            "$.lines[0].dispensed.quantity",
+            "greater than zero",
+        ),
+        (
+            {"lines__0__dispensed__quantity": "-5"},
+            "$.lines[0].dispensed.quantity",
+            "greater than zero",
+        ),
+        (
+            {
+                "lines__0__dispensed": {
+                    "quantity": "24",
+                    "unit": "mL",
+                    "concentration_mg_per_ml": "0",
+                }
+            },
+            "$.lines[0].dispensed.concentration_mg_per_ml",
+            "greater than zero",
+        ),
         ({"lines__0__dispensed__unit": "kg"}, "$.lines[0].dispensed.unit", "not one of"),
-        ({"lines__0__dispensed__concentration_mg_per_ml": "10"}, "$.lines[0].dispensed.concentration_mg_per_ml", "only applies to unit 'mL'"),
+        (
+            {"lines__0__dispensed__concentration_mg_per_ml": "10"},
+            "$.lines[0].dispensed.concentration_mg_per_ml",
+            "only applies to unit 'mL'",
+        ),
         ({"lines__0__modifiers": "KO"}, "$.lines[0].modifiers", "not a list"),
         ({"lines__0__days_supply": "30"}, "$.lines[0].days_supply", "not an integer"),
         ({"lines__0__days_supply": 0}, "$.lines[0].days_supply", "at least 1"),
-        ({"lines__0__diagnosis_pointers": [True]}, "$.lines[0].diagnosis_pointers[0]", "is a boolean"),
+        (
+            {"lines__0__diagnosis_pointers": [True]},
+            "$.lines[0].diagnosis_pointers[0]",
+            "is a boolean",
+        ),
         ({"lines__0__attachments": ["xray"]}, "$.lines[0].attachments[0]", "not one of"),
         ({"line_of_business": "medicaid"}, "$.line_of_business", "not one of"),
         ({"patient__inpatient_stay": "no"}, "$.patient.inpatient_stay", "not a boolean"),
-        ({"supplier__accreditation__status": "yes"}, "$.supplier.accreditation.status", "not one of"),
-        ({"supplier__enrollments__0__effective": None}, "$.supplier.enrollments[0].effective", "not an ISO date"),
+        (
+            {"supplier__accreditation__status": "yes"},
+            "$.supplier.accreditation.status",
+            "not one of",
+        ),
+        (
+            {"supplier__enrollments__0__effective": None},
+            "$.supplier.enrollments[0].effective",
+            "not an ISO date",
+        ),
         ({"id": ""}, "$.id", "must not be blank"),
         ({"lines__0": "J7632"}, "$.lines[0]", "not an object"),
     ],
@@ -134,7 +170,9 @@ def test_anything_that_is_not_a_mapping_is_a_claim_error(data):
 
 
 def test_every_problem_is_reported_in_one_raise():
-    data = with_changes(lines__0__units="sixty", supplier__npi=1234567893, date_of_service="x", extra=1)
+    data = with_changes(
+        lines__0__units="sixty", supplier__npi=1234567893, date_of_service="x", extra=1
+    )
     with pytest.raises(ClaimError) as info:
         parse_claim(data)
     paths = [p for p, _ in info.value.errors]
@@ -147,7 +185,9 @@ def test_every_problem_is_reported_in_one_raise():
 
 def test_wrong_facts_are_not_input_errors():
     """Invalid NPI, fractional units, unknown POS: the shape is fine, rules report them."""
-    claim = parse_claim(with_changes(supplier__npi="0000000000", lines__0__units="2.5", place_of_service="XX"))
+    claim = parse_claim(
+        with_changes(supplier__npi="0000000000", lines__0__units="2.5", place_of_service="XX")
+    )
     assert claim.lines[0].units == Decimal("2.5")
 
 
@@ -158,7 +198,16 @@ def test_to_dict_is_json_ready():
         claim_id="C",
         status="reject",
         findings=(Finding(rule_id="R", severity="reject", line=1, message="m", source="s"),),
-        lines=(LineResult(line=1, hcpcs="J7632", billed_units=Decimal("240"), dispensed_mg=Decimal("2400.0"), expected_units=240, status="reject"),),
+        lines=(
+            LineResult(
+                line=1,
+                hcpcs="J7632",
+                billed_units=Decimal("240"),
+                dispensed_mg=Decimal("2400.0"),
+                expected_units=240,
+                status="reject",
+            ),
+        ),
         rulesets=("core@1.0.0",),
     )
     data = result.to_dict()

@@ -63,7 +63,9 @@ def problems(tmp_path, body: str, **kwargs) -> list:
 
 
 def line_of(path, fragment: str) -> int:
-    return next(i for i, text in enumerate(path.read_text().splitlines(), start=1) if fragment in text)
+    return next(
+        i for i, text in enumerate(path.read_text().splitlines(), start=1) if fragment in text
+    )
 
 
 def test_a_good_plugin_ruleset_compiles_and_runs(tmp_path):
@@ -128,7 +130,11 @@ def test_a_ruleset_cannot_run_code(tmp_path, when):
 
 
 def test_every_problem_is_listed_at_once(tmp_path):
-    body = GOOD_RULE.replace("line.units > 100", "line.unit > 100").replace('severity = "warn"', 'severity = "warning"') + """
+    body = (
+        GOOD_RULE.replace("line.units > 100", "line.unit > 100").replace(
+            'severity = "warn"', 'severity = "warning"'
+        )
+        + """
 [[rule]]
 id = "MINE-NO-SOURCE"
 title = "x"
@@ -136,6 +142,7 @@ severity = "info"
 message = "m"
 when = "True"
 """
+    )
     found = problems(tmp_path, body)
     messages = [p.message for p in found]
     assert any("field 'unit'" in m for m in messages)
@@ -144,9 +151,11 @@ when = "True"
 
 
 def test_a_finding_rule_needs_an_example_and_a_near_miss(tmp_path):
-    body = GOOD_RULE[: GOOD_RULE.index("[[rule.example]]\nname = \"near miss\"")]
+    body = GOOD_RULE[: GOOD_RULE.index('[[rule.example]]\nname = "near miss"')]
     found = problems(tmp_path, body)
-    assert [p.message for p in found] == ["every rule that emits findings needs an example that fires it and a near miss that does not"]
+    assert [p.message for p in found] == [
+        "every rule that emits findings needs an example that fires it and a near miss that does not"
+    ]
     Engine(["core", write(tmp_path, body)], backend="python", check_examples=False)
 
 
@@ -159,7 +168,9 @@ def test_duplicate_rule_ids_across_rulesets_name_both(tmp_path):
 
 
 def test_an_example_that_disagrees_is_refused_at_build(tmp_path):
-    body = GOOD_RULE.replace('set = { "lines[0].units" = "100" }', 'set = { "lines[0].units" = "101" }')
+    body = GOOD_RULE.replace(
+        'set = { "lines[0].units" = "100" }', 'set = { "lines[0].units" = "101" }'
+    )
     path = write(tmp_path, body)
     with pytest.raises(RulesetError) as info:
         Engine(["core", path], backend="python")
@@ -179,7 +190,10 @@ def test_bad_toml_names_the_line(tmp_path):
 
 
 def test_unknown_rule_keys_are_errors_with_a_hint(tmp_path):
-    found = problems(tmp_path, GOOD_RULE.replace('source = "Test policy"', 'source = "Test policy"\nsevirity = "warn"'))
+    found = problems(
+        tmp_path,
+        GOOD_RULE.replace('source = "Test policy"', 'source = "Test policy"\nsevirity = "warn"'),
+    )
     assert any("unknown key 'sevirity'" in p.message for p in found)
 
 
@@ -207,7 +221,8 @@ y = "a.x"
 
 def test_scope_without_core_facts_explains_what_is_missing(tmp_path):
     path = tmp_path / "alone.toml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         [ruleset]
         name = "alone"
         version = "1"
@@ -218,7 +233,8 @@ def test_scope_without_core_facts_explains_what_is_missing(tmp_path):
         severity = "info"
         message = "m"
         source = "s"
-    """))
+    """)
+    )
     with pytest.raises(RulesetError) as info:
         compile_files([path])
     assert any("needs a derived fact 'payer_scope'" in p.message for p in info.value.problems)
@@ -231,9 +247,21 @@ def test_unknown_ruleset_name_suggests(tmp_path):
 
 
 def test_decimal_literals_are_exact(tmp_path):
-    engine = Engine(["core", write(tmp_path, GOOD_RULE.replace("line.units > 100", "line.units * 1.1 > 110.0000000000000000001"))], backend="python", check_examples=False)
+    engine = Engine(
+        [
+            "core",
+            write(
+                tmp_path,
+                GOOD_RULE.replace("line.units > 100", "line.units * 1.1 > 110.0000000000000000001"),
+            ),
+        ],
+        backend="python",
+        check_examples=False,
+    )
     rule = engine.program.rule("MINE-UNITS-HIGH")
     claim = rule.examples[0].claim  # 240 units: 264 > 110.00...1
     assert engine.evaluate(claim).findings
-    claim["lines"][0]["units"] = "100"  # 110.0 is not > 110.0000000000000000001 (a float would say equal)
+    claim["lines"][0]["units"] = (
+        "100"  # 110.0 is not > 110.0000000000000000001 (a float would say equal)
+    )
     assert not engine.evaluate(claim).findings

@@ -10,13 +10,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from claimgen import claims
 from conftest import durable_available
-
 from hcpcs_rules import ClaimError, Engine, RuleExecutionError, RulesetError
 from hcpcs_rules.functions import FUNCTIONS, register
 
-pytestmark = pytest.mark.skipif(not durable_available(), reason="durable-rules does not import on this Python")
+pytestmark = pytest.mark.skipif(
+    not durable_available(), reason="durable-rules does not import on this Python"
+)
 
 
 def outcome(engine: Engine, data) -> object:
@@ -78,7 +80,8 @@ def exploding_function():
 
 def test_a_failing_evaluation_leaves_no_state_behind(tmp_path, exploding_function):
     path = tmp_path / "explode.toml"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         [ruleset]
         name = "explode"
         version = "1"
@@ -94,16 +97,27 @@ def test_a_failing_evaluation_leaves_no_state_behind(tmp_path, exploding_functio
         name = "a"
         claim = { id = "A", payer = "aetna", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }] }
         fires = false
-    '''))
+    """)
+    )
     engine = Engine(["core", path], backend="durable", check_examples=False)
-    good = {"id": "G", "payer": "aetna", "date_of_service": "2026-01-01", "place_of_service": "12", "diagnoses": ["J45.40"], "supplier": {"npi": "1234567893"}, "lines": [{"hcpcs": "J7631", "units": "1", "diagnosis_pointers": [1]}]}
+    good = {
+        "id": "G",
+        "payer": "aetna",
+        "date_of_service": "2026-01-01",
+        "place_of_service": "12",
+        "diagnoses": ["J45.40"],
+        "supplier": {"npi": "1234567893"},
+        "lines": [{"hcpcs": "J7631", "units": "1", "diagnosis_pointers": [1]}],
+    }
     bad = {**good, "id": "B", "lines": [{"hcpcs": "J7631", "units": "1", "note": "boom"}]}
     baseline = engine.evaluate(good)
     # More failures than the C session table could hold if any one of them leaked its session.
     for _ in range(1100):
         with pytest.raises(RuleExecutionError) as info:
             engine.evaluate(bad)
-    assert info.value.rule_id == "EXPLODE-NOTE" and isinstance(info.value.__cause__, ZeroDivisionError)
+    assert info.value.rule_id == "EXPLODE-NOTE" and isinstance(
+        info.value.__cause__, ZeroDivisionError
+    )
     assert engine.backend.live_sessions == 0
     assert engine.evaluate(good) == baseline
 
@@ -111,7 +125,7 @@ def test_a_failing_evaluation_leaves_no_state_behind(tmp_path, exploding_functio
 def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
     """durable_rules spins forever on the first assert with 512 tests on one field."""
     rules = "\n".join(
-        textwrap.dedent(f'''
+        textwrap.dedent(f"""
         [[rule]]
         id = "SIB-{i:04d}"
         title = "code {i}"
@@ -119,12 +133,12 @@ def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
         severity = "info"
         message = "m"
         source = "test"
-        ''')
+        """)
         for i in range(512)
     )
     path = tmp_path / "siblings.toml"
     path.write_text('[ruleset]\nname = "siblings"\nversion = "1"\nrequires = ["core"]\n' + rules)
-    script = textwrap.dedent(f'''
+    script = textwrap.dedent(f"""
         from hcpcs_rules import Engine, RulesetError
         try:
             Engine(["core", {str(path)!r}], backend="durable", check_examples=False)
@@ -132,9 +146,11 @@ def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
             print("REFUSED", exc)
         else:
             print("BUILT")
-    ''')
+    """)
     # A subprocess with a timeout: if the fence ever broke, this test fails instead of hanging CI.
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert "REFUSED" in done.stdout, done.stdout + done.stderr
     assert "sibling tests" in done.stdout and "SIB-0000" in done.stdout
 
@@ -142,7 +158,8 @@ def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
 def test_the_same_rules_as_a_set_are_fine(tmp_path):
     codes = ", ".join(f'"C{i:04d}"' for i in range(600))
     path = tmp_path / "set.toml"
-    path.write_text(textwrap.dedent(f'''
+    path.write_text(
+        textwrap.dedent(f"""
         [ruleset]
         name = "codeset"
         version = "1"
@@ -164,7 +181,8 @@ def test_the_same_rules_as_a_set_are_fine(tmp_path):
         name = "out"
         claim = {{ id = "A", payer = "aetna", supplier = {{ npi = "1234567893" }}, lines = [{{ hcpcs = "C0600", units = "1" }}] }}
         fires = false
-    '''))
+    """)
+    )
     Engine(["core", path], backend="durable")
 
 
@@ -183,7 +201,8 @@ def test_rulesets_are_freed_when_engines_go_away():
 def test_facts_no_rule_uses_do_not_raise_message_not_handled(tmp_path):
     """durable's Python wrapper raises MessageNotHandledException; the C level just reports it."""
     path = tmp_path / "tiny.toml"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         [ruleset]
         name = "tiny"
         version = "1"
@@ -203,7 +222,8 @@ def test_facts_no_rule_uses_do_not_raise_message_not_handled(tmp_path):
         name = "near miss"
         claim = { id = "A", payer = "aetna", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }, { hcpcs = "J7632", units = "1" }] }
         fires = false
-    '''))
+    """)
+    )
     engine = Engine([path], backend="durable")
     assert engine.program.strata == 1
 

@@ -7,9 +7,9 @@ import sys
 import textwrap
 
 import pytest
-from conftest import BACKENDS
 
 import hcpcs_rules
+from conftest import BACKENDS
 from hcpcs_rules import Engine, Result
 
 NO_DATE_CLAIM = {
@@ -43,7 +43,15 @@ def test_trace_is_empty_unless_explain(engines, backend):
 def test_findings_are_in_stable_order_and_status_is_the_worst(engines, backend):
     claim = json.loads(json.dumps(NO_DATE_CLAIM))
     claim["supplier"]["npi"] = "1234567890"
-    claim["lines"].append({"hcpcs": "J7631", "units": "2.5", "modifiers": ["GA", "GZ"], "date_of_service": "2026-01-01", "diagnosis_pointers": [1]})
+    claim["lines"].append(
+        {
+            "hcpcs": "J7631",
+            "units": "2.5",
+            "modifiers": ["GA", "GZ"],
+            "date_of_service": "2026-01-01",
+            "diagnosis_pointers": [1],
+        }
+    )
     result = engines(backend, ("core",)).evaluate(claim)
     keys = [(f.line or 0, f.rule_id) for f in result.findings]
     assert keys == sorted(keys)
@@ -59,7 +67,9 @@ def test_every_core_example_passes(engines, backend):
     from hcpcs_rules.engine import run_example
 
     engine = engines(backend, ("core",))
-    outcomes = [(r.id, e.name, run_example(engine, r, e)) for r in engine.program.rules for e in r.examples]
+    outcomes = [
+        (r.id, e.name, run_example(engine, r, e)) for r in engine.program.rules for e in r.examples
+    ]
     assert len(outcomes) >= 20
     assert [o for o in outcomes if o[2] is not None] == []
 
@@ -114,7 +124,8 @@ def test_generated_code_is_registered_for_tracebacks_and_inspect():
 def test_plugins_are_discovered_through_entry_points(tmp_path, monkeypatch):
     """A third-party distribution registers a ruleset exactly as the built-ins do."""
     ruleset = tmp_path / "plug.toml"
-    ruleset.write_text(textwrap.dedent('''
+    ruleset.write_text(
+        textwrap.dedent("""
         [ruleset]
         name = "plug"
         version = "2.0"
@@ -133,12 +144,15 @@ def test_plugins_are_discovered_through_entry_points(tmp_path, monkeypatch):
         name = "never silent"
         claim = { id = "P", payer = "aetna", supplier = { npi = "1234567893" }, lines = [{ hcpcs = "J7631", units = "1" }] }
         fires = true
-    '''))
+    """)
+    )
     site = tmp_path / "site"
     dist = site / "hcpcs_plug-2.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hcpcs-plug\nVersion: 2.0\n")
-    (dist / "entry_points.txt").write_text(f"[hcpcs_rules.rulesets]\nplug = hcpcs_plug_module:path\n")
+    (dist / "entry_points.txt").write_text(
+        "[hcpcs_rules.rulesets]\nplug = hcpcs_plug_module:path\n"
+    )
     (site / "hcpcs_plug_module.py").write_text(f"def path():\n    return {str(ruleset)!r}\n")
     monkeypatch.syspath_prepend(str(site))
     from hcpcs_rules.load import discover
@@ -150,8 +164,16 @@ def test_plugins_are_discovered_through_entry_points(tmp_path, monkeypatch):
     assert str(ruleset) in str(info.value) and "near miss" in str(info.value)
     text = ruleset.read_text()
     near_miss = text[text.index('[[rule.example]]\nname = "never silent"') :]
-    fixed = near_miss.replace("never silent", "other code").replace('"J7631"', '"J7632"').replace("fires = true", "fires = false")
-    ruleset.write_text(text.replace(near_miss, fixed).replace('source = "plugin test"', 'source = "plugin test"\nwhen = "line.hcpcs == \'J7631\'"'))
+    fixed = (
+        near_miss.replace("never silent", "other code")
+        .replace('"J7631"', '"J7632"')
+        .replace("fires = true", "fires = false")
+    )
+    ruleset.write_text(
+        text.replace(near_miss, fixed).replace(
+            'source = "plugin test"', 'source = "plugin test"\nwhen = "line.hcpcs == \'J7631\'"'
+        )
+    )
     engine = Engine(["plug"], backend="python")
     assert engine.rulesets == ("core@1.0.0", "plug@2.0")  # its requirement came along
 
@@ -163,5 +185,5 @@ def test_unknown_backend_is_a_clear_error():
 
 @pytest.mark.skipif(sys.version_info < (3, 13), reason="durable-rules imports below 3.13")
 def test_durable_on_313_says_why():
-    with pytest.raises(RuntimeError, match="3.13"):
+    with pytest.raises(RuntimeError, match=r"3\.13"):
         Engine(["core"], backend="durable")

@@ -18,7 +18,9 @@ def rulesets_dir() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "rulesets"
     if checkout.is_dir():
         return checkout
-    raise FileNotFoundError(f"the built-in rulesets are missing: neither {packaged} nor {checkout} exists")
+    raise FileNotFoundError(
+        f"the built-in rulesets are missing: neither {packaged} nor {checkout} exists"
+    )
 
 
 def core() -> Path:

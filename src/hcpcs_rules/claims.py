@@ -74,15 +74,17 @@ _TYPE_NAMES = (
 
 
 def _type_name(value: Any) -> str:
-    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
+    return next(
+        (name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__
+    )
 
 
 def _decimal(value: Any, _: Any = None) -> Decimal:
     # bool is an int subclass: True must not become Decimal(1).
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise _InputProblem(
             f"not a decimal number: {_describe(value)} is {_type_name(value)}; "
-            "give a decimal string such as \"0.1\" (binary floats are inexact)"
+            'give a decimal string such as "0.1" (binary floats are inexact)'
         )
     if isinstance(value, int):
         return Decimal(value)
@@ -241,9 +243,7 @@ def _make_converter() -> cattrs.Converter:
         (dt.date, _date),
     ):
         converter.register_structure_hook(type_, hook)
-    converter.register_structure_hook_factory(
-        lambda t: get_origin(t) is Literal, _literal_hook
-    )
+    converter.register_structure_hook_factory(lambda t: get_origin(t) is Literal, _literal_hook)
     converter.register_structure_hook_factory(
         lambda t: get_origin(t) is tuple and len(get_args(t)) == 2 and get_args(t)[1] is ...,
         _tuple_hook(converter),
@@ -280,7 +280,11 @@ def _collect(exc: BaseException, path: str, out: list[tuple[str, str]]) -> None:
     if isinstance(exc, IterableValidationError):
         for sub in exc.exceptions:
             index = next(
-                (n[len("@index ") :] for n in getattr(sub, "__notes__", ()) if n.startswith("@index ")),
+                (
+                    n[len("@index ") :]
+                    for n in getattr(sub, "__notes__", ())
+                    if n.startswith("@index ")
+                ),
                 "?",
             )
             _collect(sub, f"{path}[{index}]", out)

@@ -132,7 +132,11 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
             input_problem = True
     if args.format == "text":
         total = sum(statuses.values())
-        parts = [f"{statuses[k]} {k}" for k in ("reject", "deny", "warn", "clean", "invalid", "unreadable") if statuses[k]]
+        parts = [
+            f"{statuses[k]} {k}"
+            for k in ("reject", "deny", "warn", "clean", "invalid", "unreadable")
+            if statuses[k]
+        ]
         print(f"{total} claim{'s' if total != 1 else ''}: {', '.join(parts) or 'none'}", file=out)
     if input_problem:
         return EXIT_INPUT
@@ -151,12 +155,19 @@ def _report(result: Any, fmt: str, out: TextIO) -> None:
     for step in result.trace:
         derived = f" -> {', '.join(step.derived)}" if step.derived else ""
         emitted = f" [{step.finding}]" if step.finding else ""
-        print(f"    trace {step.step:>3}: {step.rule_id} on {step.subject} matched {', '.join(step.matched)}{derived}{emitted}", file=out)
+        print(
+            f"    trace {step.step:>3}: {step.rule_id} on {step.subject} matched {', '.join(step.matched)}{derived}{emitted}",
+            file=out,
+        )
 
 
 def _report_invalid(location: str, exc: ClaimError, fmt: str, out: TextIO) -> None:
     if fmt == "json":
-        record = {"claim": location, "error": "invalid claim", "errors": [list(e) for e in exc.errors]}
+        record = {
+            "claim": location,
+            "error": "invalid claim",
+            "errors": [list(e) for e in exc.errors],
+        }
         print(json.dumps(record, ensure_ascii=False), file=out)
         return
     for path, message in exc.errors:
@@ -184,19 +195,46 @@ def _functions(out: TextIO) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hcpcs-rules", description="Check claim lines against HCPCS rulesets.")
+    parser = argparse.ArgumentParser(
+        prog="hcpcs-rules", description="Check claim lines against HCPCS rulesets."
+    )
     parser.add_argument("--version", action="version", version=f"hcpcs-rules {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def engine_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH", help="use only these rulesets (repeatable; default: all installed)")
-        p.add_argument("--backend", default="durable", choices=("durable", "python"), help="engine backend (default: durable)")
+        p.add_argument(
+            "--ruleset",
+            dest="rulesets",
+            action="append",
+            metavar="NAME_OR_PATH",
+            help="use only these rulesets (repeatable; default: all installed)",
+        )
+        p.add_argument(
+            "--backend",
+            default="durable",
+            choices=("durable", "python"),
+            help="engine backend (default: durable)",
+        )
 
     check = sub.add_parser("check", help="check claims and print findings")
-    check.add_argument("paths", nargs="+", metavar="PATH", help="JSON claim, JSON array, JSON Lines, folder, or - for stdin")
+    check.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="JSON claim, JSON array, JSON Lines, folder, or - for stdin",
+    )
     check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--fail-on", choices=("reject", "deny", "warn", "info"), default="reject", help="exit 1 when a finding is at least this severe")
-    check.add_argument("--explain", action="store_true", help="also print which rules fired on which facts (text) / fill trace (json)")
+    check.add_argument(
+        "--fail-on",
+        choices=("reject", "deny", "warn", "info"),
+        default="reject",
+        help="exit 1 when a finding is at least this severe",
+    )
+    check.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print which rules fired on which facts (text) / fill trace (json)",
+    )
     engine_options(check)
 
     dump = sub.add_parser("dump", help="print a compiled artefact: the IR or the backend's")
@@ -207,7 +245,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None, stdin: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     parser = _parser()
     try:

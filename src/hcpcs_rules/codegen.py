@@ -26,7 +26,7 @@ from . import ir
 from .functions import FUNCTIONS
 from .units import format_decimal
 
-__all__ = ["CompiledRule", "compile_rule", "format_value", "RUNTIME"]
+__all__ = ["RUNTIME", "CompiledRule", "compile_rule", "format_value"]
 
 # Exact arithmetic, whatever decimal context the host thread has set: any rounding raises.
 _EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation, Overflow])
@@ -112,7 +112,16 @@ RUNTIME: dict[str, Any] = {
     "_get": _get,
     "_fmt": format_value,
 }
-_CMP_HELPER = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "in": "_in", "not in": "_not_in"}
+_CMP_HELPER = {
+    "==": "_eq",
+    "!=": "_ne",
+    "<": "_lt",
+    "<=": "_le",
+    ">": "_gt",
+    ">=": "_ge",
+    "in": "_in",
+    "not in": "_not_in",
+}
 
 
 class _Emitter:
@@ -125,7 +134,9 @@ class _Emitter:
         self._const_ids: dict[tuple[str, Any], str] = {}
 
     def const(self, value: Any, kind: str) -> str:
-        if value is None or isinstance(value, bool | int | str) and not isinstance(value, Decimal):
+        if value is None or (
+            isinstance(value, bool | int | str) and not isinstance(value, Decimal)
+        ):
             return repr(value)
         if kind.startswith("set["):
             value = frozenset(value)
@@ -162,17 +173,36 @@ class _Emitter:
         if isinstance(node, ir.Compare):
             left = self.expr(node.left, facts)
             right = self.expr(node.right, facts)
-            if node.op in ("==", "!=") and isinstance(node.right, ir.Const) and node.right.value is None:
+            if (
+                node.op in ("==", "!=")
+                and isinstance(node.right, ir.Const)
+                and node.right.value is None
+            ):
                 return f"({left} is {'' if node.op == '==' else 'not '}None)"
-            if node.op in ("==", "!=") and isinstance(node.left, ir.Const) and node.left.value is None:
+            if (
+                node.op in ("==", "!=")
+                and isinstance(node.left, ir.Const)
+                and node.left.value is None
+            ):
                 return f"({right} is {'' if node.op == '==' else 'not '}None)"
             if node.op == "==" and _never_none(node.right):
                 return f"({left} == {right})"
             if node.op in ("in", "not in") and isinstance(node.right, ir.Const):
-                return f"({left} {node.op} {right})" if node.op == "in" else f"_not_in({left}, {right})"
+                return (
+                    f"({left} {node.op} {right})"
+                    if node.op == "in"
+                    else f"_not_in({left}, {right})"
+                )
             return f"{_CMP_HELPER[node.op]}({left}, {right})"
         if isinstance(node, ir.BoolOp):
-            return "(" + f" {node.op} ".join(f"bool({self.expr(v, facts)})" if not _is_bool(v) else self.expr(v, facts) for v in node.values) + ")"
+            return (
+                "("
+                + f" {node.op} ".join(
+                    f"bool({self.expr(v, facts)})" if not _is_bool(v) else self.expr(v, facts)
+                    for v in node.values
+                )
+                + ")"
+            )
         if isinstance(node, ir.Not):
             return f"(not {self.expr(node.value, facts)})"
         if isinstance(node, ir.Arith):
@@ -182,7 +212,11 @@ class _Emitter:
             function = FUNCTIONS[node.name]
             args = []
             for index, arg in enumerate(node.args):
-                if index in function.constant_params and isinstance(arg, ir.Const) and node.name == "matches":
+                if (
+                    index in function.constant_params
+                    and isinstance(arg, ir.Const)
+                    and node.name == "matches"
+                ):
                     args.append(self.const(re.compile(arg.value), "regex"))
                 else:
                     args.append(self.expr(arg, facts))
@@ -219,7 +253,13 @@ class CompiledRule:
     filename: str
 
 
-def compile_rule(rule: ir.Rule, program: ir.Program, conjuncts: Sequence[ir.Expr] | None = None, *, joins: bool = True) -> CompiledRule:
+def compile_rule(
+    rule: ir.Rule,
+    program: ir.Program,
+    conjuncts: Sequence[ir.Expr] | None = None,
+    *,
+    joins: bool = True,
+) -> CompiledRule:
     """Generate and compile the functions of one rule.
 
     ``conjuncts`` defaults to the whole condition; the durable backend passes only the tests its
@@ -233,7 +273,9 @@ def compile_rule(rule: ir.Rule, program: ir.Program, conjuncts: Sequence[ir.Expr
     message_parts = []
     if rule.finding is not None:
         for part in rule.finding.message:
-            message_parts.append(repr(part) if isinstance(part, str) else f"_fmt({emitter.expr(part, facts)})")
+            message_parts.append(
+                repr(part) if isinstance(part, str) else f"_fmt({emitter.expr(part, facts)})"
+            )
     derive_items = [f"{name!r}: {emitter.expr(expr, facts)}" for name, expr in rule.derive_fields]
     # Bind every derived fact the rule reads, so message and derive functions can use them too.
     for fact in rule.reads:
@@ -256,17 +298,32 @@ def compile_rule(rule: ir.Rule, program: ir.Program, conjuncts: Sequence[ir.Expr
 
     body = ["def match(f, n):", *prologue(joins)]
     if tests:
-        body.append("    return " + " and ".join(t if _is_bool(c) else f"bool({t})" for t, c in zip(tests, conjuncts, strict=True)))
+        body.append(
+            "    return "
+            + " and ".join(
+                t if _is_bool(c) else f"bool({t})" for t, c in zip(tests, conjuncts, strict=True)
+            )
+        )
     else:
         body.append("    return True")
     if message_parts:
-        body += ["", "def message(f, n):", *prologue(False), "    return ''.join((" + ", ".join(message_parts) + ",))"]
+        body += [
+            "",
+            "def message(f, n):",
+            *prologue(False),
+            "    return ''.join((" + ", ".join(message_parts) + ",))",
+        ]
     if rule.derive is not None:
-        body += ["", "def derive(f, n):", *prologue(False), "    return {" + ", ".join(derive_items) + "}"]
+        body += [
+            "",
+            "def derive(f, n):",
+            *prologue(False),
+            "    return {" + ", ".join(derive_items) + "}",
+        ]
     source = "\n".join(body) + "\n"
     filename = f"<hcpcs_rules generated {rule.ruleset}:{rule.id}>"
     namespace: dict[str, Any] = {**RUNTIME, **emitter.constants}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated source
+    exec(compile(source, filename, "exec"), namespace)
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     return CompiledRule(
         rule=rule,

@@ -33,7 +33,7 @@ from . import ir, load, schema
 from .errors import RulesetError, RulesetProblem
 from .expr import Env, ExprError, parse_expr, parse_template
 
-__all__ = ["SCOPE_FACT", "SERVICE_FACT", "compile_program", "compile_files"]
+__all__ = ["SCOPE_FACT", "SERVICE_FACT", "compile_files", "compile_program"]
 
 SCOPE_FACT = "payer_scope"
 SERVICE_FACT = "service"
@@ -41,8 +41,21 @@ SEVERITIES = ("reject", "deny", "warn", "info")
 PROGRAMS = ("medicare", "medicare_advantage", "commercial")
 
 _RULE_KEYS = {
-    "id", "title", "on", "codes", "scope", "severity", "effective", "when", "message",
-    "derive", "per", "fields", "source", "example", "notes",
+    "id",
+    "title",
+    "on",
+    "codes",
+    "scope",
+    "severity",
+    "effective",
+    "when",
+    "message",
+    "derive",
+    "per",
+    "fields",
+    "source",
+    "example",
+    "notes",
 }
 _EXAMPLE_KEYS = {"name", "base", "claim", "set", "unset", "fires", "line", "severity"}
 _HEADER_KEYS = {"name", "version", "description", "requires"}
@@ -63,7 +76,13 @@ def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
         text = pending.pop(0)
         if text.name in texts:
             if texts[text.name].file != text.file:
-                problems.append(text.problem(text.header_line, None, f"ruleset {text.name!r} is also defined in {texts[text.name].file}"))
+                problems.append(
+                    text.problem(
+                        text.header_line,
+                        None,
+                        f"ruleset {text.name!r} is also defined in {texts[text.name].file}",
+                    )
+                )
             continue
         texts[text.name] = text
         order.append(text.name)
@@ -79,11 +98,15 @@ def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
     return compile_program([texts[n] for n in ranked])
 
 
-def _depth(name: str, texts: dict[str, load.RulesetText], seen: frozenset[str] = frozenset()) -> int:
+def _depth(
+    name: str, texts: dict[str, load.RulesetText], seen: frozenset[str] = frozenset()
+) -> int:
     if name in seen or name not in texts:
         return 0
     requires = texts[name].header.get("requires", []) or []
-    return 1 + max((_depth(r, texts, seen | {name}) for r in requires if isinstance(r, str)), default=-1)
+    return 1 + max(
+        (_depth(r, texts, seen | {name}) for r in requires if isinstance(r, str)), default=-1
+    )
 
 
 class _Compiler:
@@ -93,7 +116,9 @@ class _Compiler:
         self.facts: dict[str, ir.DerivedFact] = {}
         self.fact_fields: dict[str, dict[str, str]] = {}
 
-    def error(self, text: load.RulesetText, line: int | None, rule_id: str | None, message: str) -> None:
+    def error(
+        self, text: load.RulesetText, line: int | None, rule_id: str | None, message: str
+    ) -> None:
         self.problems.append(text.problem(line, rule_id, message))
 
     # -- header and constants ------------------------------------------------------------
@@ -101,13 +126,28 @@ class _Compiler:
     def header(self, text: load.RulesetText) -> ir.RulesetInfo | None:
         h = text.header
         for key in sorted(set(h) - _HEADER_KEYS):
-            self.error(text, text.header_line, None, f"unknown key {key!r} in [ruleset]{_hint(key, _HEADER_KEYS)}")
+            self.error(
+                text,
+                text.header_line,
+                None,
+                f"unknown key {key!r} in [ruleset]{_hint(key, _HEADER_KEYS)}",
+            )
         name, version = h.get("name"), h.get("version")
         if not isinstance(name, str) or not _FACT_NAME.match(name):
-            self.error(text, text.header_line, None, "[ruleset] needs a name of lowercase letters, digits and _")
+            self.error(
+                text,
+                text.header_line,
+                None,
+                "[ruleset] needs a name of lowercase letters, digits and _",
+            )
             return None
         if not isinstance(version, str) or not version.strip():
-            self.error(text, text.header_line, None, "[ruleset] needs a version string, e.g. version = \"1.0.0\"")
+            self.error(
+                text,
+                text.header_line,
+                None,
+                '[ruleset] needs a version string, e.g. version = "1.0.0"',
+            )
             return None
         requires = h.get("requires", [])
         if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
@@ -116,7 +156,12 @@ class _Compiler:
             known = {t.name for t in self.texts}
             for required in requires:
                 if required not in known:
-                    self.error(text, text.header_line, None, f"requires ruleset {required!r}, which is not installed")
+                    self.error(
+                        text,
+                        text.header_line,
+                        None,
+                        f"requires ruleset {required!r}, which is not installed",
+                    )
         return ir.RulesetInfo(name, version, text.file, str(h.get("description", "")))
 
     def constants(self, text: load.RulesetText) -> dict[str, ir.Const]:
@@ -125,7 +170,12 @@ class _Compiler:
             line = text.constant_lines.get(name)
             const = _constant(value)
             if const is None:
-                self.error(text, line, None, f"constant {name!r}: use a string, an integer, a date or a list of one of those (write decimal numbers in the condition text, where 1.1 is exact)")
+                self.error(
+                    text,
+                    line,
+                    None,
+                    f"constant {name!r}: use a string, an integer, a date or a list of one of those (write decimal numbers in the condition text, where 1.1 is exact)",
+                )
             elif name in schema.BASE_ROOTS or name in ("exists", "date"):
                 self.error(text, line, None, f"constant {name!r} would hide a built-in name")
             else:
@@ -142,19 +192,31 @@ class _Compiler:
             rid = rule.id
             line = rule.line_of("derive")
             if not isinstance(name, str) or not _FACT_NAME.match(name):
-                self.error(text, line, rid, "derive must name a fact in lowercase letters, digits and _")
+                self.error(
+                    text, line, rid, "derive must name a fact in lowercase letters, digits and _"
+                )
                 continue
             if name in schema.BASE_ROOTS:
                 self.error(text, line, rid, f"derive {name!r}: that name is a base fact")
                 continue
             if name in self.facts:
                 other = self.facts[name]
-                self.error(text, line, rid, f"fact {name!r} is already derived by {other.rule_id} ({other.ruleset}); each fact has one rule")
+                self.error(
+                    text,
+                    line,
+                    rid,
+                    f"fact {name!r} is already derived by {other.rule_id} ({other.ruleset}); each fact has one rule",
+                )
                 continue
             on = rule.data.get("on", "line")
             per = rule.data.get("per", on)
             if per not in ("line", "claim") or (on == "claim" and per == "line"):
-                self.error(text, rule.line_of("per"), rid, "per must be 'line' or 'claim' (a claim rule derives per claim)")
+                self.error(
+                    text,
+                    rule.line_of("per"),
+                    rid,
+                    "per must be 'line' or 'claim' (a claim rule derives per claim)",
+                )
                 continue
             self.facts[name] = ir.DerivedFact(name, per, (), rid or "?", info.name)
             self.fact_fields[name] = {}
@@ -162,8 +224,11 @@ class _Compiler:
     def type_fact_fields(self, envs: dict[str, Env]) -> dict[tuple[str, str], dict[str, ir.Expr]]:
         """Type every derived fact's fields, in dependency order (facts may build on facts)."""
         pending: list[tuple[load.RulesetText, load.RuleText]] = [
-            (text, rule) for text in self.texts for rule in text.rules
-            if isinstance(rule.data.get("derive"), str) and rule.data["derive"] in self.facts
+            (text, rule)
+            for text in self.texts
+            for rule in text.rules
+            if isinstance(rule.data.get("derive"), str)
+            and rule.data["derive"] in self.facts
             and self.facts[rule.data["derive"]].rule_id == rule.id
         ]
         typed: dict[tuple[str, str], dict[str, ir.Expr]] = {}
@@ -174,22 +239,36 @@ class _Compiler:
                 name = rule.data["derive"]
                 fields = rule.data.get("fields", {})
                 if not isinstance(fields, dict):
-                    self.error(text, rule.line_of("fields"), rule.id, "fields must be a table of name = \"expression\"")
+                    self.error(
+                        text,
+                        rule.line_of("fields"),
+                        rule.id,
+                        'fields must be a table of name = "expression"',
+                    )
                     fields = {}
                 fact = self.facts[name]
                 if fields and fact.per == "claim" and rule.data.get("on", "line") == "line":
-                    self.error(text, rule.line_of("fields"), rule.id, "a line rule deriving a per-claim fact derives a flag: it may not have fields (lines would disagree on their values)")
+                    self.error(
+                        text,
+                        rule.line_of("fields"),
+                        rule.id,
+                        "a line rule deriving a per-claim fact derives a flag: it may not have fields (lines would disagree on their values)",
+                    )
                     fields = {}
                 env = envs[text.file]
                 # Hide facts not typed yet, so their use defers this rule instead of failing.
-                visible = {k: v for k, v in self.fact_fields.items() if k not in unresolved or k == name}
+                visible = {
+                    k: v for k, v in self.fact_fields.items() if k not in unresolved or k == name
+                }
                 local_env = Env(env.roots, visible, env.constants)
                 exprs: dict[str, ir.Expr] = {}
                 deferred = False
                 errors: list[str] = []
                 for field, source in fields.items():
                     if not _FACT_NAME.match(str(field)) or field in _RESERVED_FIELDS:
-                        errors.append(f"field name {field!r} must be lowercase letters, digits and _, and not one of {', '.join(sorted(_RESERVED_FIELDS))}")
+                        errors.append(
+                            f"field name {field!r} must be lowercase letters, digits and _, and not one of {', '.join(sorted(_RESERVED_FIELDS))}"
+                        )
                         continue
                     if not isinstance(source, str):
                         errors.append(f"field {field!r} must be an expression string")
@@ -210,12 +289,21 @@ class _Compiler:
                     self.error(text, rule.line_of("fields"), rule.id, message)
                 self.fact_fields[name] = {f: e.type for f, e in exprs.items()}
                 self.facts[name] = ir.DerivedFact(
-                    name, fact.per, tuple((f, e.type) for f, e in exprs.items()), fact.rule_id, fact.ruleset
+                    name,
+                    fact.per,
+                    tuple((f, e.type) for f, e in exprs.items()),
+                    fact.rule_id,
+                    fact.ruleset,
                 )
                 typed[(text.file, rule.id or "")] = exprs
             if not progress:
                 for text, rule in pending:
-                    self.error(text, rule.line_of("fields"), rule.id, f"derived fact {rule.data['derive']!r} depends on itself through other derived facts")
+                    self.error(
+                        text,
+                        rule.line_of("fields"),
+                        rule.id,
+                        f"derived fact {rule.data['derive']!r} depends on itself through other derived facts",
+                    )
                 break
         return typed
 
@@ -233,7 +321,12 @@ class _Compiler:
         rid = rule.id
         before = len(self.problems)
         if rid is None or not _RULE_ID.match(rid):
-            self.error(text, rule.line, rid, "a rule needs an id of capital letters, digits and '-', e.g. id = \"J7632-UNITS-MISMATCH\"")
+            self.error(
+                text,
+                rule.line,
+                rid,
+                "a rule needs an id of capital letters, digits and '-', e.g. id = \"J7632-UNITS-MISMATCH\"",
+            )
         for key in sorted(set(d) - _RULE_KEYS):
             self.error(text, rule.line_of(key), rid, f"unknown key {key!r}{_hint(key, _RULE_KEYS)}")
         title = d.get("title")
@@ -241,7 +334,12 @@ class _Compiler:
             self.error(text, rule.line, rid, "a rule needs a title")
         source = d.get("source")
         if not isinstance(source, str) or not source.strip():
-            self.error(text, rule.line, rid, "a rule needs a source: the policy, article or regulation it rests on")
+            self.error(
+                text,
+                rule.line,
+                rid,
+                "a rule needs a source: the policy, article or regulation it rests on",
+            )
         on = d.get("on", "line")
         if on not in ("line", "claim"):
             self.error(text, rule.line_of("on"), rid, f"on must be 'line' or 'claim', not {on!r}")
@@ -272,7 +370,12 @@ class _Compiler:
         if derive is not None:
             derive_fields = tuple(derived_exprs.get((text.file, rid or ""), {}).items())
         if finding is None and derive is None and "message" not in d:
-            self.error(text, rule.line, rid, "a rule must emit a finding (severity + message) or derive a fact (derive)")
+            self.error(
+                text,
+                rule.line,
+                rid,
+                "a rule must emit a finding (severity + message) or derive a fact (derive)",
+            )
 
         reads = set()
         for expr in [*conjuncts, *(e for _, e in derive_fields), *_message_exprs(finding)]:
@@ -285,9 +388,19 @@ class _Compiler:
             reads.add(SCOPE_FACT)
         for fact in sorted(reads):
             if on == "claim" and fact in self.facts and self.facts[fact].per == "line":
-                self.error(text, rule.line_of("when"), rid, f"a claim rule cannot read the per-line fact {fact!r}")
+                self.error(
+                    text,
+                    rule.line_of("when"),
+                    rid,
+                    f"a claim rule cannot read the per-line fact {fact!r}",
+                )
         if derive is not None and derive in reads:
-            self.error(text, rule.line_of("derive"), rid, f"a rule cannot read the fact {derive!r} it derives")
+            self.error(
+                text,
+                rule.line_of("derive"),
+                rid,
+                f"a rule cannot read the fact {derive!r} it derives",
+            )
 
         examples = self.examples(text, rule)
         if len(self.problems) > before:
@@ -322,45 +435,87 @@ class _Compiler:
         if codes is None:
             return []
         if on != "line":
-            self.error(text, rule.line_of("codes"), rule.id, "codes only applies to line rules; a claim rule can test a derived flag instead")
+            self.error(
+                text,
+                rule.line_of("codes"),
+                rule.id,
+                "codes only applies to line rules; a claim rule can test a derived flag instead",
+            )
             return []
         if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
-            self.error(text, rule.line_of("codes"), rule.id, "codes must be a non-empty list of HCPCS codes")
+            self.error(
+                text,
+                rule.line_of("codes"),
+                rule.id,
+                "codes must be a non-empty list of HCPCS codes",
+            )
             return []
         path = ir.Path("line", ("hcpcs",), "str")
         if len(codes) == 1:
             return [ir.Compare("==", path, ir.Const(codes[0], "str"))]
         return [ir.Compare("in", path, ir.Const(tuple(codes), "set[str]"))]
 
-    def scope(self, text: load.RulesetText, rule: load.RuleText, conjuncts: list[ir.Expr]) -> list[str]:
+    def scope(
+        self, text: load.RulesetText, rule: load.RuleText, conjuncts: list[ir.Expr]
+    ) -> list[str]:
         scope = rule.data.get("scope", ["all"])
         if isinstance(scope, str):
             scope = [scope]
-        if not isinstance(scope, list) or not scope or not all(isinstance(s, str) and s for s in scope):
-            self.error(text, rule.line_of("scope"), rule.id, "scope must be a list of payer overlays, e.g. [\"medicare\", \"medicare_advantage\"] or [\"all\"]")
+        if (
+            not isinstance(scope, list)
+            or not scope
+            or not all(isinstance(s, str) and s for s in scope)
+        ):
+            self.error(
+                text,
+                rule.line_of("scope"),
+                rule.id,
+                'scope must be a list of payer overlays, e.g. ["medicare", "medicare_advantage"] or ["all"]',
+            )
             return ["all"]
         if "all" in scope:
             if len(scope) > 1:
-                self.error(text, rule.line_of("scope"), rule.id, "scope 'all' cannot be combined with other overlays")
+                self.error(
+                    text,
+                    rule.line_of("scope"),
+                    rule.id,
+                    "scope 'all' cannot be combined with other overlays",
+                )
             return ["all"]
-        if not self.require_fact(text, rule.line_of("scope"), rule.id, SCOPE_FACT, {"overlay", "program"}, "scope"):
+        if not self.require_fact(
+            text, rule.line_of("scope"), rule.id, SCOPE_FACT, {"overlay", "program"}, "scope"
+        ):
             return scope
         tokens = ir.Const(tuple(scope), "set[str]")
         overlay = ir.Path(SCOPE_FACT, ("overlay",), "str", derived=True)
         program = ir.Path(SCOPE_FACT, ("program",), "str", derived=True)
-        conjuncts.append(ir.BoolOp("or", (ir.Compare("in", overlay, tokens), ir.Compare("in", program, tokens))))
+        conjuncts.append(
+            ir.BoolOp("or", (ir.Compare("in", overlay, tokens), ir.Compare("in", program, tokens)))
+        )
         return scope
 
-    def effective(self, text: load.RulesetText, rule: load.RuleText, on: str, conjuncts: list[ir.Expr]) -> Any:
+    def effective(
+        self, text: load.RulesetText, rule: load.RuleText, on: str, conjuncts: list[ir.Expr]
+    ) -> Any:
         effective = rule.data.get("effective")
         if effective is None:
             return None
         line, rid = rule.line_of("effective"), rule.id
         if on != "line":
-            self.error(text, line, rid, "effective dates are judged on a line's date of service: use them on line rules")
+            self.error(
+                text,
+                line,
+                rid,
+                "effective dates are judged on a line's date of service: use them on line rules",
+            )
             return None
         if not isinstance(effective, dict) or not effective:
-            self.error(text, line, rid, "effective must be a table: {from = 2007-07-01, to = ...} or one such table per overlay")
+            self.error(
+                text,
+                line,
+                rid,
+                "effective must be a table: {from = 2007-07-01, to = ...} or one such table per overlay",
+            )
             return None
         if not self.require_fact(text, line, rid, SERVICE_FACT, {"date"}, "effective"):
             return None
@@ -369,16 +524,26 @@ class _Compiler:
             window = self.window(text, line, rid, effective, dos)
             conjuncts.extend(window)
             return effective
-        if not self.require_fact(text, line, rid, SCOPE_FACT, {"overlay"}, "per-overlay effective dates"):
+        if not self.require_fact(
+            text, line, rid, SCOPE_FACT, {"overlay"}, "per-overlay effective dates"
+        ):
             return None
         overlay = ir.Path(SCOPE_FACT, ("overlay",), "str", derived=True)
         alternatives: list[ir.Expr] = []
         for name, window_data in effective.items():
-            if not isinstance(window_data, dict) or not window_data or not set(window_data) <= {"from", "to"}:
-                self.error(text, line, rid, f"effective.{name} must be a table {{from = ..., to = ...}}")
+            if (
+                not isinstance(window_data, dict)
+                or not window_data
+                or not set(window_data) <= {"from", "to"}
+            ):
+                self.error(
+                    text, line, rid, f"effective.{name} must be a table {{from = ..., to = ...}}"
+                )
                 continue
             tests = self.window(text, line, rid, window_data, dos)
-            alternatives.append(ir.BoolOp("and", (ir.Compare("==", overlay, ir.Const(name, "str")), *tests)))
+            alternatives.append(
+                ir.BoolOp("and", (ir.Compare("==", overlay, ir.Const(name, "str")), *tests))
+            )
         # Overlays with no window of their own are not date-limited.
         alternatives.append(ir.Compare("not in", overlay, ir.Const(tuple(effective), "set[str]")))
         conjuncts.append(ir.BoolOp("or", tuple(alternatives)))
@@ -391,21 +556,39 @@ class _Compiler:
                 continue
             value = window[key]
             if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-                self.error(text, line, rid, f"effective {key} must be a TOML date like 2007-07-01, not {value!r}")
+                self.error(
+                    text,
+                    line,
+                    rid,
+                    f"effective {key} must be a TOML date like 2007-07-01, not {value!r}",
+                )
                 continue
             tests.append(ir.Compare(op, dos, ir.Const(value, "date")))
-        if "from" in window and "to" in window and isinstance(window["from"], dt.date) and isinstance(window["to"], dt.date) and window["to"] < window["from"]:
+        if (
+            "from" in window
+            and "to" in window
+            and isinstance(window["from"], dt.date)
+            and isinstance(window["to"], dt.date)
+            and window["to"] < window["from"]
+        ):
             self.error(text, line, rid, "effective 'to' is before 'from'")
         return tests
 
     def require_fact(self, text, line, rid, fact: str, fields: set[str], why: str) -> bool:
         have = self.fact_fields.get(fact)
         if have is None or not fields <= set(have):
-            self.error(text, line, rid, f"{why} needs a derived fact {fact!r} with fields {', '.join(sorted(fields))} (the core ruleset declares it: add requires = [\"core\"])")
+            self.error(
+                text,
+                line,
+                rid,
+                f'{why} needs a derived fact {fact!r} with fields {", ".join(sorted(fields))} (the core ruleset declares it: add requires = ["core"])',
+            )
             return False
         return True
 
-    def finding(self, text: load.RulesetText, rule: load.RuleText, env: Env, scope: list[str]) -> ir.FindingSpec | None:
+    def finding(
+        self, text: load.RulesetText, rule: load.RuleText, env: Env, scope: list[str]
+    ) -> ir.FindingSpec | None:
         d, rid = rule.data, rule.id
         severity, message = d.get("severity"), d.get("message")
         if severity is None and message is None:
@@ -428,21 +611,48 @@ class _Compiler:
             elif "all" not in scope:
                 missing = [s for s in scope if s not in dict(pairs)]
                 if missing:
-                    self.error(text, rule.line_of("severity"), rid, f"severity names no level for {', '.join(missing)} and has no default")
+                    self.error(
+                        text,
+                        rule.line_of("severity"),
+                        rid,
+                        f"severity names no level for {', '.join(missing)} and has no default",
+                    )
             else:
-                self.error(text, rule.line_of("severity"), rid, "a per-payer severity needs a default for the other payers")
+                self.error(
+                    text,
+                    rule.line_of("severity"),
+                    rid,
+                    "a per-payer severity needs a default for the other payers",
+                )
         else:
-            self.error(text, rule.line_of("severity"), rid, "severity must be a level or a table of levels per overlay")
+            self.error(
+                text,
+                rule.line_of("severity"),
+                rid,
+                "severity must be a level or a table of levels per overlay",
+            )
             return None
         for overlay, value in pairs:
             if value not in SEVERITIES:
-                self.error(text, rule.line_of("severity"), rid, f"severity {value!r} for {overlay} is not one of {', '.join(SEVERITIES)}{_hint(str(value), SEVERITIES)}")
+                self.error(
+                    text,
+                    rule.line_of("severity"),
+                    rid,
+                    f"severity {value!r} for {overlay} is not one of {', '.join(SEVERITIES)}{_hint(str(value), SEVERITIES)}",
+                )
         if "all" not in scope:
             for overlay, _ in pairs:
                 if overlay != "*" and overlay not in scope:
-                    self.error(text, rule.line_of("severity"), rid, f"severity names {overlay!r}, which is outside the rule's scope {scope}")
+                    self.error(
+                        text,
+                        rule.line_of("severity"),
+                        rid,
+                        f"severity names {overlay!r}, which is outside the rule's scope {scope}",
+                    )
         if not isinstance(message, str) or not message.strip():
-            self.error(text, rule.line_of("message"), rid, "message must be a non-empty template string")
+            self.error(
+                text, rule.line_of("message"), rid, "message must be a non-empty template string"
+            )
             return None
         try:
             parts = parse_template(message.strip(), env)
@@ -450,7 +660,9 @@ class _Compiler:
             for m in exc.messages:
                 self.error(text, rule.line_of("message"), rid, f"message: {m}")
             return None
-        return ir.FindingSpec(tuple(pairs), parts, payer_specific="all" not in scope or len(pairs) > 1)
+        return ir.FindingSpec(
+            tuple(pairs), parts, payer_specific="all" not in scope or len(pairs) > 1
+        )
 
     def examples(self, text: load.RulesetText, rule: load.RuleText) -> tuple[ir.Example, ...]:
         raw = rule.data.get("example", [])
@@ -464,7 +676,9 @@ class _Compiler:
             if not isinstance(example, dict):
                 continue
             for key in sorted(set(example) - _EXAMPLE_KEYS):
-                self.error(text, line, rid, f"example: unknown key {key!r}{_hint(key, _EXAMPLE_KEYS)}")
+                self.error(
+                    text, line, rid, f"example: unknown key {key!r}{_hint(key, _EXAMPLE_KEYS)}"
+                )
             name = example.get("name", f"example {index + 1}")
             fires = example.get("fires")
             if not isinstance(fires, bool):
@@ -478,7 +692,9 @@ class _Compiler:
             if expected_line is not None and not isinstance(expected_line, int):
                 self.error(text, line, rid, "example line must be a line number")
             if severity is not None and severity not in SEVERITIES:
-                self.error(text, line, rid, f"example severity must be one of {', '.join(SEVERITIES)}")
+                self.error(
+                    text, line, rid, f"example severity must be one of {', '.join(SEVERITIES)}"
+                )
             out.append(ir.Example(str(name), claim, fires, expected_line, severity, line))
         return tuple(out)
 
@@ -488,7 +704,12 @@ class _Compiler:
         else:
             base = example.get("base")
             if base not in text.claims:
-                self.error(text, line, rid, f"example base {base!r} is not a claim in [claims]{_hint(str(base), list(text.claims))}")
+                self.error(
+                    text,
+                    line,
+                    rid,
+                    f"example base {base!r} is not a claim in [claims]{_hint(str(base), list(text.claims))}",
+                )
                 return None
             claim = copy.deepcopy(text.claims[base])
         try:
@@ -563,7 +784,9 @@ def _message_exprs(finding: ir.FindingSpec | None) -> list[ir.Expr]:
 
 
 def _mentions_unresolved(message: str, names: set[str]) -> bool:
-    return any(f"unknown fact {n!r}" in message or f"no derived fact {n!r}" in message for n in names)
+    return any(
+        f"unknown fact {n!r}" in message or f"no derived fact {n!r}" in message for n in names
+    )
 
 
 def _hint(name: str, options: Iterable[str]) -> str:
@@ -571,7 +794,12 @@ def _hint(name: str, options: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _stratify(rules: list[ir.Rule], facts: dict[str, ir.DerivedFact], problems: list[RulesetProblem], texts: dict[str, load.RulesetText]) -> list[ir.Rule]:
+def _stratify(
+    rules: list[ir.Rule],
+    facts: dict[str, ir.DerivedFact],
+    problems: list[RulesetProblem],
+    texts: dict[str, load.RulesetText],
+) -> list[ir.Rule]:
     """stratum(rule) = 1 + the highest stratum of the rules deriving what it reads."""
     by_id = {r.id: r for r in rules}
     memo: dict[str, int] = {}
@@ -595,7 +823,13 @@ def _stratify(rules: list[ir.Rule], facts: dict[str, ir.DerivedFact], problems: 
             out.append(_evolve(rule, stratum=stratum(rule, ())))
         except _Cycle as cycle:
             text = texts[rule.file]
-            problems.append(text.problem(rule.file_line, rule.id, f"derived facts form a cycle: {' -> '.join(cycle.trail)}"))
+            problems.append(
+                text.problem(
+                    rule.file_line,
+                    rule.id,
+                    f"derived facts form a cycle: {' -> '.join(cycle.trail)}",
+                )
+            )
     return out
 
 
@@ -635,7 +869,12 @@ def compile_program(texts: Sequence[load.RulesetText]) -> ir.Program:
             rid = rule.id
             if rid is not None and rid in seen:
                 other_text, other = seen[rid]
-                compiler.error(text, rule.line, rid, f"duplicate rule id {rid!r}: also defined at {other_text.file}:{other.line}")
+                compiler.error(
+                    text,
+                    rule.line,
+                    rid,
+                    f"duplicate rule id {rid!r}: also defined at {other_text.file}:{other.line}",
+                )
                 continue
             if rid is not None:
                 seen[rid] = (text, rule)

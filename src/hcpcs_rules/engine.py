@@ -123,11 +123,25 @@ def check_examples_of(engine: Engine) -> None:
         if rule.finding is not None and not (
             any(e.fires for e in rule.examples) and any(not e.fires for e in rule.examples)
         ):
-            problems.append(RulesetProblem(rule.file, rule.file_line, rule.id, "every rule that emits findings needs an example that fires it and a near miss that does not"))
+            problems.append(
+                RulesetProblem(
+                    rule.file,
+                    rule.file_line,
+                    rule.id,
+                    "every rule that emits findings needs an example that fires it and a near miss that does not",
+                )
+            )
         for example in rule.examples:
             outcome = run_example(engine, rule, example)
             if outcome is not None:
-                problems.append(RulesetProblem(rule.file, example.file_line, rule.id, f"example {example.name!r}: {outcome}"))
+                problems.append(
+                    RulesetProblem(
+                        rule.file,
+                        example.file_line,
+                        rule.id,
+                        f"example {example.name!r}: {outcome}",
+                    )
+                )
     if problems:
         raise RulesetError(problems)
 

@@ -97,7 +97,9 @@ class RuleExecutionError(HcpcsRulesError, RuntimeError):
     def __init__(self, rule_id: str, claim_id: str, error: BaseException) -> None:
         self.rule_id = rule_id
         self.claim_id = claim_id
-        super().__init__(f"rule {rule_id} failed on claim {claim_id!r}: {type(error).__name__}: {error}")
+        super().__init__(
+            f"rule {rule_id} failed on claim {claim_id!r}: {type(error).__name__}: {error}"
+        )
 
     def __reduce__(self):
         return (type(self), (self.rule_id, self.claim_id, RuntimeError(str(self))))

@@ -81,7 +81,11 @@ class _Checker:
         self.errors: list[str] = []
 
     def fail(self, node: ast.AST | None, message: str) -> ir.Const:
-        where = f" at column {node.col_offset + 1}" if node is not None and hasattr(node, "col_offset") else ""
+        where = (
+            f" at column {node.col_offset + 1}"
+            if node is not None and hasattr(node, "col_offset")
+            else ""
+        )
         self.errors.append(f"{message}{where}")
         return ir.Const(None, "any")  # keeps checking the rest of the expression
 
@@ -116,7 +120,11 @@ class _Checker:
         operand = self.visit(node.operand)
         if isinstance(node.op, ast.Not):
             return ir.Not(operand)
-        if isinstance(node.op, ast.USub) and isinstance(operand, ir.Const) and schema.numeric(operand.type):
+        if (
+            isinstance(node.op, ast.USub)
+            and isinstance(operand, ir.Const)
+            and schema.numeric(operand.type)
+        ):
             return ir.Const(-operand.value, operand.type)
         if isinstance(node.op, ast.USub) and schema.numeric(operand.type):
             return ir.Arith("-", ir.Const(0, "int"), operand, operand.type)
@@ -134,7 +142,11 @@ class _Checker:
     def visit_BinOp(self, node: ast.BinOp) -> ir.Expr:
         op = _ARITH.get(type(node.op))
         if op is None:
-            extra = " (use ceil_div or billing_units for exact division)" if isinstance(node.op, ast.Div | ast.FloorDiv) else ""
+            extra = (
+                " (use ceil_div or billing_units for exact division)"
+                if isinstance(node.op, ast.Div | ast.FloorDiv)
+                else ""
+            )
             return self.fail(node, f"operator {type(node.op).__name__} is not allowed{extra}")
         left, right = self.visit(node.left), self.visit(node.right)
         for side in (left, right):
@@ -148,12 +160,16 @@ class _Checker:
             return self.fail(node, "chained comparisons are not allowed; join them with 'and'")
         op = _CMP.get(type(node.ops[0]))
         if op is None:
-            return self.fail(node, f"comparison {type(node.ops[0]).__name__} is not allowed (use == None)")
+            return self.fail(
+                node, f"comparison {type(node.ops[0]).__name__} is not allowed (use == None)"
+            )
         left, right = self.visit(node.left), self.visit(node.comparators[0])
         if op in ("in", "not in"):
             if right.type not in ("any", "null") and not schema.is_list(right.type):
                 return self.fail(node, f"'{op}' needs a list or set on the right, not {right.type}")
-            if schema.is_list(right.type) and not schema.comparable(left.type, schema.item_type(right.type)):
+            if schema.is_list(right.type) and not schema.comparable(
+                left.type, schema.item_type(right.type)
+            ):
                 return self.fail(node, f"cannot look for {left.type} in {right.type}")
         elif op in ("==", "!="):
             if not schema.comparable(left.type, right.type):
@@ -172,7 +188,9 @@ class _Checker:
         body, orelse = self.visit(node.body), self.visit(node.orelse)
         kind = _join_types(body.type, orelse.type)
         if kind is None:
-            return self.fail(node, f"both branches must have one type, not {body.type} and {orelse.type}")
+            return self.fail(
+                node, f"both branches must have one type, not {body.type} and {orelse.type}"
+            )
         return ir.Cond(test, body, orelse, kind)
 
     def visit_List(self, node: ast.List | ast.Set | ast.Tuple) -> ir.Expr:
@@ -192,7 +210,9 @@ class _Checker:
         if name in self.env.constants:
             return self.env.constants[name]
         if name in self.env.roots or name in self.env.derived:
-            return self.fail(node, f"{name!r} is a fact; name one of its fields, e.g. {name}.<field>")
+            return self.fail(
+                node, f"{name!r} is a fact; name one of its fields, e.g. {name}.<field>"
+            )
         if name in ("true", "false", "null", "none"):
             return self.fail(node, f"unknown name {name!r} (write True, False or None)")
         return self.fail(node, f"unknown name {name!r}{_hint(name, self.env.names())}")
@@ -235,10 +255,14 @@ class _Checker:
         name = node.func.id
         if name == "exists":
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
-                return self.fail(node, "exists() takes the name of a derived fact, e.g. exists(units)")
+                return self.fail(
+                    node, "exists() takes the name of a derived fact, e.g. exists(units)"
+                )
             fact = node.args[0].id
             if fact not in self.env.derived:
-                return self.fail(node, f"exists(): no derived fact {fact!r}{_hint(fact, list(self.env.derived))}")
+                return self.fail(
+                    node, f"exists(): no derived fact {fact!r}{_hint(fact, list(self.env.derived))}"
+                )
             return ir.Exists(fact)
         if name == "date":
             arg = node.args[0] if len(node.args) == 1 else None
@@ -250,13 +274,20 @@ class _Checker:
                 return self.fail(node, f"not an ISO date: {arg.value!r}")
         function = FUNCTIONS.get(name)
         if function is None:
-            return self.fail(node, f"unknown function {name!r}{_hint(name, [*FUNCTIONS, 'exists', 'date'])}")
+            return self.fail(
+                node, f"unknown function {name!r}{_hint(name, [*FUNCTIONS, 'exists', 'date'])}"
+            )
         if len(node.args) != len(function.params):
-            return self.fail(node, f"{name}() takes {len(function.params)} argument(s), got {len(node.args)}")
+            return self.fail(
+                node, f"{name}() takes {len(function.params)} argument(s), got {len(node.args)}"
+            )
         args = tuple(self.visit(a) for a in node.args)
         for index, (arg, want) in enumerate(zip(args, function.params, strict=True)):
             if want != "any" and not _accepts(want, arg.type):
-                self.fail(node.args[index], f"{name}() argument {index + 1} must be {want}, not {arg.type}")
+                self.fail(
+                    node.args[index],
+                    f"{name}() argument {index + 1} must be {want}, not {arg.type}",
+                )
             if index in function.constant_params and not isinstance(arg, ir.Const):
                 self.fail(node.args[index], f"{name}() argument {index + 1} must be a constant")
         returns = function.returns

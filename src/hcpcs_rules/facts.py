@@ -17,7 +17,16 @@ __all__ = ["Facts", "fire", "subject_id"]
 
 
 class Facts:
-    __slots__ = ("claim", "derived", "findings", "lines", "ordering_provider", "patient", "supplier", "trace")
+    __slots__ = (
+        "claim",
+        "derived",
+        "findings",
+        "lines",
+        "ordering_provider",
+        "patient",
+        "supplier",
+        "trace",
+    )
 
     def __init__(self, claim: Claim, fact_names: tuple[str, ...], explain: bool) -> None:
         self.claim = claim
@@ -39,7 +48,9 @@ def fact_id(name: str, key: int) -> str:
     return name if key == 0 else f"{name}:{key}"
 
 
-def fire(compiled: CompiledRule, f: Facts, n: int, fact_per: dict[str, str]) -> dict[str, Any] | None:
+def fire(
+    compiled: CompiledRule, f: Facts, n: int, fact_per: dict[str, str]
+) -> dict[str, Any] | None:
     """Apply a rule that matched subject ``n``. Returns the derived fact's fields, if new."""
     rule = compiled.rule
     severity = None
@@ -65,7 +76,10 @@ def fire(compiled: CompiledRule, f: Facts, n: int, fact_per: dict[str, str]) -> 
             store[key] = derived_fields
             derived_ids = (fact_id(rule.derive, key),)  # type: ignore[arg-type]
     if f.trace is not None:
-        matched = (subject_id(rule, n), *(fact_id(r, n if fact_per[r] == "line" else 0) for r in rule.reads))
+        matched = (
+            subject_id(rule, n),
+            *(fact_id(r, n if fact_per[r] == "line" else 0) for r in rule.reads),
+        )
         f.trace.append(
             TraceStep(
                 step=len(f.trace) + 1,

@@ -11,9 +11,9 @@ Plugins add functions with :func:`register` (before building an Engine).
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -60,22 +60,39 @@ def register(
 # --------------------------------------------------------------------- identifiers and codes
 
 
-@register("npi_valid", ["str"], "bool", doc="10 digits, starts with 1 or 2, Luhn check digit (80840 prefix).")
+@register(
+    "npi_valid",
+    ["str"],
+    "bool",
+    doc="10 digits, starts with 1 or 2, Luhn check digit (80840 prefix).",
+)
 def _npi_valid(value: str | None) -> bool:
     return vocab.npi_is_valid(value)
 
 
-@register("pos_valid", ["str"], "bool", doc="A two-digit code of the CMS place-of-service code set.")
+@register(
+    "pos_valid", ["str"], "bool", doc="A two-digit code of the CMS place-of-service code set."
+)
 def _pos_valid(value: str | None) -> bool:
     return vocab.pos_is_valid(value)
 
 
-@register("ndc_normalized", ["str"], "str", doc="The 11-digit (5-4-2) NDC, or none if it cannot be normalised.")
+@register(
+    "ndc_normalized",
+    ["str"],
+    "str",
+    doc="The 11-digit (5-4-2) NDC, or none if it cannot be normalised.",
+)
 def _ndc_normalized(value: str | None) -> str | None:
     return vocab.normalize_ndc(value)
 
 
-@register("icd10_any", ["list[str]", "list[str]"], "bool", doc="Any code starts with any of the ICD-10-CM prefixes (dot optional, 'J45.*' allowed).")
+@register(
+    "icd10_any",
+    ["list[str]", "list[str]"],
+    "bool",
+    doc="Any code starts with any of the ICD-10-CM prefixes (dot optional, 'J45.*' allowed).",
+)
 def _icd10_any(codes: Iterable[str] | None, prefixes: Iterable[str] | None) -> bool:
     if not codes or not prefixes:
         return False
@@ -83,7 +100,13 @@ def _icd10_any(codes: Iterable[str] | None, prefixes: Iterable[str] | None) -> b
     return any(vocab.icd10_in(code, prefixes) for code in codes)
 
 
-@register("matches", ["str", "str"], "bool", doc="The whole string matches the regular expression.", constant_params=(1,))
+@register(
+    "matches",
+    ["str", "str"],
+    "bool",
+    doc="The whole string matches the regular expression.",
+    constant_params=(1,),
+)
 def _matches(value: str | None, pattern: str | re.Pattern[str] | None) -> bool:
     if not isinstance(value, str) or pattern is None:
         return False
@@ -98,7 +121,9 @@ def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
 
 
-@register("word_count", ["str"], "int", doc="Number of words separated by white space (0 when missing).")
+@register(
+    "word_count", ["str"], "int", doc="Number of words separated by white space (0 when missing)."
+)
 def _word_count(value: str | None) -> int:
     return 0 if value is None else len(value.split())
 
@@ -108,7 +133,9 @@ def _count(value: Sequence[Any] | None) -> int:
     return 0 if value is None else len(value)
 
 
-@register("any_in", ["list[str]", "list[str]"], "bool", doc="The list holds at least one of the values.")
+@register(
+    "any_in", ["list[str]", "list[str]"], "bool", doc="The list holds at least one of the values."
+)
 def _any_in(values: Iterable[str] | None, wanted: Iterable[str] | None) -> bool:
     if not values or not wanted:
         return False
@@ -116,7 +143,12 @@ def _any_in(values: Iterable[str] | None, wanted: Iterable[str] | None) -> bool:
     return any(v in wanted for v in values)
 
 
-@register("pointers_valid", ["list[int]", "list[str]"], "bool", doc="At least one pointer, each within 1..len(diagnoses).")
+@register(
+    "pointers_valid",
+    ["list[int]", "list[str]"],
+    "bool",
+    doc="At least one pointer, each within 1..len(diagnoses).",
+)
 def _pointers_valid(pointers: Sequence[int] | None, diagnoses: Sequence[str] | None) -> bool:
     if not pointers:
         return False
@@ -124,8 +156,15 @@ def _pointers_valid(pointers: Sequence[int] | None, diagnoses: Sequence[str] | N
     return all(1 <= p <= n for p in pointers)
 
 
-@register("pointed_diagnoses", ["list[int]", "list[str]"], "list[str]", doc="The diagnoses the line's pointers point to (pointers out of range are skipped).")
-def _pointed_diagnoses(pointers: Sequence[int] | None, diagnoses: Sequence[str] | None) -> tuple[str, ...]:
+@register(
+    "pointed_diagnoses",
+    ["list[int]", "list[str]"],
+    "list[str]",
+    doc="The diagnoses the line's pointers point to (pointers out of range are skipped).",
+)
+def _pointed_diagnoses(
+    pointers: Sequence[int] | None, diagnoses: Sequence[str] | None
+) -> tuple[str, ...]:
     diagnoses = diagnoses or ()
     return tuple(diagnoses[p - 1] for p in pointers or () if 1 <= p <= len(diagnoses))
 
@@ -138,14 +177,26 @@ def _whole_positive(value: Decimal | None) -> bool:
     return value is not None and value >= 1 and value == value.to_integral_value()
 
 
-@register("dispensed_mg", ["Dispensed"], "decimal", doc="Exact milligrams dispensed (mass units, or mL x concentration); none when not computable.")
+@register(
+    "dispensed_mg",
+    ["Dispensed"],
+    "decimal",
+    doc="Exact milligrams dispensed (mass units, or mL x concentration); none when not computable.",
+)
 def _dispensed_mg(dispensed: Dispensed | None) -> Decimal | None:
     if dispensed is None:
         return None
-    return units.to_milligrams(dispensed.quantity, dispensed.unit, dispensed.concentration_mg_per_ml)
+    return units.to_milligrams(
+        dispensed.quantity, dispensed.unit, dispensed.concentration_mg_per_ml
+    )
 
 
-@register("billing_units", ["decimal", "decimal"], "int", doc="Milligrams / milligrams per unit, rounded up to a whole unit.")
+@register(
+    "billing_units",
+    ["decimal", "decimal"],
+    "int",
+    doc="Milligrams / milligrams per unit, rounded up to a whole unit.",
+)
 def _billing_units(milligrams: Decimal | None, mg_per_unit: Decimal | None) -> int | None:
     if milligrams is None or mg_per_unit is None or milligrams < 0 or mg_per_unit <= 0:
         return None
@@ -160,7 +211,12 @@ def _ceil_div(a: Decimal | int | None, b: Decimal | int | None) -> int | None:
     return -(-quotient.numerator // quotient.denominator)
 
 
-@register("max", ["decimal", "decimal"], "$number", doc="The larger of two numbers (none if either is missing).")
+@register(
+    "max",
+    ["decimal", "decimal"],
+    "$number",
+    doc="The larger of two numbers (none if either is missing).",
+)
 def _max(a: Any, b: Any) -> Any:
     return None if a is None or b is None else max(a, b)
 
@@ -173,7 +229,12 @@ def _coalesce(a: Any, b: Any) -> Any:
 # ------------------------------------------------------------------------------- enrollment
 
 
-@register("enrolled_on", ["list[Enrollment]", "str", "date"], "bool", doc="An 'active' enrollment with the payer, valid on the date (effective <= date <= end).")
+@register(
+    "enrolled_on",
+    ["list[Enrollment]", "str", "date"],
+    "bool",
+    doc="An 'active' enrollment with the payer, valid on the date (effective <= date <= end).",
+)
 def _enrolled_on(enrollments: Iterable[Enrollment] | None, payer: str | None, day: Any) -> bool:
     if not enrollments or payer is None or day is None:
         return False

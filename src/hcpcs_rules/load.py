@@ -82,12 +82,19 @@ def discover() -> dict[str, Path]:
             path = Path(target() if callable(target) else target)
         except Exception as exc:  # a broken plugin must name itself, not crash the host
             problems.append(
-                RulesetProblem(f"<entry point {ep.name} = {ep.value}>", None, None, f"cannot load: {exc}")
+                RulesetProblem(
+                    f"<entry point {ep.name} = {ep.value}>", None, None, f"cannot load: {exc}"
+                )
             )
             continue
         if ep.name in found and found[ep.name] != path:
             problems.append(
-                RulesetProblem(str(path), None, None, f"two plugins register a ruleset named {ep.name!r}: {found[ep.name]} and {path}")
+                RulesetProblem(
+                    str(path),
+                    None,
+                    None,
+                    f"two plugins register a ruleset named {ep.name!r}: {found[ep.name]} and {path}",
+                )
             )
             continue
         found[ep.name] = path
@@ -117,7 +124,9 @@ def resolve(selection: Iterable[str | os.PathLike[str]] | None) -> list[Path]:
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
             problems.append(
                 RulesetProblem(
-                    f"<ruleset {item!r}>", None, None,
+                    f"<ruleset {item!r}>",
+                    None,
+                    None,
                     f"no installed ruleset named {item!r}{more}; installed: {', '.join(installed) or 'none'}",
                 )
             )
@@ -180,7 +189,9 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else None
         quote = lines[line - 1] if line and line <= len(lines) else None
-        raise RulesetError([RulesetProblem(file, line, None, f"not valid TOML: {exc}", quote)]) from None
+        raise RulesetError(
+            [RulesetProblem(file, line, None, f"not valid TOML: {exc}", quote)]
+        ) from None
 
     positions, header_line, constant_lines = _positions(lines)
     problems: list[RulesetProblem] = []
@@ -195,7 +206,9 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
     header, constants, claims = table("ruleset"), table("constants"), table("claims")
     raw_rules = data.get("rule", [])
     if not isinstance(raw_rules, list):
-        problems.append(RulesetProblem(file, None, None, "rules must be written as [[rule]] tables"))
+        problems.append(
+            RulesetProblem(file, None, None, "rules must be written as [[rule]] tables")
+        )
         raw_rules = []
     for extra in sorted(set(data) - {"ruleset", "constants", "claims", "rule"}):
         problems.append(RulesetProblem(file, None, None, f"unknown top-level table {extra!r}"))
@@ -204,6 +217,12 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
 
     rules = []
     for index, rule in enumerate(raw_rules):
-        where = positions[index] if index < len(positions) else {"line": None, "keys": {}, "examples": []}
+        where = (
+            positions[index]
+            if index < len(positions)
+            else {"line": None, "keys": {}, "examples": []}
+        )
         rules.append(RuleText(rule, where["line"], where["keys"], tuple(where["examples"])))
-    return RulesetText(file, header, constants, claims, tuple(rules), tuple(lines), header_line, constant_lines)
+    return RulesetText(
+        file, header, constants, claims, tuple(rules), tuple(lines), header_line, constant_lines
+    )

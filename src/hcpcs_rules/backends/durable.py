@@ -35,6 +35,7 @@ rule's action, like a CLIPS ``test`` element, generated from the same IR as the 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -77,7 +78,9 @@ def _import_engine():
             if sys.version_info >= (3, 13)
             else "durable-rules is not installed (pip install 'durable-rules==2.0.28'; it needs a C compiler)"
         )
-        raise DurableUnavailable(f"backend='durable' is unavailable: {why}; use backend='python'. ({exc})") from None
+        raise DurableUnavailable(
+            f"backend='durable' is unavailable: {why}; use backend='python'. ({exc})"
+        ) from None
     return durable_rules_engine
 
 
@@ -97,7 +100,11 @@ def _native_test(conj: ir.Expr, facts: dict[str, ir.DerivedFact]) -> tuple[str, 
     """``(root, durable test)`` when the network can decide ``conj`` exactly, else None."""
 
     def field(path: ir.Expr) -> tuple[str, str] | None:
-        if not isinstance(path, ir.Path) or len(path.fields) != 1 or path.type not in _SCALAR | {"list[str]", "list[int]"}:
+        if (
+            not isinstance(path, ir.Path)
+            or len(path.fields) != 1
+            or path.type not in _SCALAR | {"list[str]", "list[int]"}
+        ):
             return None
         return path.root, path.fields[0]
 
@@ -111,7 +118,12 @@ def _native_test(conj: ir.Expr, facts: dict[str, ir.DerivedFact]) -> tuple[str, 
         left, right = right, left
     target = field(left)
     if target is None:
-        if op == "in" and isinstance(left, ir.Const) and isinstance(left.value, str) and isinstance(right, ir.Path):
+        if (
+            op == "in"
+            and isinstance(left, ir.Const)
+            and isinstance(left.value, str)
+            and isinstance(right, ir.Path)
+        ):
             target = field(right)
             if target and right.type == "list[str]":
                 return target[0], {"$iany": {target[1]: {"$i": left.value}}}
@@ -134,7 +146,9 @@ def _and(tests: list[Any]) -> Any:
     return tests[0] if len(tests) == 1 else {"$and": tests}
 
 
-def translate(program: ir.Program) -> tuple[dict[str, Any], dict[str, _RulePlan], dict[str, set[str]]]:
+def translate(
+    program: ir.Program,
+) -> tuple[dict[str, Any], dict[str, _RulePlan], dict[str, set[str]]]:
     """IR -> (durable ruleset definition, plans by durable rule name, fields each fact type needs)."""
     facts = {f.name: f for f in program.facts}
     definition: dict[str, Any] = {BEGIN: {"all": [{"m": {"t": BEGIN}}]}}
@@ -193,7 +207,11 @@ def _fields_of(test: Any) -> set[str]:
     if isinstance(test, dict):
         for key, value in test.items():
             if key.startswith("$"):
-                out |= _fields_of(value) if key in ("$and", "$or", "$neq", "$nex", "$ex", "$iany") else set()
+                out |= (
+                    _fields_of(value)
+                    if key in ("$and", "$or", "$neq", "$nex", "$ex", "$iany")
+                    else set()
+                )
                 if key in ("$neq", "$nex", "$ex", "$iany"):
                     out |= set(value)
             else:
@@ -204,11 +222,20 @@ def _fields_of(test: Any) -> set[str]:
     return out
 
 
-def check_limits(program: ir.Program, definition: dict[str, Any], plans: dict[str, _RulePlan]) -> None:
+def check_limits(
+    program: ir.Program, definition: dict[str, Any], plans: dict[str, _RulePlan]
+) -> None:
     """Refuse what the C engine would hang or crash on, naming the rules at fault."""
     problems: list[RulesetProblem] = []
     if len(definition) > MAX_RULES:
-        problems.append(RulesetProblem("<program>", None, None, f"{len(definition)} rules exceed what the durable backend runs safely ({MAX_RULES})"))
+        problems.append(
+            RulesetProblem(
+                "<program>",
+                None,
+                None,
+                f"{len(definition)} rules exceed what the durable backend runs safely ({MAX_RULES})",
+            )
+        )
     siblings: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     per_type: dict[str, set[str]] = defaultdict(set)
     for name, rule_def in definition.items():
@@ -216,8 +243,8 @@ def check_limits(program: ir.Program, definition: dict[str, Any], plans: dict[st
             continue
         rule = plans[name].rule
         for pattern in rule_def["all"]:
-            ((alias, test),) = pattern.items()
-            tests = test["$and"] if "$and" in test else [test]
+            ((_alias, test),) = pattern.items()
+            tests = test.get("$and", [test])
             kind = next(t["t"] for t in tests if "t" in t)
             for t in tests:
                 if "t" in t or "key" in t or "stratum" in t:
@@ -230,10 +257,24 @@ def check_limits(program: ir.Program, definition: dict[str, Any], plans: dict[st
     for (kind, field), values in siblings.items():
         if len(values) > MAX_SIBLING_TESTS:
             first = sorted(values.values())[:3]
-            problems.append(RulesetProblem("<program>", None, first[0], f"{len(values)} different values tested on {kind}.{field} (rules {', '.join(first)}...): durable_rules hangs at 512 sibling tests on one field; use a set constant or a derived fact"))
+            problems.append(
+                RulesetProblem(
+                    "<program>",
+                    None,
+                    first[0],
+                    f"{len(values)} different values tested on {kind}.{field} (rules {', '.join(first)}...): durable_rules hangs at 512 sibling tests on one field; use a set constant or a derived fact",
+                )
+            )
     for kind, distinct in per_type.items():
         if len(distinct) > MAX_TESTS_PER_FACT_TYPE:
-            problems.append(RulesetProblem("<program>", None, None, f"{len(distinct)} distinct tests on {kind} facts: durable_rules fails at run time when more than 64 can match one fact; move some into derived facts"))
+            problems.append(
+                RulesetProblem(
+                    "<program>",
+                    None,
+                    None,
+                    f"{len(distinct)} distinct tests on {kind} facts: durable_rules fails at run time when more than 64 can match one fact; move some into derived facts",
+                )
+            )
     if problems:
         raise RulesetError(problems)
 
@@ -255,7 +296,16 @@ class DurableBackend:
         try:
             handle = engine.create_ruleset(self._ruleset_name, json.dumps(self.definition))
         except Exception as exc:  # the C validator's errors are numbers; say what was refused
-            raise RulesetError([RulesetProblem("<program>", None, None, f"durable_rules refused the compiled ruleset: {exc}")]) from None
+            raise RulesetError(
+                [
+                    RulesetProblem(
+                        "<program>",
+                        None,
+                        None,
+                        f"durable_rules refused the compiled ruleset: {exc}",
+                    )
+                ]
+            ) from None
         self._handle = handle
         self._finalizer = weakref.finalize(self, engine.delete_ruleset, handle)
         self._lock = threading.Lock()
@@ -302,14 +352,18 @@ class DurableBackend:
                 _, state = engine.assert_facts(handle, json.dumps(self._base_facts(f, sid)))
                 self._drain(state, f, sid)
                 for stratum in range(1, self._strata):
-                    _, state = engine.assert_fact(handle, json.dumps({"sid": sid, "id": f"{GATE}{stratum}", "t": GATE, "stratum": stratum}))
+                    _, state = engine.assert_fact(
+                        handle,
+                        json.dumps(
+                            {"sid": sid, "id": f"{GATE}{stratum}", "t": GATE, "stratum": stratum}
+                        ),
+                    )
                     self._drain(state, f, sid)
             except BaseException:
                 if state is not None:
-                    try:
+                    # Nothing may be in flight (the failure came before any action): fine.
+                    with contextlib.suppress(Exception):
                         engine.abandon_action(handle, state)
-                    except Exception:  # nothing in flight: nothing to abandon
-                        pass
                 raise
             finally:
                 engine.delete_state(handle, sid)
@@ -320,12 +374,14 @@ class DurableBackend:
         engine, handle, plans = self._engine, self._handle, self._plans
         result = engine.start_action_for_state(handle, state)
         while result:
-            (name, matched), = json.loads(result[1]).items()
+            ((name, matched),) = json.loads(result[1]).items()
             if name != BEGIN:
                 plan = plans[name]
                 n = matched["s"]["number"] if plan.subject_line else 0
                 try:
-                    derived = fire(plan.guard, f, n, self._fact_per) if plan.guard.match(f, n) else None
+                    derived = (
+                        fire(plan.guard, f, n, self._fact_per) if plan.guard.match(f, n) else None
+                    )
                 except Exception as exc:
                     raise RuleExecutionError(plan.rule.id, f.claim.id, exc) from exc
                 if derived is not None:
