@@ -186,6 +186,41 @@ def _dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _rule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import difflib
+
+    from .compile import compile_files
+    from .reference import rule_markdown
+
+    try:
+        program = compile_files(args.rulesets)
+    except RulesetError as exc:
+        print(exc, file=err)
+        return EXIT_INPUT
+    ids = [r.id for r in program.rules]
+    if args.rule_id not in ids:
+        hint = difflib.get_close_matches(args.rule_id.upper(), ids, n=3)
+        more = f"; did you mean {', '.join(hint)}?" if hint else ""
+        print(f"hcpcs-rules: no rule {args.rule_id!r}{more}", file=err)
+        return EXIT_INPUT
+    print(rule_markdown(program.rule(args.rule_id), program), file=out)
+    return EXIT_OK
+
+
+def _docs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .compile import compile_files
+    from .reference import write_reference
+
+    try:
+        program = compile_files(args.rulesets)
+    except RulesetError as exc:
+        print(exc, file=err)
+        return EXIT_INPUT
+    written = write_reference(program, Path(args.out))
+    print(f"wrote {len(written)} pages to {args.out}", file=out)
+    return EXIT_OK
+
+
 def _functions(out: TextIO) -> int:
     from .functions import FUNCTIONS
 
@@ -241,6 +276,17 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("what", choices=("ir", "backend"))
     engine_options(dump)
 
+    rule = sub.add_parser(
+        "rule",
+        help="print one rule's reference: severity by payer, when it fires, source, examples",
+    )
+    rule.add_argument("rule_id", metavar="RULE_ID")
+    rule.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH")
+
+    docs = sub.add_parser("docs", help="regenerate the rule reference pages (docs/rules/)")
+    docs.add_argument("--out", default="docs/rules", help="folder to write (default: docs/rules)")
+    docs.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH")
+
     sub.add_parser("functions", help="list the functions conditions may call")
     return parser
 
@@ -262,6 +308,10 @@ def main(
         return _check(args, out, err, stdin)
     if args.command == "dump":
         return _dump(args, out, err)
+    if args.command == "rule":
+        return _rule(args, out, err)
+    if args.command == "docs":
+        return _docs(args, out, err)
     return _functions(out)
 
 

@@ -280,6 +280,7 @@ def compile_rule(
     # Bind every derived fact the rule reads, so message and derive functions can use them too.
     for fact in rule.reads:
         emitter.derived.setdefault(fact, facts[fact].per)
+    joined = set(rule.reads)  # exists()/not exists() test presence themselves: no join
 
     def prologue(need_joins: bool) -> list[str]:
         lines = []
@@ -291,7 +292,7 @@ def compile_rule(
         for fact, per in sorted(emitter.derived.items()):
             key = "n" if per == "line" else "0"
             lines.append(f"    d_{fact} = f.derived[{fact!r}].get({key})")
-            if need_joins:
+            if need_joins and fact in joined:
                 lines.append(f"    if d_{fact} is None:")
                 lines.append("        return False")
         return lines

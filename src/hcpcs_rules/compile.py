@@ -377,16 +377,16 @@ class _Compiler:
                 "a rule must emit a finding (severity + message) or derive a fact (derive)",
             )
 
-        reads = set()
+        reads, tested = set(), set()
         for expr in [*conjuncts, *(e for _, e in derive_fields), *_message_exprs(finding)]:
             for node in ir.walk(expr):
                 if isinstance(node, ir.Path) and node.derived:
                     reads.add(node.root)
                 elif isinstance(node, ir.Exists):
-                    reads.add(node.fact)
+                    tested.add(node.fact)
         if finding is not None and len(finding.severity) > 1:
-            reads.add(SCOPE_FACT)
-        for fact in sorted(reads):
+            reads.add(SCOPE_FACT)  # the severity is looked up by the claim's overlay
+        for fact in sorted(reads | tested):
             if on == "claim" and fact in self.facts and self.facts[fact].per == "line":
                 self.error(
                     text,
@@ -394,7 +394,7 @@ class _Compiler:
                     rid,
                     f"a claim rule cannot read the per-line fact {fact!r}",
                 )
-        if derive is not None and derive in reads:
+        if derive is not None and derive in reads | tested:
             self.error(
                 text,
                 rule.line_of("derive"),
@@ -417,6 +417,7 @@ class _Compiler:
             source=source.strip(),
             stratum=0,
             reads=tuple(sorted(reads)),
+            depends=tuple(sorted(reads | tested)),
             file=text.file,
             file_line=rule.line,
             examples=examples,
@@ -800,7 +801,7 @@ def _stratify(
     problems: list[RulesetProblem],
     texts: dict[str, load.RulesetText],
 ) -> list[ir.Rule]:
-    """stratum(rule) = 1 + the highest stratum of the rules deriving what it reads."""
+    """stratum(rule) = 1 + the highest stratum of the rules deriving the facts it refers to."""
     by_id = {r.id: r for r in rules}
     memo: dict[str, int] = {}
 
@@ -810,7 +811,7 @@ def _stratify(
         if rule.id in trail:
             raise _Cycle((*trail, rule.id))
         level = 0
-        for fact in rule.reads:
+        for fact in rule.depends:
             deriver = by_id.get(facts[fact].rule_id) if fact in facts else None
             if deriver is not None:
                 level = max(level, 1 + stratum(deriver, (*trail, rule.id)))

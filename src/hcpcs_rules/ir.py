@@ -179,7 +179,11 @@ class Rule:
     derive_fields: tuple[tuple[str, Expr], ...]
     source: str
     stratum: int
-    reads: tuple[str, ...]  # derived facts whose fields it reads (implicit joins)
+    #: Derived facts whose fields it reads: implicit joins, the rule only matches a subject for
+    #: which each exists. ``exists(F)`` alone is not a read: it tests presence itself.
+    reads: tuple[str, ...]
+    #: Every derived fact it refers to (reads plus exists tests): what orders it into a stratum.
+    depends: tuple[str, ...]
     file: str
     file_line: int | None
     examples: tuple[Example, ...] = ()
