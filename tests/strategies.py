@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 __all__ = [
     "claim_json",
     "decimals",
+    "differential_claims",
     "invalid_npis",
     "json_values",
     "mass_quantities",
@@ -345,3 +346,249 @@ def mutated_claims() -> st.SearchStrategy[object]:
         return claim
 
     return st.builds(mutate, claim_json(), st.data())
+
+
+# ------------------------------------------------------------------------ differential claims
+# Claims aimed at every boundary the rulesets have: dates of service around each effective date,
+# supplier records that start or end around the date of service, quantities around the expected
+# units, the monthly maximum and the 3-month supply. Used to prove both backends agree.
+
+EFFECTIVE_DATES = (
+    dt.date(2007, 7, 1),
+    dt.date(2009, 3, 3),
+    dt.date(2011, 7, 1),
+    dt.date(2013, 11, 1),
+    dt.date(2014, 1, 6),
+    dt.date(2015, 6, 1),
+    dt.date(2016, 1, 1),
+    dt.date(2017, 1, 1),
+    dt.date(2026, 3, 2),
+)
+NEIGHBOUR_CODES = (
+    "J7632",
+    "J7632",
+    "J7631",
+    "J7611",
+    "J7699",
+    "Q0513",
+    "Q0514",
+    "G0333",
+    "E0570",
+    "A7003",
+    "A7005",
+    "99213",
+)
+
+
+def _around(day: dt.date) -> st.SearchStrategy[dt.date]:
+    return st.integers(-2, 2).map(lambda d: day + dt.timedelta(days=d))
+
+
+def _maybe(
+    strategy: st.SearchStrategy, key: str, p_present: bool = True
+) -> st.SearchStrategy[dict]:
+    return _optional(strategy, key) if p_present else st.just({})
+
+
+@st.composite
+def differential_claims(draw) -> dict:
+    dos = draw(st.sampled_from(EFFECTIVE_DATES).flatmap(_around))
+    iso = dos.isoformat
+    near = st.integers(-400, 400).map(lambda d: (dos + dt.timedelta(days=d)).isoformat())
+    boundary = st.sampled_from([-1, 0, 1]).map(lambda d: (dos + dt.timedelta(days=d)).isoformat())
+    some_date = st.one_of(boundary, near)
+    payer = draw(st.sampled_from(PAYERS))
+    mg = draw(st.sampled_from(["2400", "2405", "2480", "2481", "7200", "7450", "0.5", "10"]))
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        hcpcs = draw(st.sampled_from(NEIGHBOUR_CODES))
+        line = {
+            "hcpcs": hcpcs,
+            "units": draw(
+                st.sampled_from(["240", "241", "248", "249", "250", "720", "745", "1", "0", "2.5"])
+            ),
+            "modifiers": draw(st.lists(st.sampled_from(MODIFIERS), max_size=5, unique=True)),
+            "diagnosis_pointers": draw(st.sampled_from([[1], [1, 2], [], [2], [3]])),
+        }
+        line.update(draw(_optional(some_date, "date_of_service")))
+        line.update(draw(_optional(st.sampled_from(POS), "place_of_service")))
+        line.update(
+            draw(
+                _optional(
+                    st.sampled_from(
+                        [
+                            {"quantity": mg, "unit": "mg"},
+                            {"quantity": "2.4", "unit": "g"},
+                            {"quantity": "240", "unit": "mL", "concentration_mg_per_ml": "10"},
+                            {"quantity": "240", "unit": "mL"},
+                            {"quantity": "2400000", "unit": "mcg"},
+                        ]
+                    ),
+                    "dispensed",
+                )
+            )
+        )
+        line.update(
+            draw(_optional(st.sampled_from([1, 30, 31, 62, 90, 91, 93, 94]), "days_supply"))
+        )
+        line.update(
+            draw(
+                _optional(
+                    st.fixed_dictionaries(
+                        {
+                            "dose_mg": st.sampled_from(["20", "10"]),
+                            "times_per_day": st.integers(1, 4),
+                        }
+                    ),
+                    "order",
+                )
+            )
+        )
+        line.update(draw(_optional(st.sampled_from(["00172-6406-49", "1234567890", " "]), "ndc")))
+        line.update(draw(_optional(st.sampled_from(["240", "1"]), "ndc_quantity")))
+        line.update(draw(_optional(st.sampled_from(["ML", "UN", "MG", " "]), "ndc_unit")))
+        line.update(
+            draw(
+                _optional(
+                    st.sampled_from(
+                        [
+                            "",
+                            "   ",
+                            "took longer",
+                            "one two three four five six seven eight nine",
+                            "one two three four five six seven eight nine ten",
+                        ]
+                    ),
+                    "note",
+                )
+            )
+        )
+        line.update(
+            draw(
+                _optional(
+                    st.lists(
+                        st.sampled_from(["operative_report", "clinical_notes", "other"]),
+                        max_size=2,
+                        unique=True,
+                    ),
+                    "attachments",
+                )
+            )
+        )
+        line.update(
+            draw(
+                _optional(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "bulk_ingredients": st.booleans(),
+                            "replicates_commercial_product": st.booleans(),
+                        },
+                    ),
+                    "compound",
+                )
+            )
+        )
+        lines.append(line)
+    enrollments = draw(
+        st.lists(
+            st.builds(
+                _merge,
+                st.fixed_dictionaries(
+                    {
+                        "payer": st.sampled_from([payer, payer, "medicare", "aetna"]),
+                        "status": st.sampled_from(["active", "active", "pending"]),
+                        "effective": some_date,
+                    }
+                ),
+                _optional(st.one_of(st.none(), some_date), "end"),
+            ),
+            max_size=2,
+        )
+    )
+    supplier = _merge(
+        {
+            "npi": draw(st.sampled_from(["1234567893", "1993999998", "1234567890", "123456789"])),
+            "enrollments": enrollments,
+        },
+        draw(
+            _optional(
+                st.sampled_from(
+                    ["3336C0004X", "333600000X", "332B00000X", "3336C0002X", "207Q00000X", "3336X"]
+                ),
+                "taxonomy",
+            )
+        ),
+        draw(_optional(st.sampled_from(["AB1234", "", "  "]), "ptan")),
+        draw(
+            _optional(
+                st.builds(
+                    _merge,
+                    st.fixed_dictionaries(
+                        {"status": st.sampled_from(["accredited", "exempt", "none"])}
+                    ),
+                    _optional(some_date, "expires"),
+                ),
+                "accreditation",
+            )
+        ),
+        draw(
+            _optional(
+                st.builds(
+                    _merge,
+                    st.fixed_dictionaries(
+                        {"amount": st.sampled_from(["50000", "49999.99", "75000"])}
+                    ),
+                    _optional(some_date, "expires"),
+                ),
+                "surety_bond",
+            )
+        ),
+        draw(
+            _optional(
+                st.builds(
+                    _merge,
+                    st.fixed_dictionaries({"state": st.just("PA")}),
+                    _optional(some_date, "expires"),
+                ),
+                "pharmacy_license",
+            )
+        ),
+    )
+    claim = {
+        "id": draw(st.sampled_from(["D-1", "D-2", "D-3"])),
+        "payer": payer,
+        "supplier": supplier,
+        "lines": lines,
+        "diagnoses": draw(
+            st.sampled_from([["J45.40"], ["J44.9", "E11.9"], ["Z00.00"], [], ["J41.0", "J43.9"]])
+        ),
+    }
+    claim.update(
+        draw(_optional(st.sampled_from(["commercial", "medicare_advantage"]), "line_of_business"))
+    )
+    claim.update(draw(_optional(st.just(iso()), "date_of_service")))
+    claim.update(draw(_optional(st.sampled_from(POS), "place_of_service")))
+    claim.update(
+        draw(
+            _optional(
+                st.fixed_dictionaries(
+                    {}, optional={"snf_part_a_stay": st.booleans(), "inpatient_stay": st.booleans()}
+                ),
+                "patient",
+            )
+        )
+    )
+    claim.update(
+        draw(
+            _optional(
+                st.builds(
+                    _merge,
+                    st.fixed_dictionaries({"npi": st.sampled_from(["1993999998", "3993999998"])}),
+                    _optional(st.booleans(), "pecos_enrolled"),
+                ),
+                "ordering_provider",
+            )
+        )
+    )
+    return claim

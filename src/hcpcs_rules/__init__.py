@@ -7,6 +7,7 @@ The pipeline, one module per stage: :mod:`~hcpcs_rules.load` (find and read rule
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .batch import evaluate_many
 from .claims import parse_claim
 from .engine import Engine, evaluate
 from .errors import ClaimError, RuleExecutionError, RulesetError, RulesetProblem
@@ -38,5 +39,6 @@ __all__ = [
     "TraceStep",
     "__version__",
     "evaluate",
+    "evaluate_many",
     "parse_claim",
 ]

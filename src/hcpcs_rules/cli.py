@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -94,6 +94,7 @@ class _FloatLiteral(float):
 
 
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from .batch import evaluate_many
     from .engine import Engine
 
     try:
@@ -107,29 +108,49 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
     threshold = _SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     worst_reached = False
-    input_problem = False
-    for path in args.paths:
-        try:
-            for location, data in _iter_claims(path, stdin):
-                if isinstance(data, _Unreadable):
-                    print(f"hcpcs-rules: {data}", file=err)
-                    input_problem = True
-                    statuses["unreadable"] += 1
-                    continue
-                try:
-                    result = engine.evaluate(data, explain=args.explain)
-                except ClaimError as exc:
-                    input_problem = True
-                    statuses["invalid"] += 1
-                    _report_invalid(location, exc, args.format, out)
-                    continue
-                statuses[result.status] += 1
-                if any(_SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
-                    worst_reached = True
-                _report(result, args.format, out)
-        except _Unreadable as exc:
-            print(f"hcpcs-rules: {exc}", file=err)
-            input_problem = True
+    # Claims stream through evaluate_many (in order, bounded memory, optionally in worker
+    # processes); `pending` remembers where each one came from, and the unreadable inputs met on
+    # the way, so the report keeps the input's order.
+    pending: deque[tuple[str, Exception | None]] = deque()
+
+    def feed() -> Iterator[Any]:
+        for path in args.paths:
+            try:
+                for location, data in _iter_claims(path, stdin):
+                    if isinstance(data, _Unreadable):
+                        pending.append((location, data))
+                    else:
+                        pending.append((location, None))
+                        yield data
+            except _Unreadable as exc:
+                pending.append((path, exc))
+
+    def flush_unreadable() -> None:
+        while pending and pending[0][1] is not None:
+            print(f"hcpcs-rules: {pending.popleft()[1]}", file=err)
+            statuses["unreadable"] += 1
+
+    workers = args.workers
+    results = evaluate_many(
+        feed(),
+        engine=engine if workers == 1 else None,
+        workers=workers,
+        rulesets=args.rulesets,
+        backend=args.backend,
+        explain=args.explain,
+    )
+    for result in results:
+        flush_unreadable()
+        location, _ = pending.popleft()
+        if isinstance(result, ClaimError):
+            statuses["invalid"] += 1
+            _report_invalid(location, result, args.format, out)
+            continue
+        statuses[result.status] += 1
+        if any(_SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
+            worst_reached = True
+        _report(result, args.format, out)
+    flush_unreadable()
     if args.format == "text":
         total = sum(statuses.values())
         parts = [
@@ -138,7 +159,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
             if statuses[k]
         ]
         print(f"{total} claim{'s' if total != 1 else ''}: {', '.join(parts) or 'none'}", file=out)
-    if input_problem:
+    if statuses["invalid"] or statuses["unreadable"]:
         return EXIT_INPUT
     return EXIT_FINDINGS if worst_reached else EXIT_OK
 
@@ -246,9 +267,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--backend",
-            default="durable",
-            choices=("durable", "python"),
-            help="engine backend (default: durable)",
+            default="python",
+            choices=("python", "durable"),
+            help="engine backend (default: python)",
         )
 
     check = sub.add_parser("check", help="check claims and print findings")
@@ -264,6 +285,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=("reject", "deny", "warn", "info"),
         default="reject",
         help="exit 1 when a finding is at least this severe",
+    )
+    check.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="evaluate in N worker processes (0: one per CPU; default: 1, in this process)",
     )
     check.add_argument(
         "--explain",

@@ -96,6 +96,24 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def _fmt_str(value: Any) -> str:
+    return "none" if value is None else value
+
+
+def _fmt_int(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def _fmt_decimal(value: Any) -> str:
+    if value is None:
+        return "none"
+    return format_decimal(value) if isinstance(value, Decimal) else str(value)
+
+
+# Message parts whose type the compiler knows get a formatter that skips the type dispatch.
+_FORMATTERS = {"str": "_fmt_str", "int": "_fmt_int", "decimal": "_fmt_decimal"}
+
+
 #: Names every generated function can use.
 RUNTIME: dict[str, Any] = {
     "_add": _add,
@@ -111,6 +129,9 @@ RUNTIME: dict[str, Any] = {
     "_not_in": _not_in,
     "_get": _get,
     "_fmt": format_value,
+    "_fmt_str": _fmt_str,
+    "_fmt_int": _fmt_int,
+    "_fmt_decimal": _fmt_decimal,
 }
 _CMP_HELPER = {
     "==": "_eq",
@@ -251,6 +272,13 @@ class CompiledRule:
     derive: Callable[[Any, int], dict[str, Any]] | None
     source: str
     filename: str
+    #: ``run(f, subjects)``: test every subject and fire on each match (python backend only).
+    run: Callable[[Any, Sequence[int]], None] | None = None
+    namespace: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+    def bind_fire(self, fire: Callable[[Any, int], Any]) -> None:
+        """Give ``run`` the callable it calls for each subject that matches."""
+        self.namespace["_fire"] = fire
 
 
 def compile_rule(
@@ -259,12 +287,17 @@ def compile_rule(
     conjuncts: Sequence[ir.Expr] | None = None,
     *,
     joins: bool = True,
+    run_conjuncts: Sequence[ir.Expr] | None = None,
 ) -> CompiledRule:
     """Generate and compile the functions of one rule.
 
     ``conjuncts`` defaults to the whole condition; the durable backend passes only the tests its
     network leaves over. With ``joins`` the match function also checks that every derived fact
     the rule reads exists for the subject (the durable network does that itself).
+
+    With ``run_conjuncts`` a ``run(f, subjects)`` function is generated too: the python backend's
+    whole rule, a loop over the subjects it selected (conjuncts it already guarantees, such as the
+    line's code, are left out of ``run_conjuncts``).
     """
     facts = {f.name: f for f in program.facts}
     emitter = _Emitter()
@@ -274,9 +307,14 @@ def compile_rule(
     if rule.finding is not None:
         for part in rule.finding.message:
             message_parts.append(
-                repr(part) if isinstance(part, str) else f"_fmt({emitter.expr(part, facts)})"
+                repr(part)
+                if isinstance(part, str)
+                else f"{_FORMATTERS.get(part.type, '_fmt')}({emitter.expr(part, facts)})"
             )
     derive_items = [f"{name!r}: {emitter.expr(expr, facts)}" for name, expr in rule.derive_fields]
+    run_tests = (
+        None if run_conjuncts is None else [(emitter.expr(c, facts), c) for c in run_conjuncts]
+    )
     # Bind every derived fact the rule reads, so message and derive functions can use them too.
     for fact in rule.reads:
         emitter.derived.setdefault(fact, facts[fact].per)
@@ -321,6 +359,8 @@ def compile_rule(
             *prologue(False),
             "    return {" + ", ".join(derive_items) + "}",
         ]
+    if run_tests is not None:
+        body += ["", *_run_source(rule, emitter, joined, run_tests)]
     source = "\n".join(body) + "\n"
     filename = f"<hcpcs_rules generated {rule.ruleset}:{rule.id}>"
     namespace: dict[str, Any] = {**RUNTIME, **emitter.constants}
@@ -333,7 +373,38 @@ def compile_rule(
         derive=namespace.get("derive"),
         source=source,
         filename=filename,
+        run=namespace.get("run"),
+        namespace=namespace,
     )
+
+
+def _run_source(
+    rule: ir.Rule, emitter: _Emitter, joined: set[str], tests: list[tuple[str, ir.Expr]]
+) -> list[str]:
+    """``run(f, subjects)``: everything per claim hoisted out of the loop over subjects."""
+    condition = " and ".join(t if _is_bool(c) else f"bool({t})" for t, c in tests) or "True"
+    out = ["def run(f, subjects):"]
+    for root in sorted(emitter.roots - {"line"}):
+        out.append(f"    {root} = f.{root}")
+    per_line = sorted(fact for fact, per in emitter.derived.items() if per == "line")
+    for fact, per in sorted(emitter.derived.items()):
+        if per == "claim":
+            out.append(f"    d_{fact} = f.derived[{fact!r}].get(0)")
+            if fact in joined:
+                out += [f"    if d_{fact} is None:", "        return"]
+    if rule.on == "claim":
+        return [*out, "    n = 0", f"    if {condition}:", "        _fire(f, 0)"]
+    out.append("    lines = f.lines")
+    out += [f"    D_{fact} = f.derived[{fact!r}]" for fact in per_line]
+    out.append("    for n in subjects:")
+    if "line" in emitter.roots:
+        out.append("        line = lines[n - 1]")
+    for fact in per_line:
+        out.append(f"        d_{fact} = D_{fact}.get(n)")
+        if fact in joined:
+            out += [f"        if d_{fact} is None:", "            continue"]
+    out += [f"        if {condition}:", "            _fire(f, n)"]
+    return out
 
 
 def severity_for(rule: ir.Rule, f: Any) -> str:

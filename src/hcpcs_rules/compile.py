@@ -33,7 +33,14 @@ from . import ir, load, schema
 from .errors import RulesetError, RulesetProblem
 from .expr import Env, ExprError, parse_expr, parse_template
 
-__all__ = ["SCOPE_FACT", "SERVICE_FACT", "compile_files", "compile_program"]
+__all__ = [
+    "SCOPE_FACT",
+    "SERVICE_FACT",
+    "codes_conjunct",
+    "compile_files",
+    "compile_program",
+    "scope_conjunct",
+]
 
 SCOPE_FACT = "payer_scope"
 SERVICE_FACT = "service"
@@ -421,6 +428,8 @@ class _Compiler:
             file=text.file,
             file_line=rule.line,
             examples=examples,
+            codes=tuple(d["codes"]) if on == "line" and _is_code_list(d.get("codes")) else (),
+            scope=tuple(scope),
             doc={
                 "scope": scope,
                 "codes": list(d.get("codes", [])) if isinstance(d.get("codes"), list) else [],
@@ -451,10 +460,7 @@ class _Compiler:
                 "codes must be a non-empty list of HCPCS codes",
             )
             return []
-        path = ir.Path("line", ("hcpcs",), "str")
-        if len(codes) == 1:
-            return [ir.Compare("==", path, ir.Const(codes[0], "str"))]
-        return [ir.Compare("in", path, ir.Const(tuple(codes), "set[str]"))]
+        return [codes_conjunct(tuple(codes))]
 
     def scope(
         self, text: load.RulesetText, rule: load.RuleText, conjuncts: list[ir.Expr]
@@ -487,12 +493,7 @@ class _Compiler:
             text, rule.line_of("scope"), rule.id, SCOPE_FACT, {"overlay", "program"}, "scope"
         ):
             return scope
-        tokens = ir.Const(tuple(scope), "set[str]")
-        overlay = ir.Path(SCOPE_FACT, ("overlay",), "str", derived=True)
-        program = ir.Path(SCOPE_FACT, ("program",), "str", derived=True)
-        conjuncts.append(
-            ir.BoolOp("or", (ir.Compare("in", overlay, tokens), ir.Compare("in", program, tokens)))
-        )
+        conjuncts.append(scope_conjunct(tuple(scope)))
         return scope
 
     def effective(
@@ -724,6 +725,22 @@ class _Compiler:
         return _plain_toml(claim)
 
 
+def codes_conjunct(codes: tuple[str, ...]) -> ir.Expr:
+    """``codes = [...]`` lowered: the line's HCPCS code is one of them."""
+    path = ir.Path("line", ("hcpcs",), "str")
+    if len(codes) == 1:
+        return ir.Compare("==", path, ir.Const(codes[0], "str"))
+    return ir.Compare("in", path, ir.Const(codes, "set[str]"))
+
+
+def scope_conjunct(scope: tuple[str, ...]) -> ir.Expr:
+    """``scope = [...]`` lowered: the claim's overlay or program is one of them."""
+    tokens = ir.Const(scope, "set[str]")
+    overlay = ir.Path(SCOPE_FACT, ("overlay",), "str", derived=True)
+    program = ir.Path(SCOPE_FACT, ("program",), "str", derived=True)
+    return ir.BoolOp("or", (ir.Compare("in", overlay, tokens), ir.Compare("in", program, tokens)))
+
+
 _UNSET = object()
 _PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
 
@@ -772,6 +789,10 @@ def _constant(value: Any) -> ir.Const | None:
             return None
         return ir.Const(tuple(i.value for i in items), f"set[{kinds.pop()}]")
     return None
+
+
+def _is_code_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(c, str) for c in value)
 
 
 def _flatten(expr: ir.Expr) -> list[ir.Expr]:

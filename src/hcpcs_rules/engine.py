@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -26,14 +26,17 @@ from .model import Claim, Finding, LineResult, Result, status_of
 
 __all__ = ["DEFAULT_BACKEND", "Engine", "evaluate"]
 
-DEFAULT_BACKEND = "durable"
+#: The python backend is the default: proven identical to durable_rules (tests/test_differential.py),
+#: 5-10x faster per claim, concurrent under threads, and it runs on every Python >= 3.11.
+DEFAULT_BACKEND = "python"
 
 
 class Engine:
     """Compiled rulesets plus a backend, ready to evaluate claims.
 
     ``rulesets``: installed ruleset names and/or paths to ``.toml`` files (default: every installed
-    ruleset); rulesets they ``require`` are added. ``backend``: ``"durable"`` or ``"python"``.
+    ruleset); rulesets they ``require`` are added. ``backend``: ``"python"`` (default) or
+    ``"durable"`` (durable_rules; CPython 3.11/3.12 only).
     ``check_examples``: run every rule's examples at build time (default on).
     """
 
@@ -62,6 +65,14 @@ class Engine:
         facts = Facts(typed, self._fact_names, explain)
         self.backend.evaluate(facts)
         return self._result(typed, facts)
+
+    def evaluate_many(
+        self, claims: Iterable[Any], *, explain: bool = False
+    ) -> Iterator[Result | ClaimError]:
+        """Evaluate claims lazily, in order; an invalid claim yields its ClaimError in place."""
+        from .batch import evaluate_many
+
+        return evaluate_many(claims, engine=self, explain=explain)
 
     def dump(self, what: str = "ir") -> str:
         """The compiled artefacts as text: ``"ir"``, or ``"backend"`` (durable JSON / Python source)."""

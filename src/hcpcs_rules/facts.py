@@ -7,13 +7,13 @@ into a finding, a derived fact and a trace step, so both backends produce identi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from . import ir
 from .codegen import CompiledRule, severity_for
 from .model import Claim, Finding, TraceStep
 
-__all__ = ["Facts", "fire", "subject_id"]
+__all__ = ["Facts", "fact_id", "make_fire"]
 
 
 class Facts:
@@ -40,55 +40,71 @@ class Facts:
         self.trace: list[TraceStep] | None = [] if explain else None
 
 
-def subject_id(rule: ir.Rule, n: int) -> str:
-    return "claim" if rule.on == "claim" else f"line:{n}"
-
-
 def fact_id(name: str, key: int) -> str:
     return name if key == 0 else f"{name}:{key}"
 
 
-def fire(
-    compiled: CompiledRule, f: Facts, n: int, fact_per: dict[str, str]
-) -> dict[str, Any] | None:
-    """Apply a rule that matched subject ``n``. Returns the derived fact's fields, if new."""
+def make_fire(
+    compiled: CompiledRule, fact_per: dict[str, str]
+) -> Callable[[Facts, int], dict[str, Any] | None]:
+    """The one way a rule's firing on subject ``n`` becomes a finding, a derived fact and a trace
+    step, shared by both backends. Everything fixed per rule is looked up here, once.
+
+    The returned callable gives the derived fact's fields when it created a new one, else None.
+    """
     rule = compiled.rule
-    severity = None
-    if compiled.message is not None:
-        severity = severity_for(rule, f)
-        f.findings.append(
-            Finding(
-                rule_id=rule.id,
-                severity=severity,  # type: ignore[arg-type]
-                line=n if rule.on == "line" else None,
-                message=compiled.message(f, n),
-                source=rule.source,
-                payer=f.claim.payer if rule.finding.payer_specific else None,  # type: ignore[union-attr]
+    message = compiled.message
+    derive = compiled.derive
+    rule_id, source, on_line = rule.id, rule.source, rule.on == "line"
+    single_severity = None
+    payer_specific = False
+    if rule.finding is not None:
+        payer_specific = rule.finding.payer_specific
+        if len(rule.finding.severity) == 1:
+            single_severity = rule.finding.severity[0][1]
+    fact = rule.derive
+    fact_on_line = fact is not None and fact_per[fact] == "line"
+    read_keys = tuple((name, fact_per[name] == "line") for name in rule.reads)
+
+    def fire(f: Facts, n: int) -> dict[str, Any] | None:
+        severity = None
+        if message is not None:
+            severity = single_severity or severity_for(rule, f)
+            f.findings.append(
+                Finding(
+                    rule_id=rule_id,
+                    severity=severity,  # type: ignore[arg-type]
+                    line=n if on_line else None,
+                    message=message(f, n),
+                    source=source,
+                    payer=f.claim.payer if payer_specific else None,
+                )
             )
-        )
-    derived_fields = None
-    derived_ids: tuple[str, ...] = ()
-    if compiled.derive is not None:
-        key = n if fact_per[rule.derive] == "line" else 0  # type: ignore[index]
-        store = f.derived[rule.derive]  # type: ignore[index]
-        if key not in store:  # a per-claim flag is derived once, by the first line that sets it
-            derived_fields = compiled.derive(f, n)
-            store[key] = derived_fields
-            derived_ids = (fact_id(rule.derive, key),)  # type: ignore[arg-type]
-    if f.trace is not None:
-        matched = (
-            subject_id(rule, n),
-            *(fact_id(r, n if fact_per[r] == "line" else 0) for r in rule.reads),
-        )
-        f.trace.append(
-            TraceStep(
-                step=len(f.trace) + 1,
-                rule_id=rule.id,
-                ruleset=rule.ruleset,
-                subject=subject_id(rule, n).replace(":", " "),
-                matched=matched,
-                derived=derived_ids,
-                finding=severity,
+        derived_fields = None
+        derived_ids: tuple[str, ...] = ()
+        if derive is not None:
+            key = n if fact_on_line else 0
+            store = f.derived[fact]  # type: ignore[index]
+            if key not in store:  # a per-claim flag is derived once, by the first line setting it
+                derived_fields = store[key] = derive(f, n)
+                derived_ids = (fact_id(fact, key),)  # type: ignore[arg-type]
+        if f.trace is not None:
+            subject = f"line:{n}" if on_line else "claim"
+            matched = (
+                subject,
+                *(fact_id(name, n if per_line else 0) for name, per_line in read_keys),
             )
-        )
-    return derived_fields
+            f.trace.append(
+                TraceStep(
+                    step=len(f.trace) + 1,
+                    rule_id=rule_id,
+                    ruleset=rule.ruleset,
+                    subject=subject.replace(":", " "),
+                    matched=matched,
+                    derived=derived_ids,
+                    finding=severity,
+                )
+            )
+        return derived_fields
+
+    return fire

@@ -187,6 +187,10 @@ class Rule:
     file: str
     file_line: int | None
     examples: tuple[Example, ...] = ()
+    #: The HCPCS codes and payer scope as written; their lowered conjuncts are in ``conjuncts``
+    #: (see :func:`hcpcs_rules.compile.codes_conjunct`), so backends may index on them instead.
+    codes: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ("all",)
     #: Catalogue metadata kept for documentation: the scope, severities and dates as written.
     doc: Any = None
 

@@ -46,7 +46,7 @@ from typing import Any
 from .. import ir
 from ..codegen import CompiledRule, compile_rule
 from ..errors import RuleExecutionError, RulesetError, RulesetProblem
-from ..facts import Facts, fact_id, fire
+from ..facts import Facts, fact_id, make_fire
 
 __all__ = ["DurableBackend", "DurableUnavailable", "translate"]
 
@@ -87,12 +87,15 @@ def _import_engine():
 class _RulePlan:
     """How one IR rule became a durable rule: its patterns and the Python guard left over."""
 
-    __slots__ = ("guard", "name", "rule", "subject_line")
+    __slots__ = ("fire", "guard", "name", "rule", "subject_line")
 
-    def __init__(self, name: str, rule: ir.Rule, guard: CompiledRule) -> None:
+    def __init__(
+        self, name: str, rule: ir.Rule, guard: CompiledRule, fact_per: dict[str, str]
+    ) -> None:
         self.name = name
         self.rule = rule
         self.guard = guard
+        self.fire = make_fire(guard, fact_per)
         self.subject_line = rule.on == "line"
 
 
@@ -198,7 +201,7 @@ def translate(
         name = f"r{index}"
         definition[name] = {"pri": 1 + rule.stratum, "all": patterns}
         guard = compile_rule(rule, program, residual, joins=False)
-        plans[name] = _RulePlan(name, rule, guard)
+        plans[name] = _RulePlan(name, rule, guard, {f.name: f.per for f in program.facts})
     return definition, plans, needed
 
 
@@ -379,9 +382,7 @@ class DurableBackend:
                 plan = plans[name]
                 n = matched["s"]["number"] if plan.subject_line else 0
                 try:
-                    derived = (
-                        fire(plan.guard, f, n, self._fact_per) if plan.guard.match(f, n) else None
-                    )
+                    derived = plan.fire(f, n) if plan.guard.match(f, n) else None
                 except Exception as exc:
                     raise RuleExecutionError(plan.rule.id, f.claim.id, exc) from exc
                 if derived is not None:

@@ -1,0 +1,102 @@
+"""The hcpcs-rules command: inputs, outputs and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hcpcs_rules.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CLEAN = (EXAMPLES / "aetna-clean.json").read_text()
+
+
+def run(argv, stdin: str = ""):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, out=out, err=err, stdin=io.StringIO(stdin))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_check_the_bundled_examples_prints_findings_and_a_summary():
+    code, out, _ = run(["check", str(EXAMPLES)])
+    assert code == 1  # a reject is among them
+    assert "EX-UHC-UNITS  line 1  J7632-UNITS-MISMATCH  reject  Billed 250 units" in out
+    assert out.strip().splitlines()[-1] == "7 claims: 1 reject, 4 deny, 1 warn, 1 clean"
+
+
+def test_fail_on_sets_the_threshold():
+    assert run(["check", str(EXAMPLES / "medicare-j7632-ga.json")])[0] == 0  # deny < reject
+    assert run(["check", str(EXAMPLES / "medicare-j7632-ga.json"), "--fail-on", "deny"])[0] == 1
+    assert run(["check", "-", "--fail-on", "info"], stdin=CLEAN)[0] == 0
+
+
+def test_json_format_prints_one_result_per_claim(tmp_path):
+    code, out, _ = run(["check", str(EXAMPLES / "batch.jsonl"), "--format", "json"])
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["claim_id"] for r in results] == ["EX-UHC-UNITS", "EX-MA-ML"]
+    assert (
+        results[0]["lines"][0]["expected_units"] == 240
+        and results[0]["lines"][0]["dispensed_mg"] == "2400"
+    )
+
+
+def test_an_invalid_claim_is_reported_and_the_batch_goes_on(tmp_path):
+    good = json.loads(CLEAN)
+    bad = dict(good, id="BAD", lines=[dict(good["lines"][0], units=2.5)])
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([json.dumps(bad), "{not json", json.dumps(good)]) + "\n")
+    code, out, err = run(["check", str(path)])
+    assert code == 2
+    assert f"{path}:1  invalid  $.lines[0].units: not a decimal number: 2.5 is a float" in out
+    assert "EX-AETNA-CLEAN  -  clean" in out
+    assert f"{path}:2: not JSON" in err
+    assert out.strip().endswith("3 claims: 1 clean, 1 invalid, 1 unreadable")
+
+
+def test_a_json_array_of_claims_and_stdin(tmp_path):
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps([json.loads(CLEAN), json.loads(CLEAN)]))
+    code, out, _ = run(["check", str(path)])
+    assert code == 0 and out.count("EX-AETNA-CLEAN  -  clean") == 2
+    code, out, _ = run(["check", "-"], stdin=CLEAN)
+    assert code == 0 and "1 claim: 1 clean" in out
+
+
+def test_explain_prints_the_chain():
+    code, out, _ = run(["check", "-", "--explain"], stdin=CLEAN)
+    assert "CORE-SERVICE on line 1 matched line:1 -> service:1" in out
+    assert "J7632-DERIVE-UNITS on line 1 matched line:1, dispensed:1 -> units:1" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check"],
+        ["check", "x", "--format", "xml"],
+        ["nonsense"],
+        ["check", "x", "--backend", "rete"],
+    ],
+)
+def test_usage_errors_exit_2(argv):
+    assert run(argv)[0] == 2
+
+
+def test_unreadable_path_exits_2(tmp_path):
+    code, _, err = run(["check", str(tmp_path / "missing.json")])
+    assert code == 2 and "cannot read" in err
+
+
+def test_workers_give_the_same_output_in_the_same_order():
+    one = run(["check", str(EXAMPLES), "--format", "json"])
+    two = run(["check", str(EXAMPLES), "--format", "json", "--workers", "2"])
+    assert one == two
+
+
+def test_dump_and_functions():
+    code, out, _ = run(["dump", "ir", "--ruleset", "core"])
+    assert code == 0 and json.loads(out)["node"] == "Program"
+    code, out, _ = run(["functions"])
+    assert "npi_valid(str) -> bool" in out
