@@ -35,6 +35,7 @@ def test_fail_on_sets_the_threshold():
 
 def test_json_format_prints_one_result_per_claim(tmp_path):
     code, out, _ = run(["check", str(EXAMPLES / "batch.jsonl"), "--format", "json"])
+    assert code == 1  # the units mismatch is a reject
     results = [json.loads(line) for line in out.splitlines()]
     assert [r["claim_id"] for r in results] == ["EX-UHC-UNITS", "EX-MA-ML"]
     assert (
@@ -67,6 +68,7 @@ def test_a_json_array_of_claims_and_stdin(tmp_path):
 
 def test_explain_prints_the_chain():
     code, out, _ = run(["check", "-", "--explain"], stdin=CLEAN)
+    assert code == 0
     assert "CORE-SERVICE on line 1 matched line:1 -> service:1" in out
     assert "J7632-DERIVE-UNITS on line 1 matched line:1, dispensed:1 -> units:1" in out
 
