@@ -95,16 +95,8 @@ class _FloatLiteral(float):
 
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     from .batch import evaluate_many
-    from .engine import Engine
 
-    try:
-        engine = Engine(args.rulesets, backend=args.backend, check_examples=False)
-    except RulesetError as exc:
-        print(exc, file=err)
-        return EXIT_INPUT
-    except RuntimeError as exc:  # e.g. backend unavailable on this Python
-        print(f"hcpcs-rules: {exc}", file=err)
-        return EXIT_INPUT
+    engine = _engine(args, err)
     threshold = _SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     worst_reached = False
@@ -195,29 +187,41 @@ def _report_invalid(location: str, exc: ClaimError, fmt: str, out: TextIO) -> No
         print(f"{location}  invalid  {path}: {message}", file=out)
 
 
-def _dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+class _Failed(Exception):
+    """Building the engine or program failed; the message was printed."""
+
+
+def _engine(args: argparse.Namespace, err: TextIO) -> Any:
     from .engine import Engine
 
     try:
-        engine = Engine(args.rulesets, backend=args.backend, check_examples=False)
-    except (RulesetError, RuntimeError) as exc:
-        print(exc, file=err)
-        return EXIT_INPUT
-    print(engine.dump(args.what), file=out)
+        return Engine(args.rulesets, backend=args.backend, check_examples=False)
+    except (RulesetError, RuntimeError) as exc:  # RuntimeError: backend unavailable here
+        print(f"hcpcs-rules: {exc}", file=err)
+        raise _Failed from None
+
+
+def _program(args: argparse.Namespace, err: TextIO) -> Any:
+    from .compile import compile_files
+
+    try:
+        return compile_files(args.rulesets)
+    except RulesetError as exc:
+        print(f"hcpcs-rules: {exc}", file=err)
+        raise _Failed from None
+
+
+def _dump(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    print(_engine(args, err).dump(args.what), file=out)
     return EXIT_OK
 
 
 def _rule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import difflib
 
-    from .compile import compile_files
     from .reference import rule_markdown
 
-    try:
-        program = compile_files(args.rulesets)
-    except RulesetError as exc:
-        print(exc, file=err)
-        return EXIT_INPUT
+    program = _program(args, err)
     ids = [r.id for r in program.rules]
     if args.rule_id not in ids:
         hint = difflib.get_close_matches(args.rule_id.upper(), ids, n=3)
@@ -229,15 +233,9 @@ def _rule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _docs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .compile import compile_files
     from .reference import write_reference
 
-    try:
-        program = compile_files(args.rulesets)
-    except RulesetError as exc:
-        print(exc, file=err)
-        return EXIT_INPUT
-    written = write_reference(program, Path(args.out))
+    written = write_reference(_program(args, err), Path(args.out))
     print(f"wrote {len(written)} pages to {args.out}", file=out)
     return EXIT_OK
 
@@ -332,15 +330,18 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
         return int(exc.code or 0)
-    if args.command == "check":
-        return _check(args, out, err, stdin)
-    if args.command == "dump":
-        return _dump(args, out, err)
-    if args.command == "rule":
-        return _rule(args, out, err)
-    if args.command == "docs":
-        return _docs(args, out, err)
-    return _functions(out)
+    try:
+        if args.command == "check":
+            return _check(args, out, err, stdin)
+        if args.command == "dump":
+            return _dump(args, out, err)
+        if args.command == "rule":
+            return _rule(args, out, err)
+        if args.command == "docs":
+            return _docs(args, out, err)
+        return _functions(out)
+    except _Failed:
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover
