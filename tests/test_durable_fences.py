@@ -243,3 +243,33 @@ def test_ruleset_errors_from_durable_itself_are_ruleset_errors(monkeypatch):
     monkeypatch.setattr(durable._import_engine(), "create_ruleset", refuse)
     with pytest.raises(RulesetError, match="error code: 113"):
         Engine(["core"], backend="durable", check_examples=False)
+
+
+def _inequality_rules(tmp_path, count: int):
+    rules = "\n".join(
+        textwrap.dedent(f'''
+        [[rule]]
+        id = "NE-{i:03d}"
+        title = "not code {i}"
+        severity = "info"
+        when = "line.hcpcs != 'C{i:03d}'"
+        message = "m"
+        source = "test"
+        ''')
+        for i in range(count)
+    )
+    path = tmp_path / f"ne{count}.toml"
+    path.write_text('[ruleset]\nname = "ne"\nversion = "1"\n' + rules)
+    return path
+
+
+def test_more_than_64_tests_matching_one_fact_are_refused_at_build(tmp_path):
+    """65 tests that all match one line fail every assert with error 303 (measured); 64 run."""
+    claim = {"id": "A", "payer": "aetna", "supplier": {"npi": "1234567893"}, "lines": [{"hcpcs": "J7632", "units": "1"}]}
+    engine = Engine([_inequality_rules(tmp_path, 64)], backend="durable", check_examples=False)
+    assert len(engine.evaluate(claim).findings) == 64
+    with pytest.raises(RulesetError, match="65 distinct tests on line facts"):
+        Engine([_inequality_rules(tmp_path, 65)], backend="durable", check_examples=False)
+    # The python backend has no such limit.
+    python = Engine([_inequality_rules(tmp_path, 65)], backend="python", check_examples=False)
+    assert len(python.evaluate(claim).findings) == 65
