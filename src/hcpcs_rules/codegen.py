@@ -17,19 +17,19 @@ import datetime as dt
 import linecache
 import re
 from collections.abc import Callable, Sequence
-from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
 from . import ir
 from .functions import FUNCTIONS
-from .units import format_decimal
+from .units import EXACT_CONTEXT, format_decimal
 
 __all__ = ["RUNTIME", "CompiledRule", "compile_rule", "format_value"]
 
 # Exact arithmetic, whatever decimal context the host thread has set: any rounding raises.
-_EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation, Overflow])
+_EXACT = EXACT_CONTEXT
 _MAYBE_NONE_ROOTS = {"patient", "ordering_provider"}
 
 

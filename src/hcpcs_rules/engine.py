@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 
 from . import ir
@@ -22,7 +21,7 @@ from .claims import parse_claim
 from .compile import compile_files
 from .errors import ClaimError, RulesetError, RulesetProblem
 from .facts import Facts
-from .model import Claim, Finding, LineResult, Result, status_of
+from .model import Claim, Finding, LineResult, Result
 
 __all__ = ["DEFAULT_BACKEND", "Engine", "evaluate"]
 
@@ -51,7 +50,13 @@ class Engine:
         self.backend: Backend = make_backend(backend, self.program)
         self.rulesets: tuple[str, ...] = tuple(r.label for r in self.program.rulesets)
         self._fact_names = tuple(f.name for f in self.program.facts)
-        self._line_facts = tuple(f.name for f in self.program.facts if f.per == "line")
+        self._value_fields = tuple(
+            (fact.name, field)
+            for fact in self.program.facts
+            if fact.per == "line"
+            for field, _ in fact.fields
+            if field in ("dispensed_mg", "expected_units")
+        )
         if check_examples:
             check_examples_of(self)
 
@@ -86,42 +91,49 @@ class Engine:
         self.backend.close()
 
     def _result(self, claim: Claim, f: Facts) -> Result:
-        findings = tuple(sorted(f.findings, key=Finding.sort_key))
-        by_line: dict[int, list[str]] = {}
+        findings = f.findings
+        findings.sort(key=_finding_order)
+        worst_by_line: dict[int, int] = {}
+        worst = 0
         for finding in findings:
-            if finding.line is not None:
-                by_line.setdefault(finding.line, []).append(finding.severity)
+            rank = _RANK[finding.severity]
+            worst = max(worst, rank)
+            if finding.line is not None and rank > worst_by_line.get(finding.line, 0):
+                worst_by_line[finding.line] = rank
+        derived = f.derived
         lines = []
         for n, line in enumerate(claim.lines, start=1):
-            dispensed_mg, expected_units = self._line_values(f, n)
+            # dispensed_mg / expected_units come from whichever per-line facts derive them.
+            values = {"dispensed_mg": None, "expected_units": None}
+            for fact, field in self._value_fields:
+                fields = derived[fact].get(n)
+                if fields is not None:
+                    values[field] = fields.get(field)
             lines.append(
                 LineResult(
                     line=n,
                     hcpcs=line.hcpcs,
                     billed_units=line.units,
-                    dispensed_mg=dispensed_mg,
-                    expected_units=expected_units,
-                    status=status_of(by_line.get(n, ())),
+                    status=_STATUS[worst_by_line.get(n, 0)],
+                    **values,
                 )
             )
         return Result(
             claim_id=claim.id,
-            status=status_of(x.severity for x in findings),
-            findings=findings,
+            status=_STATUS[worst],
+            findings=tuple(findings),
             lines=tuple(lines),
             rulesets=self.rulesets,
             trace=tuple(f.trace) if f.trace is not None else (),
         )
 
-    def _line_values(self, f: Facts, n: int) -> tuple[Decimal | None, int | None]:
-        """``dispensed_mg`` / ``expected_units`` from whichever per-line fact derives them."""
-        dispensed_mg = expected_units = None
-        for name in self._line_facts:
-            fields = f.derived[name].get(n)
-            if fields:
-                dispensed_mg = fields.get("dispensed_mg", dispensed_mg)
-                expected_units = fields.get("expected_units", expected_units)
-        return dispensed_mg, expected_units
+
+_RANK = {"info": 0, "warn": 1, "deny": 2, "reject": 3}
+_STATUS = ("clean", "warn", "deny", "reject")  # info alone leaves a claim clean
+
+
+def _finding_order(finding: Finding) -> tuple[int, str]:
+    return (0 if finding.line is None else finding.line, finding.rule_id)
 
 
 def check_examples_of(engine: Engine) -> None:

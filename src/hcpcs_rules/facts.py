@@ -87,8 +87,9 @@ def make_fire(
             store = f.derived[fact]  # type: ignore[index]
             if key not in store:  # a per-claim flag is derived once, by the first line setting it
                 derived_fields = store[key] = derive(f, n)
-                derived_ids = (fact_id(fact, key),)  # type: ignore[arg-type]
         if f.trace is not None:
+            if derived_fields is not None:
+                derived_ids = (fact_id(fact, key),)  # type: ignore[arg-type]
             subject = f"line:{n}" if on_line else "claim"
             matched = (
                 subject,

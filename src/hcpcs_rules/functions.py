@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import attrs
 
 from . import units, vocab
 from .model import Dispensed, Enrollment
+from .units import EXACT_CONTEXT
 
 __all__ = ["FUNCTIONS", "Function", "register"]
 
@@ -207,8 +207,13 @@ def _billing_units(milligrams: Decimal | None, mg_per_unit: Decimal | None) -> i
 def _ceil_div(a: Decimal | int | None, b: Decimal | int | None) -> int | None:
     if a is None or b is None or b == 0:
         return None
-    quotient = Fraction(a) / Fraction(b)  # exact: Fraction(Decimal) loses nothing
-    return -(-quotient.numerator // quotient.denominator)
+    if isinstance(a, int) and isinstance(b, int):
+        return -(-a // b)
+    # Decimal division truncates toward zero: step up when a remainder is left on the positive side.
+    quotient, remainder = EXACT_CONTEXT.divmod(Decimal(a), Decimal(b))
+    if remainder and (remainder > 0) == (b > 0):
+        quotient += 1
+    return int(quotient)
 
 
 @register(

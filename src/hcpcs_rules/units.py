@@ -43,7 +43,7 @@ DISPENSED_UNITS: frozenset[str] = frozenset(MASS_UNITS) | {_VOLUME_UNIT}
 
 # Sixty digits is far beyond any real claim; the point of the traps is that if an input ever
 # needs more, the caller gets an error rather than a silently rounded number.
-_EXACT = decimal.Context(
+EXACT_CONTEXT = _EXACT = decimal.Context(
     prec=60,
     rounding=decimal.ROUND_HALF_EVEN,
     traps=[

@@ -28,27 +28,23 @@ __all__ = [
     "pos_is_valid",
 ]
 
-_ASCII_DIGITS = frozenset("0123456789")
-
-
 def _is_ascii_digits(text: str) -> bool:
-    return bool(text) and all(ch in _ASCII_DIGITS for ch in text)
+    # isdigit() alone accepts other scripts' digits (full-width, Arabic-Indic); ASCII first.
+    return text.isascii() and text.isdigit()
 
 
 # --- NPI -----------------------------------------------------------------------------------
 
 
+# Luhn's doubled digit, with 9 subtracted when doubling gives two digits: 0..9 -> 0 2 4 6 8 1 3 5 7 9.
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def _luhn_check_digit(payload: str) -> int:
     """Luhn check digit to append to ``payload`` (a string of ASCII digits)."""
-    total = 0
+    digits = [ord(ch) - 48 for ch in reversed(payload)]
     # Walking from the right, the digit next to where the check digit will sit is doubled.
-    for position, ch in enumerate(reversed(payload)):
-        digit = int(ch)
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    total = sum(_DOUBLED[d] for d in digits[0::2]) + sum(digits[1::2])
     return (10 - total % 10) % 10
 
 

@@ -21,6 +21,7 @@ backend serves any number of threads without a lock.
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,21 +32,6 @@ from ..errors import RuleExecutionError
 from ..facts import Facts, make_fire
 
 __all__ = ["PythonBackend"]
-
-
-class _Plan:
-    """One rule's place in the schedule: its compiled run function and its indexes."""
-
-    __slots__ = ("codes", "compiled", "on_claim", "rule", "run", "scope")
-
-    def __init__(self, compiled: CompiledRule) -> None:
-        rule = compiled.rule
-        self.compiled = compiled
-        self.rule = rule
-        self.run: Callable[[Facts, Sequence[int]], None] = compiled.run  # type: ignore[assignment]
-        self.on_claim = rule.on == "claim"
-        self.codes: tuple[str, ...] | None = rule.codes or None
-        self.scope: frozenset[str] | None = None if "all" in rule.scope else frozenset(rule.scope)
 
 
 def _indexed_away(rule: ir.Rule) -> list[ir.Expr]:
@@ -67,50 +53,107 @@ class PythonBackend:
     def __init__(self, program: ir.Program) -> None:
         self.program = program
         fact_per = {f.name: f.per for f in program.facts}
-        plans = []
+        compiled = []
         for rule in program.rules:
-            compiled = compile_rule(rule, program, run_conjuncts=_indexed_away(rule))
-            compiled.bind_fire(make_fire(compiled, fact_per))
-            plans.append(_Plan(compiled))
-        self._plans = tuple(plans)
-        self._compiled = tuple(p.compiled for p in plans)
+            one = compile_rule(rule, program, run_conjuncts=_indexed_away(rule))
+            one.bind_fire(make_fire(one, fact_per))
+            compiled.append(one)
+        self._compiled = tuple(compiled)
+        self._rule_by_file = {c.filename: c.rule.id for c in compiled}
+        self.driver_source, self._evaluate = _driver(program, self._compiled)
 
     def evaluate(self, f: Facts) -> None:
-        lines = f.lines
-        by_code: dict[str, list[int]] = {}
-        for n, line in enumerate(lines, start=1):
-            by_code.setdefault(line.hcpcs, []).append(n)
-        every_line = range(1, len(lines) + 1)
-        scope_store = f.derived.get(SCOPE_FACT)
-        overlay: tuple[Any, Any] | None = None
-        for plan in self._plans:
-            if plan.scope is not None:
-                if overlay is None:
-                    fields = scope_store.get(0) if scope_store is not None else None
-                    if fields is None:
-                        continue  # no payer_scope: no scoped rule can match
-                    overlay = (fields.get("overlay"), fields.get("program"))
-                if overlay[0] not in plan.scope and overlay[1] not in plan.scope:
-                    continue
-            if plan.on_claim:
-                subjects: Sequence[int] = ()
-            elif plan.codes is None:
-                subjects = every_line
-            elif len(plan.codes) == 1:
-                subjects = by_code.get(plan.codes[0], ())
-                if not subjects:
-                    continue
-            else:
-                subjects = sorted(n for code in plan.codes for n in by_code.get(code, ()))
-                if not subjects:
-                    continue
-            try:
-                plan.run(f, subjects)
-            except Exception as exc:
-                raise RuleExecutionError(plan.rule.id, f.claim.id, exc) from exc
+        try:
+            self._evaluate(f)
+        except Exception as exc:
+            raise RuleExecutionError(self._failing_rule(exc), f.claim.id, exc) from exc
+
+    def _failing_rule(self, exc: BaseException) -> str:
+        """The rule whose generated code raised: the innermost generated frame names it."""
+        rule_id = "?"
+        tb = exc.__traceback__
+        while tb is not None:
+            rule_id = self._rule_by_file.get(tb.tb_frame.f_code.co_filename, rule_id)
+            tb = tb.tb_next
+        return rule_id
 
     def dump(self) -> str:
-        return "\n".join(f"# {c.filename}\n{c.source}" for c in self._compiled)
+        parts = [f"# {DRIVER_NAME}\n{self.driver_source}"]
+        parts += [f"# {c.filename}\n{c.source}" for c in self._compiled]
+        return "\n".join(parts)
 
     def close(self) -> None:
         pass
+
+
+DRIVER_NAME = "<hcpcs_rules generated program>"
+
+
+def _driver(program: ir.Program, compiled: Sequence[CompiledRule]) -> tuple[str, Callable[[Facts], None]]:
+    """Generate the schedule: every rule's ``run`` in stratum order, grouped by index.
+
+    Within a stratum rules are independent (none reads what another derives), so they are grouped
+    by payer scope and codes: each group pays for its index lookups once.
+    """
+    namespace: dict[str, Any] = {}
+    body = [
+        "def evaluate(f):",
+        "    lines = f.lines",
+        "    by_code = {}",
+        "    for n, line in enumerate(lines, 1):",
+        "        code = line.hcpcs",
+        "        if code in by_code:",
+        "            by_code[code].append(n)",
+        "        else:",
+        "            by_code[code] = [n]",
+        "    every_line = range(1, len(lines) + 1)",
+    ]
+    constants: dict[Any, str] = {}
+
+    def const(value: Any) -> str:
+        if value not in constants:
+            constants[value] = f"_K{len(constants)}"
+            namespace[constants[value]] = value
+        return constants[value]
+
+    scope_known = False
+    by_stratum: dict[int, dict[tuple[Any, Any], list[int]]] = {}
+    for index, one in enumerate(compiled):
+        rule = one.rule
+        scope = None if "all" in rule.scope else frozenset(rule.scope)
+        codes = None if rule.on == "claim" else rule.codes or ()
+        by_stratum.setdefault(rule.stratum, {}).setdefault((scope, codes), []).append(index)
+        namespace[f"run_{index}"] = one.run
+    for stratum in sorted(by_stratum):
+        body.append(f"    # stratum {stratum}")
+        for (scope, codes), members in by_stratum[stratum].items():
+            indent = "    "
+            if scope is not None:
+                if not scope_known:
+                    body += [
+                        f"    scope = f.derived[{SCOPE_FACT!r}].get(0) or {{}}",
+                        "    overlay, program = scope.get('overlay'), scope.get('program')",
+                    ]
+                    scope_known = True
+                body.append(f"    if overlay in {const(scope)} or program in {const(scope)}:")
+                indent += "    "
+            if codes is None:
+                subjects = "()"
+            elif not codes:
+                subjects = "every_line"
+            elif len(codes) == 1:
+                body.append(f"{indent}subjects = by_code.get({codes[0]!r})")
+                body.append(f"{indent}if subjects:")
+                indent += "    "
+                subjects = "subjects"
+            else:
+                body.append(f"{indent}subjects = sorted(n for c in {const(frozenset(codes))} for n in by_code.get(c, ()))")
+                body.append(f"{indent}if subjects:")
+                indent += "    "
+                subjects = "subjects"
+            for index in members:
+                body.append(f"{indent}run_{index}(f, {subjects})  # {compiled[index].rule.id}")
+    source = "\n".join(body) + "\n"
+    exec(compile(source, DRIVER_NAME, "exec"), namespace)
+    linecache.cache[DRIVER_NAME] = (len(source), None, source.splitlines(keepends=True), DRIVER_NAME)
+    return source, namespace["evaluate"]
