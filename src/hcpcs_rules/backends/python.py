@@ -135,7 +135,10 @@ def _driver(program: ir.Program, compiled: Sequence[CompiledRule]) -> tuple[str,
                         "    overlay, program = scope.get('overlay'), scope.get('program')",
                     ]
                     scope_known = True
-                body.append(f"    if overlay in {const(scope)} or program in {const(scope)}:")
+                body.append(
+                    f"    if overlay in {const(scope)} or program in {const(scope)}:"
+                    f"  # scope: {', '.join(sorted(scope))}"
+                )
                 indent += "    "
             if codes is None:
                 subjects = "()"
