@@ -152,7 +152,7 @@ def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert "REFUSED" in done.stdout, done.stdout + done.stderr
-    assert "sibling tests" in done.stdout and "SIB-0000" in done.stdout
+    assert "tests hang off one node of the line network" in done.stdout and "SIB-0000" in done.stdout
 
 
 def test_the_same_rules_as_a_set_are_fine(tmp_path):
@@ -268,8 +268,47 @@ def test_more_than_64_tests_matching_one_fact_are_refused_at_build(tmp_path):
     claim = {"id": "A", "payer": "aetna", "supplier": {"npi": "1234567893"}, "lines": [{"hcpcs": "J7632", "units": "1"}]}
     engine = Engine([_inequality_rules(tmp_path, 64)], backend="durable", check_examples=False)
     assert len(engine.evaluate(claim).findings) == 64
-    with pytest.raises(RulesetError, match="65 distinct tests on line facts"):
+    with pytest.raises(RulesetError, match="up to 65 tests can pass for one line fact"):
         Engine([_inequality_rules(tmp_path, 65)], backend="durable", check_examples=False)
     # The python backend has no such limit.
     python = Engine([_inequality_rules(tmp_path, 65)], backend="python", check_examples=False)
     assert len(python.evaluate(claim).findings) == 65
+
+
+def _service_joins(tmp_path, count: int):
+    rules = "\n".join(
+        textwrap.dedent(f'''
+        [[rule]]
+        id = "JOIN-{i:03d}"
+        title = "reads service {i}"
+        severity = "info"
+        when = "service.date > date('2000-01-{1 + i % 28:02d}')"
+        message = "m"
+        source = "test"
+        ''')
+        for i in range(count)
+    )
+    path = tmp_path / f"join{count}.toml"
+    path.write_text('[ruleset]\nname = "joins"\nversion = "1"\nrequires = ["core"]\n' + rules)
+    return path
+
+
+def test_joins_never_share_nodes_and_count_against_the_stack(tmp_path, monkeypatch):
+    """Every rule joining `service` to its line adds its own node, pushed for every service fact.
+
+    core has two such rules: 62 more fit in the 64-entry stack, 63 more are refused at build,
+    and without the check they really do fail every evaluation with error 303.
+    """
+    from hcpcs_rules.backends import durable
+
+    claim = {"id": "A", "payer": "aetna", "date_of_service": "2026-01-02", "supplier": {"npi": "1234567893"}, "lines": [{"hcpcs": "J7632", "units": "1"}]}
+    fits = Engine(["core", _service_joins(tmp_path, 62)], backend="durable", check_examples=False)
+    assert sum(f.rule_id.startswith("JOIN-") for f in fits.evaluate(claim).findings) == 62
+    too_many = _service_joins(tmp_path, 63)
+    with pytest.raises(RulesetError, match="up to 65 tests can pass for one service fact"):
+        Engine(["core", too_many], backend="durable", check_examples=False)
+    monkeypatch.setattr(durable, "check_limits", lambda *args: None)
+    unchecked = Engine(["core", too_many], backend="durable", check_examples=False)
+    with pytest.raises(Exception, match="303"):
+        unchecked.evaluate(claim)
+    assert unchecked.backend.live_sessions == 0

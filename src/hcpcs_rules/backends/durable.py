@@ -54,8 +54,8 @@ __all__ = ["DurableBackend", "DurableUnavailable", "translate"]
 BEGIN = "__begin__"
 GATE = "__gate__"
 # C engine limits (rete.h) and how close we let a ruleset get to them.
-MAX_SIBLING_TESTS = 511  # 512 siblings on one field hang the first assert
-MAX_TESTS_PER_FACT_TYPE = 64  # MAX_STACK_SIZE alpha nodes matching one fact
+MAX_SIBLING_TESTS = 511  # NEXT_BUCKET_LENGTH: 512 children of one node hang the first assert
+MAX_ALPHA_STACK = 64  # MAX_STACK_SIZE: the alpha walk's stack
 MAX_RULES = 4000  # MAX_ACTIONS is 4096
 MAX_SET_SIZE = 32  # larger literal sets stay in the Python guard
 _SCALAR = {"str", "int", "bool"}
@@ -228,59 +228,100 @@ def _fields_of(test: Any) -> set[str]:
     return out
 
 
-def check_limits(
-    program: ir.Program, definition: dict[str, Any], plans: dict[str, _RulePlan]
-) -> None:
-    """Refuse what the C engine would hang or crash on, naming the rules at fault."""
-    problems: list[RulesetProblem] = []
-    if len(definition) > MAX_RULES:
-        problems.append(
-            RulesetProblem(
-                "<program>",
-                None,
-                None,
-                f"{len(definition)} rules exceed what the durable backend runs safely ({MAX_RULES})",
-            )
-        )
-    siblings: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
-    per_type: dict[str, set[str]] = defaultdict(set)
+class _AlphaNode:
+    """A node of a model of durable_rules' alpha network, built the way rete.c builds it."""
+
+    __slots__ = ("children", "equal_field", "rules")
+
+    def __init__(self, equal_field: str | None = None) -> None:
+        self.children: dict[str, _AlphaNode] = {}
+        self.equal_field = equal_field  # set for `field == constant` tests
+        self.rules: set[str] = set()
+
+
+def _alpha_network(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> _AlphaNode:
+    """Rebuild the alpha network the C engine will build from ``definition``.
+
+    Each pattern is a chain of its tests under its type test. As in rete.c (findAlpha), a test
+    equal to one already under the same parent shares that node, except array tests ($iany) and
+    joins to another fact (``{"key": {"s": "number"}}``), which never share: each rule adds its
+    own (measured: 72 rules joining ``service`` to their line overflow the stack; see
+    _stack_needed). A ``$or`` of tests becomes one chain per option.
+    """
+    root = _AlphaNode()
+    unique = itertools.count()
     for name, rule_def in definition.items():
-        if name == BEGIN:
-            continue
-        rule = plans[name].rule
+        rule_id = plans[name].rule.id if name in plans else name
         for pattern in rule_def["all"]:
             ((_alias, test),) = pattern.items()
-            tests = test.get("$and", [test])
-            kind = next(t["t"] for t in tests if "t" in t)
-            for t in tests:
-                if "t" in t or "key" in t or "stratum" in t:
-                    continue
-                per_type[kind].add(json.dumps(t, sort_keys=True))
-                for option in t.get("$or", [t]):
-                    for field, value in option.items():
-                        if not field.startswith("$"):
-                            siblings[(kind, field)].setdefault(json.dumps(value), rule.id)
-    for (kind, field), values in siblings.items():
-        if len(values) > MAX_SIBLING_TESTS:
-            first = sorted(values.values())[:3]
-            problems.append(
-                RulesetProblem(
-                    "<program>",
-                    None,
-                    first[0],
-                    f"{len(values)} different values tested on {kind}.{field} (rules {', '.join(first)}...): durable_rules hangs at 512 sibling tests on one field; use a set constant or a derived fact",
-                )
-            )
-    for kind, distinct in per_type.items():
-        if len(distinct) > MAX_TESTS_PER_FACT_TYPE:
-            problems.append(
-                RulesetProblem(
-                    "<program>",
-                    None,
-                    None,
-                    f"{len(distinct)} distinct tests on {kind} facts: durable_rules fails at run time when more than 64 can match one fact; move some into derived facts",
-                )
-            )
+            chains: list[list[Any]] = [[]]
+            for step in test.get("$and", [test]):
+                options = step.get("$or", [step])
+                chains = [[*chain, option] for chain in chains for option in options]
+            for chain in chains:
+                node = root
+                for step in chain:
+                    key = f"#{next(unique)}" if _never_shared(step) else json.dumps(step, sort_keys=True)
+                    if key not in node.children:
+                        ((field, value),) = step.items() if len(step) == 1 else ((None, None),)
+                        constant = field is not None and not field.startswith("$") and not isinstance(value, dict)
+                        node.children[key] = _AlphaNode(field if constant else None)
+                    node = node.children[key]
+                    node.rules.add(rule_id)
+    return root
+
+
+def _never_shared(step: dict[str, Any]) -> bool:
+    ((field, value),) = step.items()
+    return field == "$iany" or (not field.startswith("$") and isinstance(value, dict))
+
+
+def _stack_needed(node: _AlphaNode) -> int:
+    """The deepest the C engine's alpha stack can get below ``node`` for one fact.
+
+    handleAlpha walks the network depth first with a fixed stack of 64 entries: popping a node
+    pushes every child whose test the fact passes. Children testing one field for equality with
+    different constants exclude each other (at most one is pushed); any other child may be pushed.
+    """
+    groups: dict[str | None, list[_AlphaNode]] = defaultdict(list)
+    for child in node.children.values():
+        groups[child.equal_field if child.equal_field is not None else id(child)].append(child)  # type: ignore[index]
+    pushed = len(groups)
+    deepest = pushed
+    for members in groups.values():
+        deepest = max(deepest, pushed - 1 + max(_stack_needed(m) for m in members))
+    return deepest
+
+
+def check_limits(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> None:
+    """Refuse what the C engine would hang or fail on, naming the fact type and rules at fault.
+
+    Limits (rete.h): a node's conjunctive children live in a 512-slot open-addressing table, and
+    the first assert spins forever once it is full (measured: 512 rules testing one field); the
+    alpha walk has a 64-entry stack, and overflowing it fails asserts with error 303, depending on
+    the data (measured: 65 tests all passing for one line). The model of the network above is
+    checked against both measurements in tests/test_durable_fences.py.
+    """
+    problems: list[RulesetProblem] = []
+    if len(definition) > MAX_RULES:
+        problems.append(RulesetProblem("<program>", None, None, f"{len(definition)} rules exceed what the durable backend runs safely ({MAX_RULES})"))
+    root = _alpha_network(definition, plans)
+
+    def walk(node: _AlphaNode, kind: str) -> None:
+        conjunctive = [c for key, c in node.children.items() if '"$nex"' not in key]
+        if len(conjunctive) > MAX_SIBLING_TESTS:
+            rules = sorted({r for c in conjunctive for r in c.rules})
+            problems.append(RulesetProblem("<program>", None, rules[0], f"{len(conjunctive)} tests hang off one node of the {kind} network (rules {', '.join(rules[:3])}...): durable_rules hangs at 512; use a set constant or a derived fact"))
+        for child in node.children.values():
+            walk(child, kind)
+
+    for type_key, type_node in root.children.items():
+        kind = json.loads(type_key).get("t", type_key)
+        walk(type_node, kind)
+        needed = _stack_needed(type_node)
+        if needed > MAX_ALPHA_STACK:
+            rules = sorted(type_node.rules)
+            problems.append(RulesetProblem("<program>", None, None, f"up to {needed} tests can pass for one {kind} fact (rules {', '.join(rules[:3])}... {len(rules)} in all): durable_rules fails asserts beyond {MAX_ALPHA_STACK}; use fewer rules on {kind} facts, or the python backend"))
     if problems:
         raise RulesetError(problems)
 
@@ -293,7 +334,7 @@ class DurableBackend:
         self._engine = engine
         self.program = program
         self.definition, self._plans, self._needed = translate(program)
-        check_limits(program, self.definition, self._plans)
+        check_limits(self.definition, self._plans)
         self._fact_per = {f.name: f.per for f in program.facts}
         self._fact_names = tuple(self._fact_per)
         self._strata = program.strata
