@@ -106,7 +106,9 @@ def test_dump_and_functions():
 
 def test_a_broken_ruleset_exits_2_with_file_and_line(tmp_path):
     broken = tmp_path / "broken.toml"
-    broken.write_text('[ruleset]\nname = "broken"\nversion = "1"\n[[rule]]\nid = "BROKEN-X"\ntitle = "x"\nsource = "s"\nseverity = "warn"\nmessage = "m"\nwhen = "line.unitz > 1"\n')
+    broken.write_text(
+        '[ruleset]\nname = "broken"\nversion = "1"\n[[rule]]\nid = "BROKEN-X"\ntitle = "x"\nsource = "s"\nseverity = "warn"\nmessage = "m"\nwhen = "line.unitz > 1"\n'
+    )
     code, _, err = run(["check", str(EXAMPLES / "aetna-clean.json"), "--ruleset", str(broken)])
     assert code == 2
     assert f"{broken}:10 [BROKEN-X]: when: line has no field 'unitz' (did you mean 'units'?)" in err

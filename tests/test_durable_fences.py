@@ -152,7 +152,9 @@ def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert "REFUSED" in done.stdout, done.stdout + done.stderr
-    assert "tests hang off one node of the line network" in done.stdout and "SIB-0000" in done.stdout
+    assert (
+        "tests hang off one node of the line network" in done.stdout and "SIB-0000" in done.stdout
+    )
 
 
 def test_the_same_rules_as_a_set_are_fine(tmp_path):
@@ -247,7 +249,7 @@ def test_ruleset_errors_from_durable_itself_are_ruleset_errors(monkeypatch):
 
 def _inequality_rules(tmp_path, count: int):
     rules = "\n".join(
-        textwrap.dedent(f'''
+        textwrap.dedent(f"""
         [[rule]]
         id = "NE-{i:03d}"
         title = "not code {i}"
@@ -255,7 +257,7 @@ def _inequality_rules(tmp_path, count: int):
         when = "line.hcpcs != 'C{i:03d}'"
         message = "m"
         source = "test"
-        ''')
+        """)
         for i in range(count)
     )
     path = tmp_path / f"ne{count}.toml"
@@ -265,7 +267,12 @@ def _inequality_rules(tmp_path, count: int):
 
 def test_more_than_64_tests_matching_one_fact_are_refused_at_build(tmp_path):
     """65 tests that all match one line fail every assert with error 303 (measured); 64 run."""
-    claim = {"id": "A", "payer": "aetna", "supplier": {"npi": "1234567893"}, "lines": [{"hcpcs": "J7632", "units": "1"}]}
+    claim = {
+        "id": "A",
+        "payer": "aetna",
+        "supplier": {"npi": "1234567893"},
+        "lines": [{"hcpcs": "J7632", "units": "1"}],
+    }
     engine = Engine([_inequality_rules(tmp_path, 64)], backend="durable", check_examples=False)
     assert len(engine.evaluate(claim).findings) == 64
     with pytest.raises(RulesetError, match="up to 65 tests can pass for one line fact"):
@@ -277,7 +284,7 @@ def test_more_than_64_tests_matching_one_fact_are_refused_at_build(tmp_path):
 
 def _service_joins(tmp_path, count: int):
     rules = "\n".join(
-        textwrap.dedent(f'''
+        textwrap.dedent(f"""
         [[rule]]
         id = "JOIN-{i:03d}"
         title = "reads service {i}"
@@ -285,7 +292,7 @@ def _service_joins(tmp_path, count: int):
         when = "service.date > date('2000-01-{1 + i % 28:02d}')"
         message = "m"
         source = "test"
-        ''')
+        """)
         for i in range(count)
     )
     path = tmp_path / f"join{count}.toml"
@@ -301,7 +308,13 @@ def test_joins_never_share_nodes_and_count_against_the_stack(tmp_path, monkeypat
     """
     from hcpcs_rules.backends import durable
 
-    claim = {"id": "A", "payer": "aetna", "date_of_service": "2026-01-02", "supplier": {"npi": "1234567893"}, "lines": [{"hcpcs": "J7632", "units": "1"}]}
+    claim = {
+        "id": "A",
+        "payer": "aetna",
+        "date_of_service": "2026-01-02",
+        "supplier": {"npi": "1234567893"},
+        "lines": [{"hcpcs": "J7632", "units": "1"}],
+    }
     fits = Engine(["core", _service_joins(tmp_path, 62)], backend="durable", check_examples=False)
     assert sum(f.rule_id.startswith("JOIN-") for f in fits.evaluate(claim).findings) == 62
     too_many = _service_joins(tmp_path, 63)

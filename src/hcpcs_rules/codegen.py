@@ -31,6 +31,8 @@ __all__ = ["RUNTIME", "CompiledRule", "compile_rule", "format_value"]
 # Exact arithmetic, whatever decimal context the host thread has set: any rounding raises.
 _EXACT = EXACT_CONTEXT
 _MAYBE_NONE_ROOTS = {"patient", "ordering_provider"}
+# Generated code that is only a name, a field read or a constant subscript: cheap to repeat.
+_SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\['[A-Za-z0-9_]*'\])*\Z")
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -110,8 +112,30 @@ def _fmt_decimal(value: Any) -> str:
     return format_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
-# Message parts whose type the compiler knows get a formatter that skips the type dispatch.
-_FORMATTERS = {"str": "_fmt_str", "int": "_fmt_int", "decimal": "_fmt_decimal"}
+def _fmt_date(value: Any) -> str:
+    return "none" if value is None else value.isoformat()
+
+
+def _fmt_str_list(value: Any) -> str:
+    return ", ".join(value) if value else "none"
+
+
+def _fmt_int_list(value: Any) -> str:
+    return ", ".join(map(str, value)) if value else "none"
+
+
+# Message parts whose type the compiler knows get a formatter that skips the type dispatch; each
+# prints exactly what format_value would.
+_FORMATTERS = {
+    "str": "_fmt_str",
+    "int": "_fmt_int",
+    "decimal": "_fmt_decimal",
+    "date": "_fmt_date",
+    "list[str]": "_fmt_str_list",
+    "set[str]": "_fmt_str_list",
+    "list[int]": "_fmt_int_list",
+    "set[int]": "_fmt_int_list",
+}
 
 
 #: Names every generated function can use.
@@ -132,6 +156,9 @@ RUNTIME: dict[str, Any] = {
     "_fmt_str": _fmt_str,
     "_fmt_int": _fmt_int,
     "_fmt_decimal": _fmt_decimal,
+    "_fmt_date": _fmt_date,
+    "_fmt_str_list": _fmt_str_list,
+    "_fmt_int_list": _fmt_int_list,
 }
 _CMP_HELPER = {
     "==": "_eq",
@@ -153,6 +180,11 @@ class _Emitter:
         self.roots: set[str] = set()  # base roots read
         self.derived: dict[str, str] = {}  # derived fact -> "line" | "claim"
         self._const_ids: dict[tuple[str, Any], str] = {}
+        self._temps = 0
+
+    def temp(self) -> str:
+        self._temps += 1
+        return f"_t{self._temps}"
 
     def const(self, value: Any, kind: str) -> str:
         if value is None or (
@@ -183,13 +215,17 @@ class _Emitter:
                 self.roots.add(node.root)
                 head, rest = node.root, node.fields
                 if node.root in _MAYBE_NONE_ROOTS:
-                    head = f"_get({head}, {rest[0]!r})"
+                    head = f"(None if {head} is None else {head}.{rest[0]})"
                     rest = rest[1:]
                 else:
                     head = f"{head}.{rest[0]}"
                     rest = rest[1:]
             for field in rest:  # records may be missing: guard each step
-                head = f"_get({head}, {field!r})"
+                if _SIMPLE.match(head):
+                    head = f"(None if {head} is None else {head}.{field})"
+                else:
+                    temp = self.temp()
+                    head = f"(None if ({temp} := {head}) is None else {temp}.{field})"
             return head
         if isinstance(node, ir.Compare):
             left = self.expr(node.left, facts)
@@ -208,13 +244,23 @@ class _Emitter:
                 return f"({right} is {'' if node.op == '==' else 'not '}None)"
             if node.op == "==" and _never_none(node.right):
                 return f"({left} == {right})"
-            if node.op in ("in", "not in") and isinstance(node.right, ir.Const):
-                return (
-                    f"({left} {node.op} {right})"
-                    if node.op == "in"
-                    else f"_not_in({left}, {right})"
-                )
-            return f"{_CMP_HELPER[node.op]}({left}, {right})"
+            if node.op == "in" and isinstance(node.right, ir.Const):
+                return f"({left} in {right})"  # None is in no set of constants
+            # Missing operands make the comparison false: test each side once, inline (a call
+            # to a helper costs more than the comparison). Simple names and field reads are
+            # cheap to read twice; anything else goes through a temporary.
+            checks, operands = [], []
+            for side, code in ((node.left, left), (node.right, right)):
+                if _never_none(side):
+                    operands.append(code)
+                elif _SIMPLE.match(code):
+                    checks.append(f"{code} is not None")
+                    operands.append(code)
+                else:
+                    temp = self.temp()
+                    checks.append(f"({temp} := {code}) is not None")
+                    operands.append(temp)
+            return "(" + " and ".join([*checks, f"{operands[0]} {node.op} {operands[1]}"]) + ")"
         if isinstance(node, ir.BoolOp):
             return (
                 "("
@@ -275,6 +321,9 @@ class CompiledRule:
     #: ``run(f, subjects)``: test every subject and fire on each match (python backend only).
     run: Callable[[Any, Sequence[int]], None] | None = None
     namespace: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    #: ``run``'s body as source lines, and the constants it names (for the fused driver).
+    run_block: tuple[str, ...] = ()
+    constants: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
     def bind_fire(self, fire: Callable[[Any, int], Any]) -> None:
         """Give ``run`` the callable it calls for each subject that matches."""
@@ -360,7 +409,10 @@ def compile_rule(
             "    return {" + ", ".join(derive_items) + "}",
         ]
     if run_tests is not None:
-        body += ["", *_run_source(rule, emitter, joined, run_tests)]
+        message_expr = "''.join((" + ", ".join(message_parts) + ",))" if message_parts else "None"
+        derive_expr = "{" + ", ".join(derive_items) + "}" if rule.derive is not None else "None"
+        block = _run_block(rule, emitter, joined, run_tests, f"{message_expr}, {derive_expr}")
+        body += ["", "def run(f, subjects):", *(f"    {line}" for line in block)]
     source = "\n".join(body) + "\n"
     filename = f"<hcpcs_rules generated {rule.ruleset}:{rule.id}>"
     namespace: dict[str, Any] = {**RUNTIME, **emitter.constants}
@@ -375,35 +427,53 @@ def compile_rule(
         filename=filename,
         run=namespace.get("run"),
         namespace=namespace,
+        run_block=tuple(block) if run_conjuncts is not None else (),
+        constants=dict(emitter.constants),
     )
 
 
-def _run_source(
-    rule: ir.Rule, emitter: _Emitter, joined: set[str], tests: list[tuple[str, ir.Expr]]
+def _run_block(
+    rule: ir.Rule,
+    emitter: _Emitter,
+    joined: set[str],
+    tests: list[tuple[str, ir.Expr]],
+    produced: str,
 ) -> list[str]:
-    """``run(f, subjects)``: everything per claim hoisted out of the loop over subjects."""
+    """The body of ``run(f, subjects)``: test every subject, fire on each match.
+
+    Everything per claim is hoisted out of the loop over subjects. On a match it hands ``_fire``
+    the message and derived fields computed right there, from the names already bound
+    (``produced``). The body never returns early, so the python backend can also inline it into
+    its driver (a missing per-claim fact wraps the rest in an ``if`` instead).
+    """
     condition = " and ".join(t if _is_bool(c) else f"bool({t})" for t, c in tests) or "True"
-    out = ["def run(f, subjects):"]
-    for root in sorted(emitter.roots - {"line"}):
-        out.append(f"    {root} = f.{root}")
+    out = [f"{root} = f.{root}" for root in sorted(emitter.roots - {"line"})]
+    indent = ""
     per_line = sorted(fact for fact, per in emitter.derived.items() if per == "line")
     for fact, per in sorted(emitter.derived.items()):
         if per == "claim":
-            out.append(f"    d_{fact} = f.derived[{fact!r}].get(0)")
+            out.append(f"{indent}d_{fact} = f.derived[{fact!r}].get(0)")
             if fact in joined:
-                out += [f"    if d_{fact} is None:", "        return"]
+                out.append(f"{indent}if d_{fact} is not None:")
+                indent += "    "
     if rule.on == "claim":
-        return [*out, "    n = 0", f"    if {condition}:", "        _fire(f, 0)"]
-    out.append("    lines = f.lines")
-    out += [f"    D_{fact} = f.derived[{fact!r}]" for fact in per_line]
-    out.append("    for n in subjects:")
+        return [
+            *out,
+            f"{indent}n = 0",
+            f"{indent}if {condition}:",
+            f"{indent}    _fire(f, 0, {produced})",
+        ]
+    out.append(f"{indent}lines = f.lines")
+    out += [f"{indent}D_{fact} = f.derived[{fact!r}]" for fact in per_line]
+    out.append(f"{indent}for n in subjects:")
+    indent += "    "
     if "line" in emitter.roots:
-        out.append("        line = lines[n - 1]")
+        out.append(f"{indent}line = lines[n - 1]")
     for fact in per_line:
-        out.append(f"        d_{fact} = D_{fact}.get(n)")
+        out.append(f"{indent}d_{fact} = D_{fact}.get(n)")
         if fact in joined:
-            out += [f"        if d_{fact} is None:", "            continue"]
-    out += [f"        if {condition}:", "            _fire(f, n)"]
+            out += [f"{indent}if d_{fact} is None:", f"{indent}    continue"]
+    out += [f"{indent}if {condition}:", f"{indent}    _fire(f, n, {produced})"]
     return out
 
 

@@ -46,7 +46,7 @@ def fact_id(name: str, key: int) -> str:
 
 def make_fire(
     compiled: CompiledRule, fact_per: dict[str, str]
-) -> Callable[[Facts, int], dict[str, Any] | None]:
+) -> Callable[..., dict[str, Any] | None]:
     """The one way a rule's firing on subject ``n`` becomes a finding, a derived fact and a trace
     step, shared by both backends. Everything fixed per rule is looked up here, once.
 
@@ -66,7 +66,11 @@ def make_fire(
     fact_on_line = fact is not None and fact_per[fact] == "line"
     read_keys = tuple((name, fact_per[name] == "line") for name in rule.reads)
 
-    def fire(f: Facts, n: int) -> dict[str, Any] | None:
+    def fire(
+        f: Facts, n: int, text: str | None = None, fields: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        # ``text`` / ``fields``: the message and derived fields when the caller already computed
+        # them (the python backend's run functions do); otherwise they are computed here.
         severity = None
         if message is not None:
             severity = single_severity or severity_for(rule, f)
@@ -75,7 +79,7 @@ def make_fire(
                     rule_id=rule_id,
                     severity=severity,  # type: ignore[arg-type]
                     line=n if on_line else None,
-                    message=message(f, n),
+                    message=message(f, n) if text is None else text,
                     source=source,
                     payer=f.claim.payer if payer_specific else None,
                 )
@@ -86,7 +90,7 @@ def make_fire(
             key = n if fact_on_line else 0
             store = f.derived[fact]  # type: ignore[index]
             if key not in store:  # a per-claim flag is derived once, by the first line setting it
-                derived_fields = store[key] = derive(f, n)
+                derived_fields = store[key] = derive(f, n) if fields is None else fields
         if f.trace is not None:
             if derived_fields is not None:
                 derived_ids = (fact_id(fact, key),)  # type: ignore[arg-type]

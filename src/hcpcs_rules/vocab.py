@@ -28,6 +28,7 @@ __all__ = [
     "pos_is_valid",
 ]
 
+
 def _is_ascii_digits(text: str) -> bool:
     # isdigit() alone accepts other scripts' digits (full-width, Arabic-Indic); ASCII first.
     return text.isascii() and text.isdigit()

@@ -93,11 +93,17 @@ class _RulePlan:
     __slots__ = ("fire", "guard", "name", "rule", "subject_line")
 
     def __init__(
-        self, name: str, rule: ir.Rule, guard: CompiledRule, fact_per: dict[str, str]
+        self,
+        name: str,
+        rule: ir.Rule,
+        guard: CompiledRule,
+        fact_per: dict[str, str],
+        residual: bool,
     ) -> None:
         self.name = name
         self.rule = rule
-        self.guard = guard
+        # None when the network decides the whole condition: nothing is left to test in Python.
+        self.guard = guard.match if residual else None
         self.fire = make_fire(guard, fact_per)
         self.subject_line = rule.on == "line"
 
@@ -114,6 +120,18 @@ def _native_test(conj: ir.Expr, facts: dict[str, ir.DerivedFact]) -> tuple[str, 
             return None
         return path.root, path.fields[0]
 
+    if isinstance(conj, ir.BoolOp) and conj.op == "or":
+        # `a or b` on one fact is a $or of the network tests of a and b (a payer scope:
+        # `payer_scope.overlay in S or payer_scope.program in S`).
+        parts = [_native_test(value, facts) for value in conj.values]
+        if any(p is None for p in parts) or len({p[0] for p in parts}) != 1:  # type: ignore[index]
+            return None
+        options: list[Any] = []
+        for _, test in parts:  # type: ignore[misc]
+            options.extend(test.get("$or", [test]))
+        if len(options) > MAX_SET_SIZE:
+            return None
+        return parts[0][0], {"$or": options}  # type: ignore[index]
     if isinstance(conj, ir.Path) and conj.type == "bool" and field(conj):
         root, name = field(conj)  # type: ignore[misc]
         return root, {name: True}
@@ -204,7 +222,9 @@ def translate(
         name = f"r{index}"
         definition[name] = {"pri": 1 + rule.stratum, "all": patterns}
         guard = compile_rule(rule, program, residual, joins=False)
-        plans[name] = _RulePlan(name, rule, guard, {f.name: f.per for f in program.facts})
+        plans[name] = _RulePlan(
+            name, rule, guard, {f.name: f.per for f in program.facts}, bool(residual)
+        )
     return definition, plans, needed
 
 
@@ -261,10 +281,18 @@ def _alpha_network(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> _
             for chain in chains:
                 node = root
                 for step in chain:
-                    key = f"#{next(unique)}" if _never_shared(step) else json.dumps(step, sort_keys=True)
+                    key = (
+                        f"#{next(unique)}"
+                        if _never_shared(step)
+                        else json.dumps(step, sort_keys=True)
+                    )
                     if key not in node.children:
                         ((field, value),) = step.items() if len(step) == 1 else ((None, None),)
-                        constant = field is not None and not field.startswith("$") and not isinstance(value, dict)
+                        constant = (
+                            field is not None
+                            and not field.startswith("$")
+                            and not isinstance(value, dict)
+                        )
                         node.children[key] = _AlphaNode(field if constant else None)
                     node = node.children[key]
                     node.rules.add(rule_id)
@@ -304,14 +332,28 @@ def check_limits(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> Non
     """
     problems: list[RulesetProblem] = []
     if len(definition) > MAX_RULES:
-        problems.append(RulesetProblem("<program>", None, None, f"{len(definition)} rules exceed what the durable backend runs safely ({MAX_RULES})"))
+        problems.append(
+            RulesetProblem(
+                "<program>",
+                None,
+                None,
+                f"{len(definition)} rules exceed what the durable backend runs safely ({MAX_RULES})",
+            )
+        )
     root = _alpha_network(definition, plans)
 
     def walk(node: _AlphaNode, kind: str) -> None:
         conjunctive = [c for key, c in node.children.items() if '"$nex"' not in key]
         if len(conjunctive) > MAX_SIBLING_TESTS:
             rules = sorted({r for c in conjunctive for r in c.rules})
-            problems.append(RulesetProblem("<program>", None, rules[0], f"{len(conjunctive)} tests hang off one node of the {kind} network (rules {', '.join(rules[:3])}...): durable_rules hangs at 512; use a set constant or a derived fact"))
+            problems.append(
+                RulesetProblem(
+                    "<program>",
+                    None,
+                    rules[0],
+                    f"{len(conjunctive)} tests hang off one node of the {kind} network (rules {', '.join(rules[:3])}...): durable_rules hangs at 512; use a set constant or a derived fact",
+                )
+            )
         for child in node.children.values():
             walk(child, kind)
 
@@ -321,7 +363,14 @@ def check_limits(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> Non
         needed = _stack_needed(type_node)
         if needed > MAX_ALPHA_STACK:
             rules = sorted(type_node.rules)
-            problems.append(RulesetProblem("<program>", None, None, f"up to {needed} tests can pass for one {kind} fact (rules {', '.join(rules[:3])}... {len(rules)} in all): durable_rules fails asserts beyond {MAX_ALPHA_STACK}; use fewer rules on {kind} facts, or the python backend"))
+            problems.append(
+                RulesetProblem(
+                    "<program>",
+                    None,
+                    None,
+                    f"up to {needed} tests can pass for one {kind} fact (rules {', '.join(rules[:3])}... {len(rules)} in all): durable_rules fails asserts beyond {MAX_ALPHA_STACK}; use fewer rules on {kind} facts, or the python backend",
+                )
+            )
     if problems:
         raise RulesetError(problems)
 
@@ -399,12 +448,8 @@ class DurableBackend:
                 _, state = engine.assert_facts(handle, json.dumps(self._base_facts(f, sid)))
                 self._drain(state, f, sid)
                 for stratum in range(1, self._strata):
-                    _, state = engine.assert_fact(
-                        handle,
-                        json.dumps(
-                            {"sid": sid, "id": f"{GATE}{stratum}", "t": GATE, "stratum": stratum}
-                        ),
-                    )
+                    gate = f'{{"sid": "{sid}", "id": "{GATE}{stratum}", "t": "{GATE}", "stratum": {stratum}}}'
+                    _, state = engine.assert_fact(handle, gate)
                     self._drain(state, f, sid)
             except BaseException:
                 if state is not None:
@@ -431,7 +476,8 @@ class DurableBackend:
                 plan = plans[name]
                 n = int(_SUBJECT_LINE.search(message).group(1)) if plan.subject_line else 0  # type: ignore[union-attr]
                 try:
-                    derived = plan.fire(f, n) if plan.guard.match(f, n) else None
+                    guard = plan.guard
+                    derived = plan.fire(f, n) if guard is None or guard(f, n) else None
                 except Exception as exc:
                     raise RuleExecutionError(plan.rule.id, f.claim.id, exc) from exc
                 if derived is not None:
@@ -439,14 +485,21 @@ class DurableBackend:
             message = engine.complete_and_start_action(handle, state)
 
     def _assert_derived(self, rule: ir.Rule, n: int, fields: dict[str, Any], sid: str) -> None:
-        key = n if self._fact_per[rule.derive] == "line" else 0  # type: ignore[index]
-        fact = {"sid": sid, "id": fact_id(rule.derive, key), "t": rule.derive, "key": key}  # type: ignore[arg-type]
-        for name in self._needed.get(rule.derive, ()):  # type: ignore[arg-type]
-            _put(fact, name, fields.get(name))
-        code, _ = self._engine.assert_fact(self._handle, json.dumps(fact))
+        name = rule.derive
+        key = n if self._fact_per[name] == "line" else 0  # type: ignore[index]
+        # Written by hand: sid, names and keys are our own plain tokens; only field values
+        # (usually none are needed by the network) go through json.dumps.
+        text = f'{{"sid": "{sid}", "id": "{fact_id(name, key)}", "t": "{name}", "key": {key}'  # type: ignore[arg-type]
+        for field in self._needed.get(name, ()):  # type: ignore[arg-type]
+            value = fields.get(field)
+            if value is not None:
+                text += f", {json.dumps(field)}: {json.dumps(list(value) if isinstance(value, tuple) else value)}"
+        code, _ = self._engine.assert_fact(self._handle, text + "}")
         # 0: handled, 1: no rule uses it (fine at the C level); anything else is a bug of ours.
         if code not in (0, 1):
-            raise RuntimeError(f"durable_rules refused derived fact {fact['id']} (code {code})")
+            raise RuntimeError(
+                f"durable_rules refused derived fact {fact_id(name, key)} (code {code})"
+            )
 
 
 def _put(fact: dict[str, Any], name: str, value: Any) -> None:

@@ -89,7 +89,9 @@ class PythonBackend:
 DRIVER_NAME = "<hcpcs_rules generated program>"
 
 
-def _driver(program: ir.Program, compiled: Sequence[CompiledRule]) -> tuple[str, Callable[[Facts], None]]:
+def _driver(
+    program: ir.Program, compiled: Sequence[CompiledRule]
+) -> tuple[str, Callable[[Facts], None]]:
     """Generate the schedule: every rule's ``run`` in stratum order, grouped by index.
 
     Within a stratum rules are independent (none reads what another derives), so they are grouped
@@ -150,7 +152,9 @@ def _driver(program: ir.Program, compiled: Sequence[CompiledRule]) -> tuple[str,
                 indent += "    "
                 subjects = "subjects"
             else:
-                body.append(f"{indent}subjects = sorted(n for c in {const(frozenset(codes))} for n in by_code.get(c, ()))")
+                body.append(
+                    f"{indent}subjects = sorted(n for c in {const(frozenset(codes))} for n in by_code.get(c, ()))"
+                )
                 body.append(f"{indent}if subjects:")
                 indent += "    "
                 subjects = "subjects"
@@ -158,5 +162,10 @@ def _driver(program: ir.Program, compiled: Sequence[CompiledRule]) -> tuple[str,
                 body.append(f"{indent}run_{index}(f, {subjects})  # {compiled[index].rule.id}")
     source = "\n".join(body) + "\n"
     exec(compile(source, DRIVER_NAME, "exec"), namespace)
-    linecache.cache[DRIVER_NAME] = (len(source), None, source.splitlines(keepends=True), DRIVER_NAME)
+    linecache.cache[DRIVER_NAME] = (
+        len(source),
+        None,
+        source.splitlines(keepends=True),
+        DRIVER_NAME,
+    )
     return source, namespace["evaluate"]
