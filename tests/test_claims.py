@@ -245,3 +245,39 @@ def test_deeply_nested_input_is_a_claim_error_not_a_recursion_crash():
         data = {"lines": [data]}
     with pytest.raises(ClaimError):
         parse_claim(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "fragment"),
+    [
+        ({"lines__0__units": "1000000000000"}, "$.lines[0].units", "out of range"),
+        ({"lines__0__charge": "-1000000000000"}, "$.lines[0].charge", "out of range"),
+        (
+            {"lines__0__units": "1.0000000000000000000000000000001"},
+            "$.lines[0].units",
+            "too precise",
+        ),
+        (
+            {"lines__0__dispensed__quantity": "0.0000001"},
+            "$.lines[0].dispensed.quantity",
+            "too precise",
+        ),
+        ({"lines__0__days_supply": 10**58}, "$.lines[0].days_supply", "out of range"),
+        ({"payer": "medicare_advantage"}, "$.payer", "is a line of business, not a payer"),
+        ({"payer": "commercial"}, "$.payer", "is a line of business, not a payer"),
+    ],
+)
+def test_absurd_numbers_and_reserved_payer_names_are_claim_errors(change, path, fragment):
+    problems = errors_of(with_changes(**change))
+    assert any(p == path and fragment in m for p, m in problems), problems
+
+
+def test_bounds_leave_real_values_alone():
+    claim = parse_claim(
+        with_changes(
+            lines__0__units="999999999999",
+            lines__0__charge="2400.000000000",
+            lines__0__dispensed__quantity="0.000001",
+        )
+    )
+    assert claim.lines[0].charge == Decimal("2400.000000000")  # kept exactly as given

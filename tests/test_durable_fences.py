@@ -325,3 +325,41 @@ def test_joins_never_share_nodes_and_count_against_the_stack(tmp_path, monkeypat
     with pytest.raises(Exception, match="303"):
         unchecked.evaluate(claim)
     assert unchecked.backend.live_sessions == 0
+
+
+def test_256_patterns_on_one_node_are_refused_with_the_reason(tmp_path):
+    """Rules with the same test end their patterns on one shared node: 255 fit; from 256 on, the
+    C engine reads past the end of its list (measured: intermittent segfaults at 256, error 108
+    or not at 257, depending on what lies beyond), so the build refuses them."""
+
+    def rules(count: int):
+        body = "\n".join(
+            textwrap.dedent(f"""
+            [[rule]]
+            id = "SAME-{i:03d}"
+            title = "same test {i}"
+            on = "claim"
+            severity = "info"
+            when = "claim.payer == 'medicare'"
+            message = "m"
+            source = "test"
+            """)
+            for i in range(count)
+        )
+        path = tmp_path / f"same{count}.toml"
+        path.write_text('[ruleset]\nname = "same"\nversion = "1"\n' + body)
+        return path
+
+    claim = {
+        "id": "A",
+        "payer": "medicare",
+        "supplier": {"npi": "1234567893"},
+        "lines": [{"hcpcs": "J7632", "units": "1"}],
+    }
+    fits = Engine([rules(255)], backend="durable", check_examples=False)
+    for _ in range(20):
+        assert len(fits.evaluate(claim).findings) == 255
+    with pytest.raises(
+        RulesetError, match="256 rule patterns end on one test of the claim network"
+    ):
+        Engine([rules(256)], backend="durable", check_examples=False)

@@ -32,6 +32,7 @@ from .model import (
     Claim,
     Dispensed,
     NonBlankStr,
+    PayerName,
     PositiveDecimal,
     PositiveInt,
     Result,
@@ -79,7 +80,36 @@ def _type_name(value: Any) -> str:
     )
 
 
+# Bounds that no real claim comes near, so that exact arithmetic on any accepted claim stays
+# far inside the 60-digit context the rules compute in (a product of three quantities included).
+MAX_DECIMAL = Decimal(10) ** 12
+MAX_DECIMAL_PLACES = 6
+MAX_COUNT = 1_000_000
+
+
 def _decimal(value: Any, _: Any = None) -> Decimal:
+    number = _unbounded_decimal(value)
+    if abs(number) >= MAX_DECIMAL:
+        raise _InputProblem(
+            f"out of range: {_describe(value)} (at most 12 digits before the decimal point)"
+        )
+    if _decimal_places(number) > MAX_DECIMAL_PLACES:
+        raise _InputProblem(
+            f"too precise: {_describe(value)} (at most {MAX_DECIMAL_PLACES} decimal places)"
+        )
+    return number
+
+
+def _decimal_places(number: Decimal) -> int:
+    """Decimal places that carry a digit (2400.000 has none), computed without any rounding."""
+    _sign, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -exponent - trailing_zeros)
+
+
+def _unbounded_decimal(value: Any) -> Decimal:
     # bool is an int subclass: True must not become Decimal(1).
     if isinstance(value, (bool, float)):
         raise _InputProblem(
@@ -113,6 +143,8 @@ def _positive_decimal(value: Any, _: Any = None) -> Decimal:
 def _int(value: Any, _: Any = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _InputProblem(f"not an integer: {_describe(value)} is {_type_name(value)}")
+    if abs(value) > MAX_COUNT:
+        raise _InputProblem(f"out of range: {_describe(value)} (at most {MAX_COUNT:,})")
     return value
 
 
@@ -127,6 +159,19 @@ def _str(value: Any, _: Any = None) -> str:
     if not isinstance(value, str):
         raise _InputProblem(f"not a string: {_describe(value)} is {_type_name(value)}")
     return value
+
+
+def _payer(value: Any, _: Any = None) -> str:
+    payer = _non_blank_str(value)
+    if payer in _NOT_PAYERS:
+        raise _InputProblem(
+            f"{payer!r} is a line of business, not a payer: give the payer and set line_of_business"
+        )
+    return payer
+
+
+# Rules scope by payer overlay and program; a payer may not take a program's name.
+_NOT_PAYERS = frozenset({"medicare_advantage", "commercial"})
 
 
 def _non_blank_str(value: Any, _: Any = None) -> str:
@@ -239,6 +284,7 @@ def _make_converter() -> cattrs.Converter:
         (PositiveInt, _positive_int),
         (str, _str),
         (NonBlankStr, _non_blank_str),
+        (PayerName, _payer),
         (bool, _bool),
         (dt.date, _date),
     ):

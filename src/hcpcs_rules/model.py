@@ -41,6 +41,7 @@ __all__ = [
 PositiveDecimal = NewType("PositiveDecimal", Decimal)
 PositiveInt = NewType("PositiveInt", int)
 NonBlankStr = NewType("NonBlankStr", str)
+PayerName = NewType("PayerName", str)
 
 LineOfBusiness = Literal["commercial", "medicare_advantage"]
 DispensedUnit = Literal["mg", "mcg", "ug", "g", "mL"]
@@ -152,7 +153,7 @@ class ClaimLine:
 @_frozen
 class Claim:
     id: NonBlankStr
-    payer: NonBlankStr
+    payer: PayerName
     supplier: Supplier
     lines: tuple[ClaimLine, ...]
     line_of_business: LineOfBusiness = "commercial"

@@ -35,6 +35,7 @@ __all__ = [
 _SCALARS: dict[object, str] = {
     str: "str",
     model.NonBlankStr: "str",
+    model.PayerName: "str",
     int: "int",
     model.PositiveInt: "int",
     Decimal: "decimal",

@@ -56,6 +56,11 @@ GATE = "__gate__"
 # C engine limits (rete.h) and how close we let a ruleset get to them.
 MAX_SIBLING_TESTS = 511  # NEXT_BUCKET_LENGTH: 512 children of one node hang the first assert
 MAX_ALPHA_STACK = 64  # MAX_STACK_SIZE: the alpha walk's stack
+# BETA_LIST_LENGTH (256) patterns may end on one alpha node, but the C code walks that list to
+# its first empty slot: with all 256 taken it reads past the end (measured: intermittent
+# segfaults at 256). Likewise for the NEXT_LIST_LENGTH (128) list of absence tests.
+MAX_BETA_LINKS = 255
+MAX_ABSENCE_TESTS = 127
 MAX_RULES = 4000  # MAX_ACTIONS is 4096
 MAX_SET_SIZE = 32  # larger literal sets stay in the Python guard
 _SCALAR = {"str", "int", "bool"}
@@ -251,12 +256,13 @@ def _fields_of(test: Any) -> set[str]:
 class _AlphaNode:
     """A node of a model of durable_rules' alpha network, built the way rete.c builds it."""
 
-    __slots__ = ("children", "equal_field", "rules")
+    __slots__ = ("children", "ends", "equal_field", "rules")
 
     def __init__(self, equal_field: str | None = None) -> None:
         self.children: dict[str, _AlphaNode] = {}
         self.equal_field = equal_field  # set for `field == constant` tests
         self.rules: set[str] = set()
+        self.ends = 0  # patterns whose chain ends here: each links a beta node to this node
 
 
 def _alpha_network(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> _AlphaNode:
@@ -296,6 +302,7 @@ def _alpha_network(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> _
                         node.children[key] = _AlphaNode(field if constant else None)
                     node = node.children[key]
                     node.rules.add(rule_id)
+                node.ends += 1
     return root
 
 
@@ -324,11 +331,13 @@ def _stack_needed(node: _AlphaNode) -> int:
 def check_limits(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> None:
     """Refuse what the C engine would hang or fail on, naming the fact type and rules at fault.
 
-    Limits (rete.h): a node's conjunctive children live in a 512-slot open-addressing table, and
-    the first assert spins forever once it is full (measured: 512 rules testing one field); the
-    alpha walk has a 64-entry stack, and overflowing it fails asserts with error 303, depending on
-    the data (measured: 65 tests all passing for one line). The model of the network above is
-    checked against both measurements in tests/test_durable_fences.py.
+    Limits (rete.h, rules.h): a node's conjunctive children live in a 512-slot open-addressing
+    table, and the first assert spins forever once it is full (measured: 512 rules testing one
+    field); the alpha walk has a 64-entry stack, and overflowing it fails asserts with error 303,
+    depending on the data (measured: 65 tests all passing for one line); at most 256 patterns may
+    end on one alpha node (error 108 at build: hundreds of rules behind one stratum gate) and 128
+    absence tests hang off one node. The model of the network above is checked against these
+    measurements in tests/test_durable_fences.py.
     """
     problems: list[RulesetProblem] = []
     if len(definition) > MAX_RULES:
@@ -343,6 +352,26 @@ def check_limits(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> Non
     root = _alpha_network(definition, plans)
 
     def walk(node: _AlphaNode, kind: str) -> None:
+        if node.ends > MAX_BETA_LINKS:
+            rules = sorted(node.rules)
+            problems.append(
+                RulesetProblem(
+                    "<program>",
+                    None,
+                    rules[0],
+                    f"{node.ends} rule patterns end on one test of the {kind} network (rules {', '.join(rules[:3])}...): durable_rules crashes at 256 and refuses more (error 108); split the ruleset, or use the python backend",
+                )
+            )
+        absent = [c for key, c in node.children.items() if '"$nex"' in key]
+        if len(absent) > MAX_ABSENCE_TESTS:
+            problems.append(
+                RulesetProblem(
+                    "<program>",
+                    None,
+                    None,
+                    f"{len(absent)} 'is missing' tests under one node of the {kind} network: durable_rules refuses more than {MAX_ABSENCE_TESTS}",
+                )
+            )
         conjunctive = [c for key, c in node.children.items() if '"$nex"' not in key]
         if len(conjunctive) > MAX_SIBLING_TESTS:
             rules = sorted({r for c in conjunctive for r in c.rules})
