@@ -287,6 +287,9 @@ class _Emitter:
                     args.append(self.const(re.compile(arg.value), "regex"))
                 else:
                     args.append(self.expr(arg, facts))
+            if node.name == "coalesce" and _SIMPLE.match(args[0]):
+                # The commonest call (a line's value, else the claim's), written out: no call.
+                return f"({args[0]} if {args[0]} is not None else {args[1]})"
             name = f"_f_{node.name}"
             self.constants[name] = function.impl
             return f"{name}({', '.join(args)})"

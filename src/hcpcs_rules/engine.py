@@ -50,13 +50,9 @@ class Engine:
         self.backend: Backend = make_backend(backend, self.program)
         self.rulesets: tuple[str, ...] = tuple(r.label for r in self.program.rulesets)
         self._fact_names = tuple(f.name for f in self.program.facts)
-        self._value_fields = tuple(
-            (fact.name, field)
-            for fact in self.program.facts
-            if fact.per == "line"
-            for field, _ in fact.fields
-            if field in ("dispensed_mg", "expected_units")
-        )
+        line_facts = [f for f in self.program.facts if f.per == "line"]
+        self._mg_facts = tuple(f.name for f in line_facts if "dispensed_mg" in dict(f.fields))
+        self._units_facts = tuple(f.name for f in line_facts if "expected_units" in dict(f.fields))
         if check_examples:
             check_examples_of(self)
 
@@ -97,25 +93,31 @@ class Engine:
         worst = 0
         for finding in findings:
             rank = _RANK[finding.severity]
-            worst = max(worst, rank)
+            if rank > worst:
+                worst = rank
             if finding.line is not None and rank > worst_by_line.get(finding.line, 0):
                 worst_by_line[finding.line] = rank
         derived = f.derived
         lines = []
         for n, line in enumerate(claim.lines, start=1):
             # dispensed_mg / expected_units come from whichever per-line facts derive them.
-            values = {"dispensed_mg": None, "expected_units": None}
-            for fact, field in self._value_fields:
+            dispensed_mg = expected_units = None
+            for fact in self._mg_facts:
                 fields = derived[fact].get(n)
                 if fields is not None:
-                    values[field] = fields.get(field)
+                    dispensed_mg = fields["dispensed_mg"]
+            for fact in self._units_facts:
+                fields = derived[fact].get(n)
+                if fields is not None:
+                    expected_units = fields["expected_units"]
             lines.append(
                 LineResult(
                     line=n,
                     hcpcs=line.hcpcs,
                     billed_units=line.units,
+                    dispensed_mg=dispensed_mg,
+                    expected_units=expected_units,
                     status=_STATUS[worst_by_line.get(n, 0)],
-                    **values,
                 )
             )
         return Result(
