@@ -1,0 +1,86 @@
+"""Where one claim's time goes, stage by stage: ``python benchmarks/breakdown.py``.
+
+python backend: the claim's ``Facts``, the generated rules with and without recording findings,
+and the whole ``Engine.evaluate`` (the rest is the Result). durable backend: a cProfile of whole
+evaluations, reporting the share spent inside durable_rules' C functions and the top entries.
+Medians of 11 rounds over the same stream ``run.py`` uses; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+
+import check_floor  # noqa: E402
+from hcpcs_rules import Engine  # noqa: E402
+from hcpcs_rules.facts import Facts  # noqa: E402
+
+
+def median_us(function: Callable[[], object], count: int, rounds: int = 11) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return times[len(times) // 2] / count * 1e6
+
+
+def main() -> None:
+    stream = check_floor.generated_claims(2000, seeds=(7,))
+    engine = Engine()
+    names = tuple(f.name for f in engine.program.facts)
+    run = engine.backend._evaluate  # the generated driver, without the error wrapper
+    print(f"python backend, {len(stream)} claims, µs per claim (medians):")
+    whole = median_us(lambda: [engine.evaluate(c) for c in stream], len(stream))
+    facts = median_us(lambda: [Facts(c, names, False) for c in stream], len(stream))
+    rules = median_us(lambda: [run(Facts(c, names, False)) for c in stream], len(stream))
+    recorders = []
+    for compiled in engine.backend._compiled:
+        if compiled.rule.finding is not None and compiled.rule.derive is None:
+            recorders.append((compiled, compiled.namespace["_fire"]))
+            compiled.namespace["_fire"] = lambda f, n, text, fields: None
+    unrecorded = median_us(lambda: [run(Facts(c, names, False)) for c in stream], len(stream))
+    for compiled, fire in recorders:
+        compiled.namespace["_fire"] = fire
+    evaluated = []
+    for claim in stream:
+        facts_of_claim = Facts(claim, names, False)
+        run(facts_of_claim)
+        evaluated.append((claim, facts_of_claim))
+    # _result sorts findings in place: sorting sorted lists again is what a re-run costs.
+    result = median_us(lambda: [engine._result(c, f) for c, f in evaluated], len(stream))
+    whole = median_us(lambda: [engine.evaluate(c) for c in stream], len(stream))
+    print(f"  Facts for the claim                      {facts:6.1f}")
+    print(f"  rules (conditions, derived facts, text)  {unrecorded - facts:6.1f}")
+    print(f"  recording findings                       {rules - unrecorded:6.1f}")
+    print(f"  Result assembly                          {result:6.1f}")
+    print(f"  the rest (parse check, dispatch)         {whole - rules - result:6.1f}")
+    print(f"  Engine.evaluate                          {whole:6.1f}")
+
+    durable = Engine(backend="durable")
+    profile = cProfile.Profile()
+    profile.enable()
+    for claim in stream:
+        durable.evaluate(claim)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    entries = stats.stats  # type: ignore[attr-defined]
+    inside_c = sum(v[2] for k, v in entries.items() if "durable_rules_engine" in k[2])
+    print(
+        f"\ndurable backend under cProfile: {100 * inside_c / total:.0f} % inside durable_rules' C functions"
+    )
+    for key, value in sorted(entries.items(), key=lambda kv: -kv[1][2])[:8]:
+        print(f"  {100 * value[2] / total:5.1f} %  {Path(key[0]).name}:{key[2]}")
+
+
+if __name__ == "__main__":
+    main()
