@@ -122,22 +122,25 @@ def test_a_failing_evaluation_leaves_no_state_behind(tmp_path, exploding_functio
     assert engine.evaluate(good) == baseline
 
 
+def many_rules(tmp_path, name: str, count: int, rule: str, *, requires_core: bool = True):
+    """A ruleset of ``count`` rules from ``rule``, a TOML template of one rule body formatted with
+    ``i`` (the rule's index): how these tests walk durable_rules up to its limits."""
+    header = f'[ruleset]\nname = "{name}"\nversion = "1"\n'
+    if requires_core:
+        header += 'requires = ["core"]\n'
+    body = "\n".join(
+        f'[[rule]]\nid = "{name.upper()}-{i:04d}"\ntitle = "{name} {i}"\nseverity = "info"\n'
+        f'message = "m"\nsource = "test"\n' + textwrap.dedent(rule).format(i=i)
+        for i in range(count)
+    )
+    path = tmp_path / f"{name}{count}.toml"
+    path.write_text(header + body)
+    return path
+
+
 def test_512_sibling_tests_are_refused_at_build_not_hung(tmp_path):
     """durable_rules spins forever on the first assert with 512 tests on one field."""
-    rules = "\n".join(
-        textwrap.dedent(f"""
-        [[rule]]
-        id = "SIB-{i:04d}"
-        title = "code {i}"
-        codes = ["C{i:04d}"]
-        severity = "info"
-        message = "m"
-        source = "test"
-        """)
-        for i in range(512)
-    )
-    path = tmp_path / "siblings.toml"
-    path.write_text('[ruleset]\nname = "siblings"\nversion = "1"\nrequires = ["core"]\n' + rules)
+    path = many_rules(tmp_path, "sib", 512, 'codes = ["C{i:04d}"]')
     script = textwrap.dedent(f"""
         from hcpcs_rules import Engine, RulesetError
         try:
@@ -248,21 +251,9 @@ def test_ruleset_errors_from_durable_itself_are_ruleset_errors(monkeypatch):
 
 
 def _inequality_rules(tmp_path, count: int):
-    rules = "\n".join(
-        textwrap.dedent(f"""
-        [[rule]]
-        id = "NE-{i:03d}"
-        title = "not code {i}"
-        severity = "info"
-        when = "line.hcpcs != 'C{i:03d}'"
-        message = "m"
-        source = "test"
-        """)
-        for i in range(count)
+    return many_rules(
+        tmp_path, "ne", count, """when = "line.hcpcs != 'C{i:03d}'" """, requires_core=False
     )
-    path = tmp_path / f"ne{count}.toml"
-    path.write_text('[ruleset]\nname = "ne"\nversion = "1"\n' + rules)
-    return path
 
 
 def test_more_than_64_tests_matching_one_fact_are_refused_at_build(tmp_path):
@@ -283,21 +274,8 @@ def test_more_than_64_tests_matching_one_fact_are_refused_at_build(tmp_path):
 
 
 def _service_joins(tmp_path, count: int):
-    rules = "\n".join(
-        textwrap.dedent(f"""
-        [[rule]]
-        id = "JOIN-{i:03d}"
-        title = "reads service {i}"
-        severity = "info"
-        when = "service.date > date('2000-01-{1 + i % 28:02d}')"
-        message = "m"
-        source = "test"
-        """)
-        for i in range(count)
-    )
-    path = tmp_path / f"join{count}.toml"
-    path.write_text('[ruleset]\nname = "joins"\nversion = "1"\nrequires = ["core"]\n' + rules)
-    return path
+    # Identical tests: they would share one node, were it not a join (joins never share).
+    return many_rules(tmp_path, "join", count, """when = "service.date > date('2000-01-01')" """)
 
 
 def test_joins_never_share_nodes_and_count_against_the_stack(tmp_path, monkeypatch):
@@ -333,22 +311,13 @@ def test_256_patterns_on_one_node_are_refused_with_the_reason(tmp_path):
     or not at 257, depending on what lies beyond), so the build refuses them."""
 
     def rules(count: int):
-        body = "\n".join(
-            textwrap.dedent(f"""
-            [[rule]]
-            id = "SAME-{i:03d}"
-            title = "same test {i}"
-            on = "claim"
-            severity = "info"
-            when = "claim.payer == 'medicare'"
-            message = "m"
-            source = "test"
-            """)
-            for i in range(count)
+        return many_rules(
+            tmp_path,
+            "same",
+            count,
+            """on = "claim"\nwhen = "claim.payer == 'medicare'" """,
+            requires_core=False,
         )
-        path = tmp_path / f"same{count}.toml"
-        path.write_text('[ruleset]\nname = "same"\nversion = "1"\n' + body)
-        return path
 
     claim = {
         "id": "A",

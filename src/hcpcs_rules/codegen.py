@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 
 from . import ir
+from .compile import SCOPE_FACT
 from .functions import FUNCTIONS
 from .units import EXACT_CONTEXT, format_decimal
 
@@ -45,42 +46,6 @@ def _sub(a: Any, b: Any) -> Any:
 
 def _mul(a: Any, b: Any) -> Any:
     return None if a is None or b is None else _EXACT.multiply(a, b)
-
-
-def _eq(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a == b
-
-
-def _ne(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a != b
-
-
-def _lt(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a < b
-
-
-def _le(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a <= b
-
-
-def _gt(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a > b
-
-
-def _ge(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a >= b
-
-
-def _in(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a in b
-
-
-def _not_in(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and a not in b
-
-
-def _get(obj: Any, name: str) -> Any:
-    return None if obj is None else getattr(obj, name)
 
 
 def format_value(value: Any) -> str:
@@ -143,15 +108,6 @@ RUNTIME: dict[str, Any] = {
     "_add": _add,
     "_sub": _sub,
     "_mul": _mul,
-    "_eq": _eq,
-    "_ne": _ne,
-    "_lt": _lt,
-    "_le": _le,
-    "_gt": _gt,
-    "_ge": _ge,
-    "_in": _in,
-    "_not_in": _not_in,
-    "_get": _get,
     "_fmt": format_value,
     "_fmt_str": _fmt_str,
     "_fmt_int": _fmt_int,
@@ -159,16 +115,6 @@ RUNTIME: dict[str, Any] = {
     "_fmt_date": _fmt_date,
     "_fmt_str_list": _fmt_str_list,
     "_fmt_int_list": _fmt_int_list,
-}
-_CMP_HELPER = {
-    "==": "_eq",
-    "!=": "_ne",
-    "<": "_lt",
-    "<=": "_le",
-    ">": "_gt",
-    ">=": "_ge",
-    "in": "_in",
-    "not in": "_not_in",
 }
 
 
@@ -485,7 +431,7 @@ def severity_for(rule: ir.Rule, f: Any) -> str:
     pairs = rule.finding.severity  # type: ignore[union-attr]
     if len(pairs) == 1:
         return pairs[0][1]
-    scope = f.derived["payer_scope"].get(0) or {}
+    scope = f.derived[SCOPE_FACT].get(0) or {}
     overlay, program = scope.get("overlay"), scope.get("program")
     table = dict(pairs)
     for key in (overlay, program, "*"):
