@@ -13,7 +13,7 @@ import pytest
 
 from claimgen import claims
 from conftest import durable_available
-from hcpcs_rules import ClaimError, Engine, RuleExecutionError, RulesetError
+from hcpcs_rules import BackendError, ClaimError, Engine, RuleExecutionError, RulesetError
 from hcpcs_rules.functions import FUNCTIONS, register
 
 pytestmark = pytest.mark.skipif(
@@ -300,8 +300,9 @@ def test_joins_never_share_nodes_and_count_against_the_stack(tmp_path, monkeypat
         Engine(["core", too_many], backend="durable", check_examples=False)
     monkeypatch.setattr(durable, "check_limits", lambda *args: None)
     unchecked = Engine(["core", too_many], backend="durable", check_examples=False)
-    with pytest.raises(Exception, match="303"):
+    with pytest.raises(BackendError, match="303") as info:
         unchecked.evaluate(claim)
+    assert type(info.value.__cause__).__module__ == "durable_rules_engine"
     assert unchecked.backend.live_sessions == 0
 
 

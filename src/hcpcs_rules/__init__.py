@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .batch import evaluate_many
 from .claims import parse_claim
 from .engine import Engine, evaluate
-from .errors import ClaimError, RuleExecutionError, RulesetError, RulesetProblem
+from .errors import BackendError, ClaimError, RuleExecutionError, RulesetError, RulesetProblem
 from .model import (
     Claim,
     ClaimLine,
@@ -26,6 +26,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 __all__ = [
+    "BackendError",
     "Claim",
     "ClaimError",
     "ClaimLine",

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ClaimError", "HcpcsRulesError", "RuleExecutionError", "RulesetError", "RulesetProblem"]
+__all__ = [
+    "BackendError",
+    "ClaimError",
+    "HcpcsRulesError",
+    "RuleExecutionError",
+    "RulesetError",
+    "RulesetProblem",
+]
 
 
 class HcpcsRulesError(Exception):
@@ -103,3 +110,12 @@ class RuleExecutionError(HcpcsRulesError, RuntimeError):
 
     def __reduce__(self):
         return (type(self), (self.rule_id, self.claim_id, RuntimeError(str(self))))
+
+
+class BackendError(HcpcsRulesError, RuntimeError):
+    """The engine underneath a backend failed on a claim (durable_rules' C engine, for instance).
+
+    The evaluation is abandoned and leaves no state behind; the engine's own exception is chained.
+    Rulesets the durable backend cannot run are refused when the Engine is built, so this is not
+    expected in practice.
+    """

@@ -46,7 +46,7 @@ from typing import Any
 
 from .. import ir
 from ..codegen import CompiledRule, compile_rule
-from ..errors import RuleExecutionError, RulesetError, RulesetProblem
+from ..errors import BackendError, HcpcsRulesError, RuleExecutionError, RulesetError, RulesetProblem
 from ..facts import Facts, fact_id, make_fire
 
 __all__ = ["DurableBackend", "DurableUnavailable", "translate"]
@@ -480,11 +480,16 @@ class DurableBackend:
                     gate = f'{{"sid": "{sid}", "id": "{GATE}{stratum}", "t": "{GATE}", "stratum": {stratum}}}'
                     _, state = engine.assert_fact(handle, gate)
                     self._drain(state, f, sid)
-            except BaseException:
+            except BaseException as exc:
                 if state is not None:
                     # Nothing may be in flight (the failure came before any action): fine.
                     with contextlib.suppress(Exception):
                         engine.abandon_action(handle, state)
+                if isinstance(exc, Exception) and not isinstance(exc, HcpcsRulesError):
+                    # The C engine's own error type must not reach callers: say what failed.
+                    raise BackendError(
+                        f"durable_rules failed on claim {f.claim.id!r}: {exc}"
+                    ) from exc
                 raise
             finally:
                 engine.delete_state(handle, sid)
