@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from . import ir, load, schema
 from .errors import RulesetError, RulesetProblem
 from .expr import Env, ExprError, parse_expr, parse_template
@@ -722,7 +724,7 @@ class _Compiler:
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             self.error(text, line, rid, f"example patch: {exc}")
             return None
-        return _plain_toml(claim)
+        return claim  # TOML dates stay dates: the claim parser accepts datetime.date
 
 
 def codes_conjunct(codes: tuple[str, ...]) -> ir.Expr:
@@ -766,11 +768,6 @@ def _patch(data: Any, path: str, value: Any) -> None:
         target.append(value)
     else:
         target[last] = value
-
-
-def _plain_toml(value: Any) -> Any:
-    """TOML dates stay dates (the claim parser accepts them); nothing else needs changing."""
-    return value
 
 
 def _constant(value: Any) -> ir.Const | None:
@@ -842,7 +839,7 @@ def _stratify(
     out = []
     for rule in rules:
         try:
-            out.append(_evolve(rule, stratum=stratum(rule, ())))
+            out.append(attrs.evolve(rule, stratum=stratum(rule, ())))
         except _Cycle as cycle:
             text = texts[rule.file]
             problems.append(
@@ -858,12 +855,6 @@ def _stratify(
 class _Cycle(Exception):
     def __init__(self, trail: tuple[str, ...]) -> None:
         self.trail = trail
-
-
-def _evolve(rule: ir.Rule, **changes: Any) -> ir.Rule:
-    import attrs
-
-    return attrs.evolve(rule, **changes)
 
 
 def compile_program(texts: Sequence[load.RulesetText]) -> ir.Program:
