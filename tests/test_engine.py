@@ -9,10 +9,13 @@ import textwrap
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import hcpcs_rules
 from conftest import BACKENDS
-from hcpcs_rules import Engine, Result
+from hcpcs_rules import ClaimError, Engine, Result
+from strategies import differential_claims, json_values, mutated_claims
 
 NO_DATE_CLAIM = {
     "id": "C-NODATE",
@@ -216,3 +219,17 @@ def test_typed_message_formatters_print_what_the_generic_one_does(kind, values):
     specialised = codegen.RUNTIME[codegen._FORMATTERS[kind]]
     for value in values:
         assert specialised(value) == codegen.format_value(value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@given(st.one_of(mutated_claims(), differential_claims(), json_values()))
+def test_any_input_gives_a_result_or_a_claim_error(engines, backend, data):
+    """No input, however malformed, surfaces another exception type or leaves state behind."""
+    engine = engines(backend)
+    try:
+        result = engine.evaluate(data)
+    except ClaimError:
+        return
+    assert result.status in ("reject", "deny", "warn", "clean")
+    if backend == "durable":
+        assert engine.backend.live_sessions == 0
