@@ -233,3 +233,31 @@ def test_any_input_gives_a_result_or_a_claim_error(engines, backend, data):
     assert result.status in ("reject", "deny", "warn", "clean")
     if backend == "durable":
         assert engine.backend.live_sessions == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_engine_shared_by_8_threads_matches_a_serial_run(engines, backend):
+    """One Engine, many threads: results never mix between claims."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from claimgen import claims
+
+    engine = engines(backend)
+
+    def outcome(data):
+        try:
+            return engine.evaluate(data, explain=True).to_dict()
+        except ClaimError as exc:
+            return exc.errors
+
+    stream = claims(2000, seed=31)
+    serial = [outcome(c) for c in stream]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            threaded = list(pool.map(outcome, stream))
+    finally:
+        sys.setswitchinterval(old)
+    assert threaded == serial
