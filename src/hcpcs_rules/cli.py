@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import ClaimError, RulesetError
-from .model import _SEVERITY_RANK
+from .model import SEVERITY_RANK
 
 __all__ = ["main"]
 
@@ -97,7 +97,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
     from .batch import evaluate_many
 
     engine = _engine(args, err)
-    threshold = _SEVERITY_RANK[args.fail_on]
+    threshold = SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     worst_reached = False
     # Claims stream through evaluate_many (in order, bounded memory, optionally in worker
@@ -139,7 +139,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
             _report_invalid(location, result, args.format, out)
             continue
         statuses[result.status] += 1
-        if any(_SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
+        if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
             worst_reached = True
         _report(result, args.format, out)
     flush_unreadable()

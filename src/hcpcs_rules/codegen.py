@@ -270,9 +270,6 @@ class CompiledRule:
     #: ``run(f, subjects)``: test every subject and fire on each match (python backend only).
     run: Callable[[Any, Sequence[int]], None] | None = None
     namespace: dict[str, Any] = attrs.field(factory=dict, repr=False)
-    #: ``run``'s body as source lines, and the constants it names (for the fused driver).
-    run_block: tuple[str, ...] = ()
-    constants: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
     def bind_fire(self, fire: Callable[[Any, int], Any]) -> None:
         """Give ``run`` the callable it calls for each subject that matches."""
@@ -376,8 +373,6 @@ def compile_rule(
         filename=filename,
         run=namespace.get("run"),
         namespace=namespace,
-        run_block=tuple(block) if run_conjuncts is not None else (),
-        constants=dict(emitter.constants),
     )
 
 
@@ -392,8 +387,7 @@ def _run_block(
 
     Everything per claim is hoisted out of the loop over subjects. On a match it hands ``_fire``
     the message and derived fields computed right there, from the names already bound
-    (``produced``). The body never returns early, so the python backend can also inline it into
-    its driver (a missing per-claim fact wraps the rest in an ``if`` instead).
+    (``produced``). A per-claim fact that is missing skips the rest (an ``if``, not a return).
     """
     condition = " and ".join(t if _is_bool(c) else f"bool({t})" for t, c in tests) or "True"
     out = [f"{root} = f.{root}" for root in sorted(emitter.roots - {"line"})]

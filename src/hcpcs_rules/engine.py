@@ -21,7 +21,7 @@ from .claims import parse_claim
 from .compile import compile_files
 from .errors import ClaimError, RulesetError, RulesetProblem
 from .facts import Facts
-from .model import Claim, Finding, LineResult, Result
+from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
 
 __all__ = ["DEFAULT_BACKEND", "Engine", "evaluate"]
 
@@ -92,7 +92,7 @@ class Engine:
         worst_by_line: dict[int, int] = {}
         worst = 0
         for finding in findings:
-            rank = _RANK[finding.severity]
+            rank = SEVERITY_RANK[finding.severity]
             if rank > worst:
                 worst = rank
             if finding.line is not None and rank > worst_by_line.get(finding.line, 0):
@@ -117,21 +117,17 @@ class Engine:
                     billed_units=line.units,
                     dispensed_mg=dispensed_mg,
                     expected_units=expected_units,
-                    status=_STATUS[worst_by_line.get(n, 0)],
+                    status=STATUS_BY_RANK[worst_by_line.get(n, 0)],
                 )
             )
         return Result(
             claim_id=claim.id,
-            status=_STATUS[worst],
+            status=STATUS_BY_RANK[worst],
             findings=tuple(findings),
             lines=tuple(lines),
             rulesets=self.rulesets,
             trace=tuple(f.trace) if f.trace is not None else (),
         )
-
-
-_RANK = {"info": 0, "warn": 1, "deny": 2, "reject": 3}
-_STATUS = ("clean", "warn", "deny", "reject")  # info alone leaves a claim clean
 
 
 def _finding_order(finding: Finding) -> tuple[int, str]:

@@ -219,9 +219,6 @@ class Program:
     def strata(self) -> int:
         return 1 + max((r.stratum for r in self.rules), default=0)
 
-    def fact(self, name: str) -> DerivedFact:
-        return next(f for f in self.facts if f.name == name)
-
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""
         for rule in self.rules:

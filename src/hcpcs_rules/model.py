@@ -166,14 +166,14 @@ class Claim:
 
 # ---------------------------------------------------------------------------------- output
 
-_SEVERITY_RANK = {"info": 0, "warn": 1, "deny": 2, "reject": 3}
-_STATUS_BY_RANK = {0: "clean", 1: "warn", 2: "deny", 3: "reject"}
+#: Severity order, and the status each rank gives: info alone leaves a claim clean.
+SEVERITY_RANK = {"info": 0, "warn": 1, "deny": 2, "reject": 3}
+STATUS_BY_RANK: tuple[Status, ...] = ("clean", "warn", "deny", "reject")
 
 
 def status_of(severities: Any) -> Status:
     """The most severe finding wins: reject > deny > warn > (info or nothing) = clean."""
-    rank = max((_SEVERITY_RANK[s] for s in severities), default=0)
-    return _STATUS_BY_RANK[rank]  # type: ignore[return-value]
+    return STATUS_BY_RANK[max((SEVERITY_RANK[s] for s in severities), default=0)]
 
 
 @_frozen

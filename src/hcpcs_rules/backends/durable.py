@@ -180,6 +180,7 @@ def translate(
 ) -> tuple[dict[str, Any], dict[str, _RulePlan], dict[str, set[str]]]:
     """IR -> (durable ruleset definition, plans by durable rule name, fields each fact type needs)."""
     facts = {f.name: f for f in program.facts}
+    fact_per = {f.name: f.per for f in program.facts}
     definition: dict[str, Any] = {BEGIN: {"all": [{"m": {"t": BEGIN}}]}}
     plans: dict[str, _RulePlan] = {}
     needed: dict[str, set[str]] = defaultdict(set)  # fact type -> fields the network tests
@@ -227,9 +228,7 @@ def translate(
         name = f"r{index}"
         definition[name] = {"pri": 1 + rule.stratum, "all": patterns}
         guard = compile_rule(rule, program, residual, joins=False)
-        plans[name] = _RulePlan(
-            name, rule, guard, {f.name: f.per for f in program.facts}, bool(residual)
-        )
+        plans[name] = _RulePlan(name, rule, guard, fact_per, bool(residual))
     return definition, plans, needed
 
 
@@ -414,7 +413,6 @@ class DurableBackend:
         self.definition, self._plans, self._needed = translate(program)
         check_limits(self.definition, self._plans)
         self._fact_per = {f.name: f.per for f in program.facts}
-        self._fact_names = tuple(self._fact_per)
         self._strata = program.strata
         # A process-unique name: durable keeps its own table of ruleset names and handles.
         self._ruleset_name = f"hcpcs_rules_{next(_names)}"
