@@ -75,10 +75,10 @@ _FACT_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
     """Resolve ruleset names/paths (plus what they require) and compile them."""
-    files = load.resolve(selection)
+    installed = load.discover()  # once: names in the selection and in `requires` both use it
+    files = load.resolve(selection, installed)
     texts: dict[str, load.RulesetText] = {}
     order: list[str] = []
-    installed = None
     pending = [load.read_ruleset(f) for f in files]
     problems: list[RulesetProblem] = []
     while pending:
@@ -96,10 +96,8 @@ def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
         texts[text.name] = text
         order.append(text.name)
         for required in text.header.get("requires", []) or []:
-            if isinstance(required, str) and required not in texts:
-                installed = installed if installed is not None else load.discover()
-                if required in installed:
-                    pending.append(load.read_ruleset(installed[required]))
+            if isinstance(required, str) and required not in texts and required in installed:
+                pending.append(load.read_ruleset(installed[required]))
     if problems:
         raise RulesetError(problems)
     # Required rulesets come first, so their facts are declared before they are used.

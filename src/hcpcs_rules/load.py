@@ -103,9 +103,11 @@ def discover() -> dict[str, Path]:
     return found
 
 
-def resolve(selection: Iterable[str | os.PathLike[str]] | None) -> list[Path]:
+def resolve(
+    selection: Iterable[str | os.PathLike[str]] | None, installed: dict[str, Path] | None = None
+) -> list[Path]:
     """Ruleset names (installed) or paths (``.toml`` files) -> files, in the given order."""
-    installed = discover()
+    installed = discover() if installed is None else installed
     if selection is None:
         return list(installed.values())
     if isinstance(selection, str | os.PathLike):
