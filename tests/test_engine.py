@@ -79,14 +79,31 @@ def test_every_core_example_passes(engines, backend):
     assert [o for o in outcomes if o[2] is not None] == []
 
 
-def test_status_precedence():
-    from hcpcs_rules.model import status_of
+@pytest.mark.parametrize(
+    ("severities", "claim_status", "line_statuses"),
+    [
+        ([], "clean", ["clean", "clean"]),
+        ([("info", 1)], "clean", ["clean", "clean"]),
+        ([("info", 1), ("warn", 2)], "warn", ["clean", "warn"]),
+        ([("warn", 1), ("deny", None), ("info", 2)], "deny", ["warn", "clean"]),
+        ([("deny", 2), ("reject", 2), ("warn", 1)], "reject", ["warn", "reject"]),
+    ],
+)
+def test_status_is_the_most_severe_finding(engines, severities, claim_status, line_statuses):
+    """reject > deny > warn > (info or nothing) = clean, for the claim and for each line."""
+    from hcpcs_rules.facts import Facts
+    from hcpcs_rules.model import Finding
 
-    assert status_of([]) == "clean"
-    assert status_of(["info"]) == "clean"
-    assert status_of(["info", "warn"]) == "warn"
-    assert status_of(["warn", "deny", "info"]) == "deny"
-    assert status_of(["deny", "reject"]) == "reject"
+    engine = engines("python", ("core",))
+    claim = hcpcs_rules.parse_claim({**NO_DATE_CLAIM, "lines": NO_DATE_CLAIM["lines"] * 2})
+    facts = Facts(claim, (), False)
+    facts.findings.extend(
+        Finding(rule_id=f"R{i}", severity=s, line=n, message="m", source="s")
+        for i, (s, n) in enumerate(severities)
+    )
+    result = engine._result(claim, facts)
+    assert result.status == claim_status
+    assert [line.status for line in result.lines] == line_statuses
 
 
 def test_module_level_evaluate_uses_a_lazily_built_default_engine():

@@ -171,11 +171,6 @@ SEVERITY_RANK = {"info": 0, "warn": 1, "deny": 2, "reject": 3}
 STATUS_BY_RANK: tuple[Status, ...] = ("clean", "warn", "deny", "reject")
 
 
-def status_of(severities: Any) -> Status:
-    """The most severe finding wins: reject > deny > warn > (info or nothing) = clean."""
-    return STATUS_BY_RANK[max((SEVERITY_RANK[s] for s in severities), default=0)]
-
-
 @_frozen
 class Finding:
     rule_id: str
