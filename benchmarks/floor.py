@@ -69,14 +69,14 @@ _COM4 = frozenset({"aetna", "bcbs", "cigna", "uhc"})
 _AETNA_UHC = frozenset({"aetna", "uhc"})
 # Per-overlay start dates of J7632-COM-BULK-INGREDIENTS (its scope is exactly these overlays).
 _BULK_FROM = {
-    "aetna": dt.date(2015, 6, 1),
+    "aetna": dt.date(2014, 1, 1),
     "cigna": dt.date(2016, 1, 1),
     "bcbs": dt.date(2013, 11, 1),
 }
 _REPLICATES_SEVERITY = {"bcbs": "deny", "aetna": "warn", "cigna": "warn", "uhc": "warn"}
 _DX_SEVERITY = {"aetna": "deny", "bcbs": "deny", "cigna": "warn", "uhc": "warn"}
 _D2007_07_01 = dt.date(2007, 7, 1)
-_D2009_03_03 = dt.date(2009, 3, 3)
+_D2009_10_02 = dt.date(2009, 10, 2)
 _D2011_07_01 = dt.date(2011, 7, 1)
 _D2014_01_06 = dt.date(2014, 1, 6)
 _D2017_01_01 = dt.date(2017, 1, 1)
@@ -96,18 +96,18 @@ S_C_NDC_FORMAT = "X12 837P loop 2410 LIN03 (N4 qualifier, 11-digit NDC); NDC 5-4
 S_C_NDC_UNIT_INVALID = "X12 837P loop 2410 CTP04 (quantity) / CTP05-1 (unit: F2, GR, ME, ML, UN)"
 S_UNITS_MISMATCH = "HCPCS J7632 descriptor (cromolyn sodium, compounded, unit dose, per 10 mg); DME MAC unit-calculation guidance: total mg / mg per unit, round up to the next whole unit (Noridian levalbuterol billing guidelines: https://med.noridianmedicare.com/web/jddme/article-detail/-/view/2230703/levalbuterol-billing-guidelines)"
 S_UNITS_UNVERIFIABLE = "HCPCS J7632 descriptor (per 10 mg); DME MAC unit-calculation guidance (total mg / mg per unit, round up)"
-S_UNITS_OVER_MONTHLY_MAX = "DME MAC usual maximum for cromolyn: 2480 mg (248 units) per month (Noridian retired 'Nebulizer Drugs Units of Service' table, 2011: https://med.noridianmedicare.com/web/jddme/article-detail/-/view/2230703/retired-nebulizer-drugs-units-of-service-uos-; MLN Matters SE1326)"
+S_UNITS_OVER_MONTHLY_MAX = "Noridian JD DME, 'Nebulizer Drugs Units of Service' (retired; posted 2011-04-01): 'Cromolyn sodium J7631 per 10 mg 2480 mg/month 248' (https://med.noridianmedicare.com/web/jddme/article-detail/-/view/2230703/retired-nebulizer-drugs-units-of-service-uos-)"
 S_UNITS_EXCEED_ORDER = "Order sig vs quantity billed: CGS nebulizer drug calculators, strength x times per day -> units per 30 / 90 days (CGS 'Medicare Minute' transcript: https://hyderabadliteraryfestival.com/drug-calculators-nebulizers/); FDA label dosing, cromolyn 20 mg four times daily (https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid=1ea0d416-4836-42f6-81d1-0cbbf17320c5)"
 S_SUPPLY_OVER_3_MONTHS = "DME MAC refill rules (PIM ch. 5 s5.2.6): never more than a 1- or 3-month quantity at a time (Noridian 2022 refill reminder: https://med.noridianmedicare.com/web/jddme/policies/dmd-articles/2022/items-provided-on-a-recurring-basis-and-request-for-refill-requirements-annual-reminder-january-2022)"
 S_MCR_COMPOUNDED_NOT_COVERED = "LCD L33370 Nebulizers / Policy Article A52466: compounded inhalation solutions (J7632 among them) denied as not reasonable and necessary, DOS >= 2007-07-01 (https://www.cms.gov/medicare-coverage-database/view/lcd.aspx?LCDId=33370; https://hme-business.com/cms-revokes-coverage-of-compounded-inhalation-solutions-further-revises-nebulizer-medical-policy/)"
 S_MCR_ABN_MODIFIER_MISSING = "Policy Article A52466 modifiers; GA/GZ use when a denial as not reasonable and necessary is expected (https://www.findacode.com/articles/nebulizer-therapy-billing-reminders-modifiers-dispensing-fees-and-orders-31612.html; https://www.palmettogba.com/palmetto/jja.nsf/DID/AXBMW46087)"
 S_MCR_GZ_SUPPLIER_LIABLE = "CR 7228 / MLN Matters MM7228: claim lines with GZ auto-denied for DOS >= 2011-07-01 (https://www.palmettogba.com/palmetto/jjb.nsf/DID/8EELGZ4565; https://aq-iq.com/auto-denial-of-claims-submitted-with-a-gz-modifier/)"
-S_MCR_KX_INVALID = "Policy Article A52466 KX usage (KX only when coverage criteria are met); LCD L33370 compounded solutions not reasonable and necessary"
+S_MCR_KX_INVALID = "Noridian JD DME, 'KX Modifier Billing Reminder' (2012-07-06): 'if the requirements specified in the LCD are not met the KX modifier must not be used'; LCD L33370: compounded inhalation solutions are not reasonable and necessary"
 S_UNIT_DOSE_MODIFIER_MISSING = "Policy Article A52466: unit-dose inhalation drug codes need KO / KP / KQ (DME MAC modifier text: http://www.medicalbillingcptmodifiers.com/2010/05/kp-first-drug-of-multiple-drug-unit.html; https://www.findacode.com/articles/nebulizer-therapy-billing-reminders-modifiers-dispensing-fees-and-orders-31612.html)"
 S_MCR_DISPENSING_FEE_NOT_PAYABLE = "CGS / Noridian dispensing-fee guidance: fee only with a drug covered under the LCD, on the same claim; no separate compounding fee (https://cgsmedicare.com/jb/education/fact_sheets/nebulizer-drugs.html; https://med.noridianmedicare.com/web/jadme/article-detail/-/view/2230703/billing-reminder-nebulizers-pharmacy-dispensing-fees-for-inhalation-drugs)"
 S_MCR_EQUIPMENT_NOT_COVERED = "LCD L33370 Nebulizers: if none of the drugs used with the nebulizer is covered, the compressor, nebulizer and related accessories are denied as not reasonable and necessary (http://primeeliteinc.com/pages/medicare-nebulizers-coverage; https://www.highmarkbcbswv.com/medadvpolicy/E-32-006.html)"
 S_UHC_NDC_MISSING = "UnitedHealthcare National Drug Code Requirement Policy: professional claims (CMS-1500/837P) for drug HCPCS codes need NDC, NDC quantity and unit of measure, DOS >= 2017-01-01 (https://paperzz.com/doc/8425312/national-drug-codes-requirement-to-be-enforced-for; https://pdf4pro.com/view/national-drug-code-requirements-5c25df.html)"
-S_COM_BULK_INGREDIENTS = "Aetna Compounded Drug Products coverage policy and June 2015 notice (https://pdf4pro.com/amp/view/aetna-compounded-drug-products-coverage-policy-9a2f.html; https://lawofcompoundingmedications.com/2015/05/aetna-june-2015-newsletter-reinforcing.html); Cigna compounding policy: bulk chemical ingredients not covered from 2016-01-01 (https://static.cigna.com/assets/chcp/resourceLibrary/pharmacyResources/pharmInfoAboutCompoundedDrugs.html); Anthem BCBS compound exclusion from 2013-11-01 (http://www.thepharmacyblog.com/wellpoint-excluding-some-compounded-drugs-from-coverage/)"
+S_COM_BULK_INGREDIENTS = "Aetna Compounded Drug Products coverage policy, issued 01/2014 (restated in the June 2015 notice) (https://pdf4pro.com/amp/view/aetna-compounded-drug-products-coverage-policy-9a2f.html; https://lawofcompoundingmedications.com/2015/05/aetna-june-2015-newsletter-reinforcing.html); Cigna compounding policy: bulk chemical ingredients not covered from 2016-01-01 (https://static.cigna.com/assets/chcp/resourceLibrary/pharmacyResources/pharmInfoAboutCompoundedDrugs.html); Anthem BCBS compound exclusion from 2013-11-01 (http://www.thepharmacyblog.com/wellpoint-excluding-some-compounded-drugs-from-coverage/)"
 S_COM_REPLICATES_COMMERCIAL_PRODUCT = "AmeriHealth / Independence BCBS pharmacy compound policy (eff. 2015-01-01): a compound that replicates a commercially available product is not medically necessary unless that product is unavailable (https://provcomm.amerihealth.com/archive-ah/archive/Pages/C5AFCC242621D9E085257D9A0078DF2B.aspx)"
 S_COM_COMPOUND_UNDOCUMENTED = "Aetna compounded drug products policy; Cigna compounding policy; Anthem BCBS compound exclusion; AmeriHealth / Independence BCBS compound policy (see J7632-COM-BULK-INGREDIENTS and J7632-COM-REPLICATES-COMMERCIAL-PRODUCT)"
 S_COM_DX_NOT_SUPPORTED = "Aetna CPB 0065 Nebulizers (cromolyn for chronic obstructive pulmonary diseases, e.g. chronic bronchitis, emphysema, asthma: http://www.aetna.com/cpb/medical/data/1_99/0065.html); Independence BCBS medical policy 05.00.15 Nebulizers and Inhalation Solutions (https://medpolicy.ibx.com/ibc/Commercial/Pages/Policy/4f4f2c65-9768-43af-81cf-7b151317458c.aspx)"
@@ -116,14 +116,14 @@ S_POS_NURSING_FACILITY = "DME MAC POS / consolidated billing guidance: at POS 31
 S_POS_SNF_PART_A = "SSA 1862(a)(18) (SNF consolidated billing, BBA 1997 s4432(b)); DME MAC consolidated billing guidance (https://med.noridianmedicare.com/web/jddme/claims-appeals/billing-situations/consolidated-billing)"
 S_POS_INPATIENT = "Medicare Benefit Policy Manual ch. 15 s110; RAC approved topic 0019 DME billed while inpatient (https://www.cms.gov/Research-Statistics-Data-and-Systems/Monitoring-Programs/Medicare-FFS-Compliance-Programs/Recovery-Audit-Program/Approved-RAC-Topics-Items/0019-DME-Billed-While-Inpatient.html)"
 S_POS_PRISON = "Medicare generally does not pay for items and services furnished to prisoners (NGS Medicare Part B 101 manual: https://www.ngsmedicare.com/web/ngs/medicare-part-b-101-manual?selectedArticleId=1109538)"
-S_MOD22_NOT_APPLICABLE = "Medicare Claims Processing Manual (IOM 100-04) ch. 12 s40.2; payer modifier 22 policies limiting 22 to global 000/010/090 procedures (https://www.ngsmedicare.com/web/ngs/modifiers?selectedArticleId=379108; https://stage.uhcprovider.com/en/policies-protocols/commercial-policies/commercial-reimbursement-policies/COMM-Increased-Procedural-Services-Policy.html)"
+S_MOD22_NOT_APPLICABLE = "Medicare Claims Processing Manual (IOM 100-04) ch. 12 s40.2.A.10, as summarised by NGS: modifier 22 'may only be reported with procedure codes ... having a 0, 10 or 90 day global period'; payer modifier 22 policies limiting 22 to global 000/010/090 procedures (https://www.ngsmedicare.com/web/ngs/modifiers?selectedArticleId=379108; https://stage.uhcprovider.com/en/policies-protocols/commercial-policies/commercial-reimbursement-policies/COMM-Increased-Procedural-Services-Policy.html)"
 S_MOD22_NO_STATEMENT = "IOM 100-04 ch. 12 s40.2.A.10: a concise statement of how the service differs from the usual must accompany modifier 22 (https://www.ngsmedicare.com/web/ngs/news-article-details?redirecturl=%2Fnews&selectedArticleId=13415563)"
-S_MOD22_VAGUE_STATEMENT = "IOM 100-04 ch. 12 s40.2.A.10: vague statements ('took longer', 'difficult') are not accepted (https://www.ngsmedicare.com/web/ngs/news-article-details?redirecturl=%2Fnews&selectedArticleId=13415563; https://www.ciproms.com/2013/04/wps-medicare-clarifies-submission-guidelines-for-modifier-22/)"
+S_MOD22_VAGUE_STATEMENT = "IOM 100-04 ch. 12 s40.2.A.10, as summarised by NGS: a concise statement and an operative report; vague statements ('took longer', 'difficult') are not accepted (https://www.ngsmedicare.com/web/ngs/news-article-details?redirecturl=%2Fnews&selectedArticleId=13415563; https://www.ciproms.com/2013/04/wps-medicare-clarifies-submission-guidelines-for-modifier-22/)"
 S_MOD22_NO_RECORDS = "Aetna: clinical records requested before payment of modifier 22 lines (http://www.aetna.com/healthcare-professionals/claims-administration/submission-of-clinical-records.html); UHC Increased Procedural Services policy: medical records required (https://stage.uhcprovider.com/en/policies-protocols/commercial-policies/commercial-reimbursement-policies/COMM-Increased-Procedural-Services-Policy.html); IOM 100-04 ch. 12 (operative report)"
 S_SUP_NOT_ENROLLED = "42 CFR 424.57 (Medicare DMEPOS billing privileges); payer network participation (https://www.cms.gov/Medicare/Provider-Enrollment-and-Certification/MedicareProviderSupEnroll/DMEPOSEnrollment.html)"
 S_SUP_NO_PTAN = "DMEPOS supplier number (PTAN) issued by the enrollment contractor, NPE East (Novitas) / NPE West (Palmetto GBA) since 2022-11-07, formerly the NSC (https://med.noridianmedicare.com/web/jadme/topics/enrollment)"
 S_SUP_NOT_ACCREDITED = "42 CFR 424.57(c)(22) (DMEPOS accreditation); ACA s3109 pharmacy accreditation exemption (https://www.cms.gov/Medicare/Provider-Enrollment-and-Certification/MedicareProviderSupEnroll/DMEPOSEnrollment.html)"
-S_SUP_SURETY_BOND = "42 CFR 424.57(d); final rule CMS-6006-F, 74 FR 166 (2009-01-02), eff. 2009-03-03: $50,000 surety bond per enrolled NPI / location (https://www.govinfo.gov/content/pkg/FR-2009-01-02/html/E8-30802.htm; https://med.noridianmedicare.com/web/jddme/claims-appeals/overpayments/surety-bond)"
+S_SUP_SURETY_BOND = "42 CFR 424.57(d); final rule CMS-6006-F, 74 FR 166 (2009-01-02), eff. 2009-03-03: $50,000 surety bond per enrolled NPI / location; Palmetto GBA NPE notice (2009-01-07): new suppliers from 2009-05-04, existing suppliers 'no later than October 2, 2009' (https://www.govinfo.gov/content/pkg/FR-2009-01-02/html/E8-30802.htm; https://med.noridianmedicare.com/web/jddme/claims-appeals/overpayments/surety-bond)"
 S_SUP_NO_PHARMACY_LICENSE = "42 CFR 424.57(c)(1) (state licensure, DMEPOS supplier standard 1); FD&C Act s503A (compounding by a state-licensed pharmacy) (https://www.novitas-solutions.com/webcenter/portal/DMEPOS/pagebyid?contentId=00269308; https://www.pccarx.com/AboutUs/glossary/503Apharmacies)"
 S_SUP_TAXONOMY = "NUCC Health Care Provider Taxonomy (333600000X Pharmacy, 3336C0004X Compounding Pharmacy, 332B00000X DME & Medical Supplies: https://build.fhir.org/ig/HL7/fhir-us-ndh/branches/master/ValueSet-NonIndividualSpecialtiesVS.html); CMS specialty 58 crosswalk"
 S_ORDERING_NOT_PECOS = "DMEPOS ordering/referring PECOS edits, phase 2, DOS >= 2014-01-06 (CO-16 N264/N575) (https://med.noridianmedicare.com/web/jddme/article-detail/-/view/2230703/avoid-denials-for-provider-enrollment-chain-and-ownership-system-pecos-ordering-referring-physician-edits)"
@@ -456,14 +456,15 @@ def check(claim: Claim) -> Result:
                     add(
                         Finding(
                             rule_id="J7632-MCR-KX-INVALID",
-                            severity="reject",
+                            severity="deny",
                             line=n,
-                            message="J7632 line carries KX, which attests that the coverage criteria are met; a compounded inhalation solution never meets them: remove KX and use GA (signed ABN on file) or GZ.",
+                            message="J7632 line carries KX, which attests that the coverage criteria are met; a compounded inhalation solution never meets them and the line will be denied: remove KX and use GA (signed ABN on file) or GZ.",
                             source=S_MCR_KX_INVALID,
                             payer=payer,
                         )
                     )
-                    rank = 3
+                    if rank < 2:
+                        rank = 2
             if "22" in mods:
                 attachments = line.attachments
                 if _MOD22_RECORDS.isdisjoint(attachments):
@@ -510,7 +511,7 @@ def check(claim: Claim) -> Result:
                                 rule_id="J7632-MOD22-VAGUE-STATEMENT",
                                 severity="warn",
                                 line=n,
-                                message=f"The modifier 22 statement has {words} words (fewer than 10: '{note}'); generic statements are not accepted: explain concretely how the service differs from the usual.",
+                                message=f"The modifier 22 statement has {words} words (fewer than 10, this library's own threshold: '{note}'); payers ask for a concise statement of how the service differs from the usual and do not accept generic ones: make it concrete.",
                                 source=S_MOD22_VAGUE_STATEMENT,
                             )
                         )
@@ -663,7 +664,7 @@ def check(claim: Claim) -> Result:
                     )
                     if rank < 2:
                         rank = 2
-                if mcr and dos >= _D2009_03_03:
+                if mcr and dos >= _D2009_10_02:
                     bond = supplier.surety_bond
                     if bond is None:
                         why = "No surety bond is on file"
@@ -745,7 +746,7 @@ def check(claim: Claim) -> Result:
                             rule_id="J7632-UNITS-EXCEED-ORDER",
                             severity="warn",
                             line=n,
-                            message=f"Billed {format_decimal(units)} units ({format_decimal(billed_mg)} mg) is more than 10% over the order: {format_decimal(order.dose_mg)} mg x {order.times_per_day} a day x {days} days = {format_decimal(ordered_mg)} mg; correct the units or the days supply, or document the changed order.",
+                            message=f"Billed {format_decimal(units)} units ({format_decimal(billed_mg)} mg) is more than 10% (this library's tolerance) over the order: {format_decimal(order.dose_mg)} mg x {order.times_per_day} a day x {days} days = {format_decimal(ordered_mg)} mg; correct the units or the days supply, or document the changed order.",
                             source=S_UNITS_EXCEED_ORDER,
                         )
                     )
@@ -771,7 +772,7 @@ def check(claim: Claim) -> Result:
                         rule_id="J7632-UNITS-OVER-MONTHLY-MAX",
                         severity="warn",
                         line=n,
-                        message=f"Billed {format_decimal(units)} units for a {supply}-day supply exceeds the usual maximum of {limit} units (248 units = 2480 mg of cromolyn per 31-day month); check the quantity and keep documentation of the medical need.",
+                        message=f"Billed {format_decimal(units)} units for a {supply}-day supply exceeds the usual maximum of {limit} units (248 units = 2480 mg a 31-day month, the retired DME MAC figure for FDA-approved cromolyn J7631, not a published J7632 limit); check the quantity and keep documentation of the medical need.",
                         source=S_UNITS_OVER_MONTHLY_MAX,
                     )
                 )

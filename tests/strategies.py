@@ -355,11 +355,11 @@ def mutated_claims() -> st.SearchStrategy[object]:
 
 EFFECTIVE_DATES = (
     dt.date(2007, 7, 1),
-    dt.date(2009, 3, 3),
+    dt.date(2009, 10, 2),
     dt.date(2011, 7, 1),
     dt.date(2013, 11, 1),
     dt.date(2014, 1, 6),
-    dt.date(2015, 6, 1),
+    dt.date(2014, 1, 1),
     dt.date(2016, 1, 1),
     dt.date(2017, 1, 1),
     dt.date(2026, 3, 2),
