@@ -56,7 +56,7 @@ class EvaluationFailure:
             index=index,
             claim_id=claim_id_of(claim),
             error_type=type(exc).__name__,
-            message=_one_line(exc),
+            message=one_line(exc),
             rule_id=rule_id if isinstance(rule_id, str) else None,
         )
 
@@ -70,7 +70,8 @@ def claim_id_of(claim: Any) -> str | None:
     return value if type(value) is str else None
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """The exception's text on one line, at most MAX_MESSAGE_CHARS long; never raises."""
     try:
         text = str(exc)
     except Exception:  # an exception whose __str__ raises still gets a record
