@@ -26,6 +26,7 @@ import importlib
 import logging
 import multiprocessing
 import os
+import pickle
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -71,13 +72,23 @@ def _worker_engine(config: Any, imports: tuple[str, ...]) -> Any:
     return engine
 
 
+class _CannotTravel:
+    """A chunk that could not be pickled here or unpickled in the worker: evaluated locally."""
+
+
 def _work(
-    config: Any, imports: tuple[str, ...], start: int, chunk: list[Any], explain: bool
-) -> list[Outcome] | _BuildFailed:
+    config: Any, imports: tuple[str, ...], start: int, payload: bytes, explain: bool
+) -> list[Outcome] | _BuildFailed | _CannotTravel:
     try:
         engine = _worker_engine(config, imports)
     except Exception as exc:  # reported by the parent as a WorkerError, with this text
         return _BuildFailed(f"{type(exc).__name__}: {exc}")
+    try:
+        # Unpickled here, not by the pool: a claim whose class the worker cannot import would
+        # otherwise kill the worker process before any code of ours runs.
+        chunk = pickle.loads(payload)
+    except Exception:
+        return _CannotTravel()
     return [_evaluate_one(engine, claim, explain, start + i) for i, claim in enumerate(chunk)]
 
 
@@ -236,15 +247,20 @@ class _Batch:
         except BrokenProcessPool:
             return _DIED
         except Exception:
-            # The chunk (or its answer) could not be pickled: evaluate it here, with the same
-            # engine, one claim at a time, so each claim still gets its own answer.
-            return [
-                _evaluate_one(self.engine, claim, self.explain, start + i)
-                for i, claim in enumerate(claims)
-            ]
+            # The answer could not travel back: evaluate the chunk here, with the same engine,
+            # one claim at a time, so each claim still gets its own answer.
+            return self._local(start, claims)
         if isinstance(outcome, _BuildFailed):
             raise _cannot_build(outcome)
+        if isinstance(outcome, _CannotTravel):
+            return self._local(start, claims)
         return outcome
+
+    def _local(self, start: int, claims: list[Any]) -> list[Outcome]:
+        return [
+            _evaluate_one(self.engine, claim, self.explain, start + i)
+            for i, claim in enumerate(claims)
+        ]
 
     def _recover(self, pending: deque[_Job]) -> None:
         """A worker died: replace the pool and rerun, one at a time, every unanswered chunk."""
@@ -316,12 +332,18 @@ class _Batch:
             self.executor = ProcessPoolExecutor(self.workers, mp_context=self.context)
             if self.replacements:
                 self._probe()
-        return self.executor.submit(_work, self.config, self.imports, start, claims, self.explain)
+        try:
+            payload = pickle.dumps(claims, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an unpicklable claim: this chunk is evaluated here (see _outcome)
+            future: Future = Future()
+            future.set_result(_CannotTravel())
+            return future
+        return self.executor.submit(_work, self.config, self.imports, start, payload, self.explain)
 
     def _probe(self) -> None:
         """A replacement pool must at least start: else every claim would be blamed in turn."""
         assert self.executor is not None
-        future = self.executor.submit(_work, self.config, self.imports, 0, [], False)
+        future = self.executor.submit(_work, self.config, self.imports, 0, pickle.dumps([]), False)
         try:
             outcome = future.result()
         except BrokenProcessPool:
