@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
 
 from hypothesis import given
@@ -111,10 +112,10 @@ def test_a_mutated_array_keeps_every_element_before_the_damage(elements, cut, ju
         offset += len(part) + 2
 
 
-def run(data: bytes) -> tuple[int, str, str]:
+def run(data: bytes, path: str = "-") -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
-    code = main(["check", "-", "--ruleset", "core"], out=out, err=err, stdin=stdin)
+    code = main(["check", path, "--ruleset", "core"], out=out, err=err, stdin=stdin)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -125,7 +126,11 @@ def good_claim(number: int) -> bytes:
 @given(lines=st.lists(st.one_of(st.integers(0, 99).map(good_claim), noise), min_size=1, max_size=6))
 def test_the_command_on_mixed_lines_exits_cleanly_and_checks_every_good_claim(lines):
     lines = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
-    code, out, err = run(b"\n".join(lines))
+    # A .jsonl file: each line stands alone (stdin starting with "[" would be one JSON array).
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "mixed.jsonl"
+        path.write_bytes(b"\n".join(lines))
+        code, out, err = run(b"", str(path))
     assert code in (0, 1, 2), err
     assert "Traceback" not in err
     for line in lines:
