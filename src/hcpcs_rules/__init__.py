@@ -9,8 +9,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .batch import evaluate_many
 from .claims import parse_claim
-from .engine import Engine, evaluate
-from .errors import BackendError, ClaimError, RuleExecutionError, RulesetError, RulesetProblem
+from .engine import Engine, EngineConfig, evaluate
+from .errors import (
+    BackendError,
+    ClaimError,
+    RuleExecutionError,
+    RulesetError,
+    RulesetProblem,
+    WorkerError,
+)
+from .failure import EvaluationFailure
 from .model import (
     Claim,
     ClaimLine,
@@ -31,6 +39,8 @@ __all__ = [
     "ClaimError",
     "ClaimLine",
     "Engine",
+    "EngineConfig",
+    "EvaluationFailure",
     "Finding",
     "LineResult",
     "Result",
@@ -38,6 +48,7 @@ __all__ = [
     "RulesetError",
     "RulesetProblem",
     "TraceStep",
+    "WorkerError",
     "__version__",
     "evaluate",
     "evaluate_many",

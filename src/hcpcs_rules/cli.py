@@ -1,156 +1,179 @@
 """The ``hcpcs-rules`` command.
 
 ``hcpcs-rules check PATH...`` checks claims: a JSON claim, a JSON array of claims, JSON Lines
-(one claim per line), a folder of ``.json``/``.jsonl`` files, or ``-`` for standard input.
+(one claim per line), a folder of ``.json``/``.jsonl`` files, or ``-`` for standard input. Input is
+read by :mod:`hcpcs_rules.reader`: streamed, one record at a time, each record judged on its own.
 
-Exit status: 0 when no finding reached ``--fail-on`` (default: reject); 1 when one did; 2 on a
-usage error, an unreadable file, or an invalid claim (each invalid claim is reported with its
-``ClaimError`` and the run goes on with the next one).
+Exit status (the highest that applies wins, except 130 and 141 which end the run):
+
+- 0: no finding reached ``--fail-on`` (default: reject);
+- 1: a finding did;
+- 2: a usage error, a broken ruleset, an unreadable file or record, or an invalid claim (each
+  is reported and the run goes on with the next one);
+- 3: an internal failure: evaluating a claim failed inside the library, a plugin function or a
+  worker process (reported as an ``EvaluationFailure`` record, the run goes on), worker processes
+  could not start, or the command itself crashed. One line on stderr; the traceback only with
+  ``--debug``;
+- 130: interrupted (Ctrl-C);
+- 141: standard output was closed early (``| head``): the run stops quietly.
+
+Text output escapes control characters (C0, DEL, C1, Unicode line and paragraph separators,
+bidirectional controls) in everything that comes from input or rulesets, so a claim cannot drive
+the terminal; ``--format json`` output is JSON-escaped.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
+import re
 import sys
+import traceback
 from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .errors import ClaimError, RulesetError
+from .errors import ClaimError, RulesetError, WorkerError
+from .failure import EvaluationFailure, one_line
 from .model import SEVERITY_RANK
+from .reader import DEFAULT_MAX_RECORD_BYTES
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as shells report
+EXIT_CODES = {
+    EXIT_OK: "no finding reached --fail-on",
+    EXIT_FINDINGS: "a finding reached --fail-on",
+    EXIT_INPUT: "usage error, broken ruleset, unreadable input or invalid claim",
+    EXIT_INTERNAL: "internal failure (an evaluation failed, workers could not start, a crash)",
+    EXIT_INTERRUPTED: "interrupted",
+    EXIT_BROKEN_PIPE: "standard output closed early",
+}
 
-
-class _Unreadable(Exception):
-    """A file (or line of a file) that is not JSON at all."""
-
-
-def _iter_claims(path_text: str, stdin: TextIO) -> Iterator[tuple[str, Any]]:
-    """Yield (location, claim data) for every claim under ``path_text``."""
-    if path_text == "-":
-        yield from _parse_text("<stdin>", stdin.read())
-        return
-    path = Path(path_text)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
-        if not files:
-            raise _Unreadable(f"{path}: no .json or .jsonl files in this folder")
-        for file in files:
-            yield from _iter_claims(str(file), stdin)
-        return
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _Unreadable(f"{path}: cannot read: {exc}") from None
-    yield from _parse_text(str(path), text, jsonl=path.suffix == ".jsonl")
+# Characters a terminal may act on, or that reorder or break the line a reader sees.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _parse_text(name: str, text: str, jsonl: bool = False) -> Iterator[tuple[str, Any]]:
-    """One JSON document (a claim or an array of claims), or JSON Lines (one claim per line).
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
-    ``.jsonl`` files are always read as lines; other text is read as lines only when it is not
-    one JSON document. Numbers with a fraction stay visible as floats (see _FloatLiteral) so
-    the claim parser reports them instead of guessing.
-    """
-    if not jsonl:
+
+def printable(value: Any) -> str:
+    """``value`` as text safe to print on a terminal: unsafe characters become escapes."""
+    text = str(value)
+    return text if text.isprintable() else _UNSAFE.sub(_escape_char, text)
+
+
+def _say(err: TextIO, message: str) -> None:
+    """A message on stderr (its first line prefixed with the command's name), each line escaped."""
+    for number, line in enumerate(message.split("\n")):
+        print(f"hcpcs-rules: {printable(line)}" if number == 0 else printable(line), file=err)
+
+
+def _print_lines(text: str, out: TextIO) -> None:
+    """Multi-line text from rulesets or plugins, each line escaped."""
+    for line in text.split("\n"):
+        print(printable(line), file=out)
+
+
+def _json_line(record: Any, out: TextIO) -> str:
+    text = json.dumps(record, ensure_ascii=False)
+    if not text.isascii():
         try:
-            data = json.loads(text, parse_float=_FloatLiteral)
-        except json.JSONDecodeError as exc:
-            if len([ln for ln in text.splitlines() if ln.strip()]) < 2:
-                raise _Unreadable(f"{name}: not JSON: {exc}") from None
-        else:
-            if isinstance(data, list):
-                for index, item in enumerate(data):
-                    yield f"{name}[{index}]", item
-            else:
-                yield name, data
-            return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+            text.encode(getattr(out, "encoding", None) or "utf-8")
+        except UnicodeEncodeError:  # lone surrogates, or a narrow output encoding
+            text = json.dumps(record)
+    return text
+
+
+class _StderrHandler(logging.Handler):
+    """Shows the library's warnings (a worker replaced...) on the command's stderr."""
+
+    def __init__(self, err: TextIO) -> None:
+        super().__init__(logging.WARNING)
+        self.err = err
+
+    def emit(self, record: logging.LogRecord) -> None:
         try:
-            yield f"{name}:{number}", json.loads(line, parse_float=_FloatLiteral)
-        except json.JSONDecodeError as exc:
-            yield f"{name}:{number}", _Unreadable(f"{name}:{number}: not JSON: {exc}")
-
-
-class _FloatLiteral(float):
-    """A JSON number with a fraction or exponent: kept as a float subclass so the claim parser
-    reports it as a float (inexact), with its original text."""
-
-    def __new__(cls, text: str) -> _FloatLiteral:
-        obj = super().__new__(cls, text)
-        obj.text = text  # type: ignore[attr-defined]
-        return obj
-
-    def __repr__(self) -> str:
-        return self.text  # type: ignore[attr-defined]
+            print(f"hcpcs-rules: warning: {printable(record.getMessage())}", file=self.err)
+        except Exception:  # a warning must never end the run
+            self.handleError(record)
 
 
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     from .batch import evaluate_many
+    from .reader import read_claims
 
     engine = _engine(args, err)
     threshold = SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     worst_reached = False
     # Claims stream through evaluate_many (in order, bounded memory, optionally in worker
-    # processes); `pending` remembers where each one came from, and the unreadable inputs met on
-    # the way, so the report keeps the input's order.
+    # processes); `pending` remembers where each one came from, and the records refused on the
+    # way (unreadable, or invalid before parsing), so the report keeps the input's order.
     pending: deque[tuple[str, Exception | None]] = deque()
 
     def feed() -> Iterator[Any]:
         for path in args.paths:
-            try:
-                for location, data in _iter_claims(path, stdin):
-                    if isinstance(data, _Unreadable):
-                        pending.append((location, data))
-                    else:
-                        pending.append((location, None))
-                        yield data
-            except _Unreadable as exc:
-                pending.append((path, exc))
+            for record in read_claims(path, stdin, max_record_bytes=args.max_record_bytes):
+                pending.append((record.location, record.problem))
+                if record.problem is None:
+                    yield record.claim
 
-    def flush_unreadable() -> None:
+    def flush_refused() -> None:
         while pending and pending[0][1] is not None:
-            print(f"hcpcs-rules: {pending.popleft()[1]}", file=err)
-            statuses["unreadable"] += 1
+            location, problem = pending.popleft()
+            if isinstance(problem, ClaimError):
+                statuses["invalid"] += 1
+                _report_invalid(location, problem, args.format, out)
+            else:
+                _say(err, str(problem))
+                statuses["unreadable"] += 1
 
-    workers = args.workers
-    results = evaluate_many(
-        feed(),
-        engine=engine if workers == 1 else None,
-        workers=workers,
-        rulesets=args.rulesets,
-        backend=args.backend,
-        explain=args.explain,
-    )
-    for result in results:
-        flush_unreadable()
-        location, _ = pending.popleft()
-        if isinstance(result, ClaimError):
-            statuses["invalid"] += 1
-            _report_invalid(location, result, args.format, out)
-            continue
-        statuses[result.status] += 1
-        if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
-            worst_reached = True
-        _report(result, args.format, out)
-    flush_unreadable()
+    handler = _StderrHandler(err)
+    logger = logging.getLogger("hcpcs_rules")
+    logger.addHandler(handler)
+    results = evaluate_many(feed(), engine=engine, workers=args.workers, explain=args.explain)
+    try:
+        for result in results:
+            flush_refused()
+            location, _ = pending.popleft()
+            if isinstance(result, ClaimError):
+                statuses["invalid"] += 1
+                _report_invalid(location, result, args.format, out)
+            elif isinstance(result, EvaluationFailure):
+                statuses["failed"] += 1
+                _report_failure(location, result, args.format, out)
+            else:
+                statuses[result.status] += 1
+                if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
+                    worst_reached = True
+                _report(result, args.format, out)
+        flush_refused()
+    finally:
+        results.close()  # stops worker processes at once if the output went away
+        logger.removeHandler(handler)
     if args.format == "text":
         total = sum(statuses.values())
         parts = [
             f"{statuses[k]} {k}"
-            for k in ("reject", "deny", "warn", "clean", "invalid", "unreadable")
+            for k in ("reject", "deny", "warn", "clean", "invalid", "unreadable", "failed")
             if statuses[k]
         ]
         print(f"{total} claim{'s' if total != 1 else ''}: {', '.join(parts) or 'none'}", file=out)
+    if statuses["failed"]:
+        return EXIT_INTERNAL
     if statuses["invalid"] or statuses["unreadable"]:
         return EXIT_INPUT
     return EXIT_FINDINGS if worst_reached else EXIT_OK
@@ -158,20 +181,24 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
 
 def _report(result: Any, fmt: str, out: TextIO) -> None:
     if fmt == "json":
-        print(json.dumps(result.to_dict(), ensure_ascii=False), file=out)
+        print(_json_line(result.to_dict(), out), file=out)
         return
+    claim_id = printable(result.claim_id)
     if not result.findings:
-        print(f"{result.claim_id}  -  clean", file=out)
+        print(f"{claim_id}  -  clean", file=out)
     for f in result.findings:
         line = "claim " if f.line is None else f"line {f.line}"
-        print(f"{result.claim_id}  {line}  {f.rule_id}  {f.severity}  {f.message}", file=out)
+        print(
+            f"{claim_id}  {line}  {printable(f.rule_id)}  {f.severity}  {printable(f.message)}",
+            file=out,
+        )
     for step in result.trace:
         derived = f" -> {', '.join(step.derived)}" if step.derived else ""
         emitted = f" [{step.finding}]" if step.finding else ""
-        print(
-            f"    trace {step.step:>3}: {step.rule_id} on {step.subject} matched {', '.join(step.matched)}{derived}{emitted}",
-            file=out,
+        text = (
+            f"{step.rule_id} on {step.subject} matched {', '.join(step.matched)}{derived}{emitted}"
         )
+        print(f"    trace {step.step:>3}: {printable(text)}", file=out)
 
 
 def _report_invalid(location: str, exc: ClaimError, fmt: str, out: TextIO) -> None:
@@ -181,10 +208,23 @@ def _report_invalid(location: str, exc: ClaimError, fmt: str, out: TextIO) -> No
             "error": "invalid claim",
             "errors": [list(e) for e in exc.errors],
         }
-        print(json.dumps(record, ensure_ascii=False), file=out)
+        print(_json_line(record, out), file=out)
         return
     for path, message in exc.errors:
-        print(f"{location}  invalid  {path}: {message}", file=out)
+        print(f"{printable(location)}  invalid  {printable(path)}: {printable(message)}", file=out)
+
+
+def _report_failure(location: str, failure: EvaluationFailure, fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        record = {"claim": location, "error": "internal error", **failure.to_dict()}
+        print(_json_line(record, out), file=out)
+        return
+    rule = f" in rule {printable(failure.rule_id)}" if failure.rule_id else ""
+    print(
+        f"{printable(location)}  failed  {printable(failure.error_type)}{rule}: "
+        f"{printable(failure.message)}",
+        file=out,
+    )
 
 
 class _Failed(Exception):
@@ -197,7 +237,7 @@ def _engine(args: argparse.Namespace, err: TextIO) -> Any:
     try:
         return Engine(args.rulesets, backend=args.backend, check_examples=False)
     except (RulesetError, RuntimeError) as exc:  # RuntimeError: backend unavailable here
-        print(f"hcpcs-rules: {exc}", file=err)
+        _say(err, str(exc))
         raise _Failed from None
 
 
@@ -207,7 +247,7 @@ def _program(args: argparse.Namespace, err: TextIO) -> Any:
     try:
         return compile_files(args.rulesets)
     except RulesetError as exc:
-        print(f"hcpcs-rules: {exc}", file=err)
+        _say(err, str(exc))
         raise _Failed from None
 
 
@@ -226,17 +266,22 @@ def _rule(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.rule_id not in ids:
         hint = difflib.get_close_matches(args.rule_id.upper(), ids, n=3)
         more = f"; did you mean {', '.join(hint)}?" if hint else ""
-        print(f"hcpcs-rules: no rule {args.rule_id!r}{more}", file=err)
+        _say(err, f"no rule {args.rule_id!r}{more}")
         return EXIT_INPUT
-    print(rule_markdown(program.rule(args.rule_id), program), file=out)
+    _print_lines(rule_markdown(program.rule(args.rule_id), program), out)
     return EXIT_OK
 
 
 def _docs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .reference import write_reference
+    from .reference import DocsError, write_reference
 
-    written = write_reference(_program(args, err), Path(args.out))
-    print(f"wrote {len(written)} pages to {args.out}", file=out)
+    program = _program(args, err)
+    try:
+        written = write_reference(program, Path(args.out))
+    except (DocsError, OSError) as exc:
+        _say(err, f"docs: {exc}")
+        return EXIT_INPUT
+    print(f"wrote {len(written)} pages to {printable(args.out)}", file=out)
     return EXIT_OK
 
 
@@ -244,16 +289,35 @@ def _functions(out: TextIO) -> int:
     from .functions import FUNCTIONS
 
     for name, fn in sorted(FUNCTIONS.items()):
-        print(f"{name}({', '.join(fn.params)}) -> {fn.returns}: {fn.doc}", file=out)
+        _print_lines(f"{name}({', '.join(fn.params)}) -> {fn.returns}: {fn.doc}", out)
     return EXIT_OK
+
+
+_EPILOG = "exit status:\n" + "\n".join(
+    f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hcpcs-rules", description="Check claim lines against HCPCS rulesets."
+        prog="hcpcs-rules",
+        description="Check claim lines against HCPCS rulesets.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hcpcs-rules {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an internal failure"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    # --debug is accepted after the command too; SUPPRESS keeps a subcommand from resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the traceback of an internal failure",
+    )
 
     def engine_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -270,7 +334,13 @@ def _parser() -> argparse.ArgumentParser:
             help="engine backend (default: python)",
         )
 
-    check = sub.add_parser("check", help="check claims and print findings")
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="check claims and print findings",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     check.add_argument(
         "paths",
         nargs="+",
@@ -296,40 +366,50 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print which rules fired on which facts (text) / fill trace (json)",
     )
+    check.add_argument(
+        "--max-record-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_RECORD_BYTES,
+        metavar="BYTES",
+        help=f"largest JSON Lines line, array element or document read (default: {DEFAULT_MAX_RECORD_BYTES:,})",
+    )
     engine_options(check)
 
-    dump = sub.add_parser("dump", help="print a compiled artefact: the IR or the backend's")
+    dump = sub.add_parser(
+        "dump", parents=[common], help="print a compiled artefact: the IR or the backend's"
+    )
     dump.add_argument("what", choices=("ir", "backend"))
     engine_options(dump)
 
     rule = sub.add_parser(
         "rule",
+        parents=[common],
         help="print one rule's reference: severity by payer, when it fires, source, examples",
     )
     rule.add_argument("rule_id", metavar="RULE_ID")
     rule.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH")
 
-    docs = sub.add_parser("docs", help="regenerate the rule reference pages (docs/rules/)")
+    docs = sub.add_parser(
+        "docs", parents=[common], help="regenerate the rule reference pages (docs/rules/)"
+    )
     docs.add_argument("--out", default="docs/rules", help="folder to write (default: docs/rules)")
     docs.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH")
 
-    sub.add_parser("functions", help="list the functions conditions may call")
+    sub.add_parser("functions", parents=[common], help="list the functions conditions may call")
     return parser
 
 
-def main(
-    argv: list[str] | None = None,
-    *,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
-    parser = _parser()
+def _positive_int(text: str) -> int:
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
-        return int(exc.code or 0)
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     try:
         if args.command == "check":
             return _check(args, out, err, stdin)
@@ -342,6 +422,68 @@ def main(
         return _functions(out)
     except _Failed:
         return EXIT_INPUT
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run the command; returns the exit status (see the module docstring). Never raises, and
+    never prints a traceback unless ``--debug`` is given."""
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+    for stream in (out, err):
+        if stream is sys.stdout or stream is sys.stderr:
+            # Text the output encoding cannot hold is escaped rather than a crash mid-report.
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="backslashreplace")
+    # Known before parsing, so that a failure while parsing is reported as --debug asks.
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
+            return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+        debug = args.debug
+        return _run(args, out, err, stdin)
+    except BrokenPipeError:
+        _silence(out)
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        _quietly(err, "interrupted")
+        return EXIT_INTERRUPTED
+    except WorkerError as exc:
+        return _internal(err, exc, debug, "worker processes failed")
+    except Exception as exc:
+        return _internal(err, exc, debug, "internal error")
+
+
+def _internal(err: TextIO, exc: Exception, debug: bool, what: str) -> int:
+    if debug:
+        traceback.print_exc(file=err)
+    hint = "" if debug else " (run with --debug for the traceback)"
+    _quietly(err, f"{what}: {type(exc).__name__}: {one_line(exc)}{hint}")
+    return EXIT_INTERNAL
+
+
+def _quietly(err: TextIO, message: str) -> None:
+    with contextlib.suppress(Exception):  # stderr itself is gone: the exit status still tells
+        print(f"hcpcs-rules: {printable(message)}", file=err)
+
+
+def _silence(out: TextIO) -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush of what
+    is still buffered cannot fail (and print its own traceback) at exit."""
+    if out is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

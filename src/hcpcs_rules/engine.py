@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
+
+import attrs
 
 from . import ir
 from .backends import Backend, make_backend
@@ -23,11 +26,43 @@ from .errors import ClaimError, RulesetError, RulesetProblem
 from .facts import Facts
 from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
 
-__all__ = ["DEFAULT_BACKEND", "Engine", "evaluate"]
+__all__ = ["DEFAULT_BACKEND", "Engine", "EngineConfig", "evaluate"]
 
 #: The python backend is the default: proven identical to durable_rules (tests/test_differential.py),
 #: 5-10x faster per claim, concurrent under threads, and it runs on every Python >= 3.11.
 DEFAULT_BACKEND = "python"
+
+
+@attrs.frozen
+class EngineConfig:
+    """Everything an :class:`Engine` was built with, as picklable, hashable data.
+
+    Worker processes of :func:`~hcpcs_rules.evaluate_many` rebuild the caller's engine from it
+    (``config.build()``), so a new ``Engine.__init__`` parameter only needs a field here (same name,
+    same default) and a line in ``Engine.__init__`` to reach the workers too.
+    """
+
+    rulesets: tuple[str | Path, ...] | None = None
+    backend: str = "python"
+    check_examples: bool = True
+
+    def build(self, **overrides: Any) -> Engine:
+        """A new Engine with this configuration (``overrides`` replace fields, by name)."""
+        return Engine(**{**attrs.asdict(self, recurse=False), **overrides})
+
+
+def _selection(rulesets: Any) -> Any:
+    """The rulesets argument as a tuple of picklable items, read once (it may be a generator).
+
+    A bare string or path is passed through so that compile_files refuses it as it always has.
+    Other path-like objects become Paths: still paths for ``resolve``, and picklable.
+    """
+    if rulesets is None or isinstance(rulesets, str | os.PathLike):
+        return rulesets
+    return tuple(
+        r if isinstance(r, str | Path) or not isinstance(r, os.PathLike) else Path(r)
+        for r in rulesets
+    )
 
 
 class Engine:
@@ -46,6 +81,12 @@ class Engine:
         backend: str = DEFAULT_BACKEND,
         check_examples: bool = True,
     ) -> None:
+        rulesets = _selection(rulesets)
+        self.config = EngineConfig(
+            rulesets=rulesets if isinstance(rulesets, tuple) else None,
+            backend=backend,
+            check_examples=check_examples,
+        )
         self.program: ir.Program = compile_files(rulesets)
         self.backend: Backend = make_backend(backend, self.program)
         self.rulesets: tuple[str, ...] = tuple(r.label for r in self.program.rulesets)

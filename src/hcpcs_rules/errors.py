@@ -16,6 +16,7 @@ __all__ = [
     "RuleExecutionError",
     "RulesetError",
     "RulesetProblem",
+    "WorkerError",
 ]
 
 
@@ -118,4 +119,13 @@ class BackendError(HcpcsRulesError, RuntimeError):
     The evaluation is abandoned and leaves no state behind; the engine's own exception is chained.
     Rulesets the durable backend cannot run are refused when the Engine is built, so this is not
     expected in practice.
+    """
+
+
+class WorkerError(HcpcsRulesError, RuntimeError):
+    """Worker processes of :func:`~hcpcs_rules.evaluate_many` cannot evaluate claims at all.
+
+    Raised when a worker cannot build the caller's engine although this process could (a condition
+    function registered inside ``main()`` instead of at import time of a module, for instance), so
+    that ``workers=N`` never quietly turns into a serial run. The message says why.
     """

@@ -2,18 +2,20 @@
 
 Generated from the compiled rulesets, so it cannot drift from what the engine runs:
 ``hcpcs-rules rule J7632-UNITS-MISMATCH`` prints one rule, ``hcpcs-rules docs`` rewrites
-``docs/rules/`` (a test fails when the committed pages are stale).
+``docs/rules/`` (a test fails when the committed pages are stale). It never removes or\noverwrites a file it did not write (see :func:`write_reference`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 from . import ir
 
-__all__ = ["index_markdown", "rule_markdown", "write_reference"]
+__all__ = ["MANIFEST", "DocsError", "index_markdown", "rule_markdown", "write_reference"]
 
 _SCOPE_NAMES = {
     "all": "all payers",
@@ -140,16 +142,73 @@ def reference_pages(program: ir.Program) -> dict[str, str]:
     return pages
 
 
+#: Lists the pages ``write_reference`` wrote in a folder: the only files it may ever remove.
+MANIFEST = ".hcpcs-rules-docs"
+_MANIFEST_HEAD = (
+    "# Pages written here by `hcpcs-rules docs`, one per line. When a rule goes away its page is\n"
+    "# removed, but only if it is listed here and still reads as a generated page.\n"
+)
+_PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.md\Z")
+_INDEX_HEAD = "# Rule reference\n\nGenerated from the ruleset files by `hcpcs-rules docs`"
+
+
+class DocsError(Exception):
+    """The reference cannot be written without touching a file it did not write."""
+
+
 def write_reference(program: ir.Program, folder: Path) -> list[Path]:
-    """Rewrite ``folder`` with one page per rule plus an index; remove stale pages."""
+    """Write one page per rule plus an index into ``folder``; remove the pages of rules that are
+    gone. Only pages this function wrote are ever removed or overwritten: a stale page goes only
+    if the folder's manifest (``.hcpcs-rules-docs``) lists it and it still starts like a generated
+    page; a file in the way of a new page that does not look generated is a :class:`DocsError`
+    (nothing is written then)."""
     folder.mkdir(parents=True, exist_ok=True)
     pages = reference_pages(program)
-    for stale in folder.glob("*.md"):
-        if stale.name not in pages:
+    for name in pages:
+        path = folder / name
+        if (path.exists() or path.is_symlink()) and not _looks_generated(path):
+            raise DocsError(
+                f"{path} exists and was not written by `hcpcs-rules docs`; not overwriting it "
+                "(move it away, or choose another --out folder)"
+            )
+    for name in sorted(_manifest(folder) - set(pages)):
+        stale = folder / name
+        if _looks_generated(stale):
             stale.unlink()
     written = []
     for name, text in pages.items():
         path = folder / name
-        path.write_text(text, encoding="utf-8")
+        _replace(path, text)
         written.append(path)
+    _replace(folder / MANIFEST, _MANIFEST_HEAD + "".join(f"{name}\n" for name in sorted(pages)))
     return written
+
+
+def _manifest(folder: Path) -> set[str]:
+    try:
+        text = (folder / MANIFEST).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line for line in text.splitlines() if _PAGE_NAME.match(line)}
+
+
+def _looks_generated(path: Path) -> bool:
+    """A regular file (not a link) that begins as a page of ours named like it begins."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False
+    if path.name == "README.md":
+        return head.startswith(_INDEX_HEAD)
+    return head.startswith(f"# {path.stem}: ")
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write through a temporary file: a link at ``path`` is replaced, never followed."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
