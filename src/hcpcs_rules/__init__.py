@@ -10,7 +10,15 @@ from importlib.metadata import PackageNotFoundError, version
 from .batch import evaluate_many
 from .claims import parse_claim
 from .engine import Engine, evaluate
-from .errors import BackendError, ClaimError, RuleExecutionError, RulesetError, RulesetProblem
+from .errors import (
+    BackendError,
+    ClaimError,
+    EngineClosed,
+    RuleExecutionError,
+    RulesetError,
+    RulesetProblem,
+)
+from .limits import Limits
 from .model import (
     Claim,
     ClaimLine,
@@ -31,7 +39,9 @@ __all__ = [
     "ClaimError",
     "ClaimLine",
     "Engine",
+    "EngineClosed",
     "Finding",
+    "Limits",
     "LineResult",
     "Result",
     "RuleExecutionError",

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 __all__ = [
     "BackendError",
     "ClaimError",
+    "EngineClosed",
     "HcpcsRulesError",
     "RuleExecutionError",
     "RulesetError",
@@ -118,4 +119,12 @@ class BackendError(HcpcsRulesError, RuntimeError):
     The evaluation is abandoned and leaves no state behind; the engine's own exception is chained.
     Rulesets the durable backend cannot run are refused when the Engine is built, so this is not
     expected in practice.
+    """
+
+
+class EngineClosed(HcpcsRulesError, RuntimeError):
+    """The :class:`~hcpcs_rules.engine.Engine` was closed: it evaluates no more claims.
+
+    Raised by every evaluation after :meth:`~hcpcs_rules.engine.Engine.close`, on every backend,
+    including one that was waiting for the engine while it closed.
     """
