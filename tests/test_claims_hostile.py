@@ -591,6 +591,7 @@ def test_evaluations_racing_close_give_results_or_engine_closed_only(backend):
     """Whatever the interleaving, no evaluation reaches durable's C engine after close."""
     for _round in range(5):
         engine = Engine(["core"], backend=backend, check_examples=False)
+        expected = engine.evaluate(GOOD).status
         seen: list[object] = []
         start = threading.Barrier(5)
 
@@ -612,7 +613,9 @@ def test_evaluations_racing_close_give_results_or_engine_closed_only(backend):
         for thread in threads:
             thread.join()
         assert all(isinstance(s, str) for s in seen), [s for s in seen if not isinstance(s, str)]
-        assert seen.count("closed") >= 1 or len(seen) == 160
+        assert set(seen) <= {expected, "closed"}
+        with pytest.raises(EngineClosed):
+            engine.evaluate(GOOD)
         if backend == "durable":
             assert engine.backend.live_sessions == 0
 

@@ -39,8 +39,8 @@ MAX_SIGNIFICANT_DIGITS = 20
 class Limits:
     """The bounds on one claim. Every field is a positive integer; see ``docs/claim-format.md``."""
 
-    #: Service lines per claim: the 837P carries at most 50 (loop 2400), and so does a CMS-1500
-    #: claim split into continuation pages by billing software. Evaluation cost grows with lines.
+    #: Service lines per claim: the 837P carries at most 50 (loop 2400). Evaluation cost grows
+    #: with lines (on the durable backend faster than linearly, past a few hundred).
     max_lines: int = attrs.field(default=50, validator=_at_least_one)
     #: Diagnosis codes per claim: the 837P's HI segment and the CMS-1500 (item 21, A-L) carry 12.
     max_diagnoses: int = attrs.field(default=12, validator=_at_least_one)
