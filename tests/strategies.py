@@ -20,6 +20,7 @@ __all__ = [
     "claim_json",
     "decimals",
     "differential_claims",
+    "disguised_claims",
     "hostile_claims",
     "hostile_keys",
     "hostile_values",
@@ -849,8 +850,56 @@ def hostile_claims() -> st.SearchStrategy[object]:
                 target[data.draw(st.integers(0, 30)) % len(target)] = data.draw(hostile_values())
         return claim
 
-    return st.one_of(
+    spoiled = st.one_of(
         st.builds(spoil, claim_json(), st.data()),
+        disguised_claims().map(lambda pair: pair[1]),
+    )
+    alone = st.one_of(
         hostile_values(),
         st.builds(lambda key, value: {key: value}, hostile_keys(), hostile_values()),
+    )
+    # Mostly spoiled claims: a hostile value alone is refused at the root, which is quickly learnt.
+    return st.integers(0, 9).flatmap(lambda n: alone if n == 0 else spoiled)
+
+
+def disguise(claim: dict, wrap_str: bool, wrap_int: bool, wrap_dict: bool) -> dict:
+    """The same claim with its strings, keys, integers and objects in subclasses whose methods
+    raise (see above): still a valid claim, which must evaluate exactly like the plain one."""
+
+    def convert(value: object) -> object:
+        if type(value) is str and wrap_str:
+            return RaisingStr(value)
+        if type(value) is int and wrap_int:
+            return RaisingInt(value)
+        return value
+
+    root: dict = RaisingDict() if wrap_dict else {}
+    stack: list[tuple[object, object]] = [(claim, root)]
+    while stack:  # copied level by level, iteratively
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, value in items:
+            if isinstance(value, dict):
+                child: object = RaisingDict() if wrap_dict else {}
+                stack.append((value, child))
+            elif isinstance(value, list):
+                child = [None] * len(value)
+                stack.append((value, child))
+            else:
+                child = convert(value)
+            if isinstance(target, dict):
+                dict.__setitem__(target, LookalikeStr(key) if wrap_str else key, child)
+            else:
+                target[key] = child
+    return root
+
+
+def disguised_claims() -> st.SearchStrategy[tuple[dict, dict]]:
+    """``(claim, the same claim disguised)`` pairs; see :func:`disguise`."""
+    return st.builds(
+        lambda claim, s, i, d: (claim, disguise(claim, s, i, d)),
+        claim_json(),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
     )
