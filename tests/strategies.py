@@ -828,16 +828,17 @@ def hostile_claims() -> st.SearchStrategy[object]:
             target: object = claim
             for step in data.draw(st.lists(st.integers(0, 30), max_size=3)):
                 # Keys in insertion order: sorting mixed-type keys is what used to fail.
-                if isinstance(target, dict) and target:
+                if type(target) is dict and target:
                     child = target[list(target)[step % len(target)]]
-                elif isinstance(target, list) and target:
+                elif type(target) is list and target:
                     child = target[step % len(target)]
                 else:
                     break
-                if not isinstance(child, dict | list) or not child:
+                # Only plain containers: a hostile value put here earlier must stay untouched.
+                if type(child) not in (dict, list) or not child:
                     break
                 target = child
-            if isinstance(target, dict):
+            if type(target) is dict:
                 if data.draw(st.booleans()) and target:
                     target[list(target)[data.draw(st.integers(0, 30)) % len(target)]] = data.draw(
                         hostile_values()
@@ -846,7 +847,7 @@ def hostile_claims() -> st.SearchStrategy[object]:
                     target[data.draw(hostile_keys())] = data.draw(
                         st.one_of(hostile_values(), st.just("x"))
                     )
-            elif isinstance(target, list) and target:
+            elif type(target) is list and target:
                 target[data.draw(st.integers(0, 30)) % len(target)] = data.draw(hostile_values())
         return claim
 
