@@ -9,6 +9,7 @@ calling the library under test, so a bug in the library cannot hide itself.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil, floor
@@ -19,6 +20,10 @@ __all__ = [
     "claim_json",
     "decimals",
     "differential_claims",
+    "disguised_claims",
+    "hostile_claims",
+    "hostile_keys",
+    "hostile_values",
     "invalid_npis",
     "json_values",
     "mass_quantities",
@@ -98,7 +103,7 @@ def invalid_npis() -> st.SearchStrategy[object]:
 
 
 # ------------------------------------------------------------------------------------ claims
-# JSON-like claims in the contract's input shape (shared/spec/contract.md section 2). They are
+# JSON-like claims in the contract's input shape (docs/claim-format.md). They are
 # valid *inputs* (they parse), not necessarily clean claims: rules are free to find problems.
 
 _DATES = st.dates(min_value=dt.date(2005, 1, 1), max_value=dt.date(2030, 12, 31))
@@ -592,3 +597,310 @@ def differential_claims(draw) -> dict:
         )
     )
     return claim
+
+
+# --------------------------------------------------------------------------- hostile claims
+# Inputs built to break the claim boundary rather than to look like claims: keys that are not
+# strings, subclasses whose methods raise, digits of other scripts, numbers and strings past the
+# limits, nesting far below the claim's shape, containers JSON does not have. Every big value is
+# one allocation (a repeated string, a nested list built in a loop), so examples stay cheap.
+
+
+class RaisingStr(str):
+    """A str whose hashing, comparisons and methods raise: it must be copied, never used."""
+
+    def _boom(self, *_args: object) -> object:
+        raise RuntimeError("RaisingStr")
+
+    __hash__ = __eq__ = __ne__ = __lt__ = __len__ = strip = lstrip = partition = _boom  # type: ignore[assignment]
+
+    def __repr__(self) -> str:  # Hypothesis prints failing examples
+        return f"RaisingStr({str.__str__(self)!r})"
+
+
+class LookalikeStr(str):
+    """A str key equal only to itself: a dict may hold it next to the plain key it spells."""
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __repr__(self) -> str:
+        return f"LookalikeStr({str.__str__(self)!r})"
+
+
+class RaisingInt(int):
+    """An int whose comparisons and arithmetic raise."""
+
+    def _boom(self, *_args: object) -> object:
+        raise RuntimeError("RaisingInt")
+
+    __gt__ = __lt__ = __ge__ = __le__ = __eq__ = __add__ = __mul__ = __abs__ = __neg__ = _boom  # type: ignore[assignment]
+    __hash__ = int.__hash__
+    bit_length = _boom  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RaisingInt({int.__repr__(self)})"
+
+
+class RaisingDecimal(Decimal):
+    """A Decimal whose comparisons, arithmetic and inspection raise."""
+
+    def _boom(self, *_args: object) -> object:
+        raise RuntimeError("RaisingDecimal")
+
+    __gt__ = __lt__ = __le__ = __ge__ = __eq__ = __add__ = __mul__ = __abs__ = _boom  # type: ignore[assignment]
+    __hash__ = Decimal.__hash__
+    as_tuple = is_finite = adjusted = is_zero = _boom  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RaisingDecimal({Decimal.__str__(self)!r})"
+
+
+class LyingDate(dt.date):
+    """A date whose fields and methods lie or raise: only the base type's accessors are safe."""
+
+    @property
+    def year(self) -> int:  # type: ignore[override]
+        raise RuntimeError("LyingDate.year")
+
+    def isoformat(self) -> str:
+        raise RuntimeError("LyingDate.isoformat")
+
+    def toordinal(self) -> int:
+        return 1
+
+
+class RaisingTz(dt.tzinfo):
+    """A time zone whose every method raises (repr() of a datetime calls the zone's repr)."""
+
+    def _boom(self, *_args: object) -> object:
+        raise RuntimeError("RaisingTz")
+
+    utcoffset = dst = tzname = __repr__ = _boom  # type: ignore[assignment]
+
+
+class RaisingDict(dict):
+    """A dict subclass whose every overridable read raises."""
+
+    def _boom(self, *_args: object) -> object:
+        raise RuntimeError("RaisingDict")
+
+    items = keys = values = get = __getitem__ = __iter__ = __len__ = __contains__ = _boom  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RaisingDict({dict.__repr__(self)})"
+
+
+class RaisingList(list):
+    """A list subclass whose iteration, length and indexing raise."""
+
+    def _boom(self, *_args: object) -> object:
+        raise RuntimeError("RaisingList")
+
+    __iter__ = __len__ = __getitem__ = _boom  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RaisingList({list.__repr__(self)})"
+
+
+class BrokenMapping(Mapping):
+    """A Mapping (not a dict) that fails on the first read, or never stops yielding keys."""
+
+    def __init__(self, endless: bool) -> None:
+        self.endless = endless
+
+    def __getitem__(self, key: object) -> object:
+        if self.endless:
+            return "x"
+        raise KeyError("BrokenMapping")
+
+    def __iter__(self) -> Iterator[str]:
+        count = 0
+        while self.endless or count < 2:
+            count += 1
+            yield f"key{count}"
+
+    def __len__(self) -> int:
+        raise RuntimeError("BrokenMapping.__len__")
+
+    def __repr__(self) -> str:
+        return f"BrokenMapping(endless={self.endless})"
+
+
+UNICODE_DIGITS = {
+    "arabic-indic": str.maketrans(
+        "0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
+    ),
+    "full-width": str.maketrans(
+        "0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19"
+    ),
+    "devanagari": str.maketrans(
+        "0123456789", "\u0966\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e\u096f"
+    ),
+}
+
+
+def nested(depth: int, leaf: object = "x") -> object:
+    """``depth`` lists inside each other, built without recursion."""
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def hostile_values() -> st.SearchStrategy[object]:
+    """One value aimed at a weak spot of the boundary (see the section comment)."""
+    numbers = st.one_of(
+        st.sampled_from(["240", "2400", "0.5", "2026-03-02", "1"]).flatmap(
+            lambda text: st.sampled_from(list(UNICODE_DIGITS.values())).map(text.translate)
+        ),
+        st.integers(0, 200).map(lambda n: "240." + "0" * n),  # trailing zeros, past the cap too
+        st.integers(0, 10).map(lambda n: "0." + "0" * n),
+        st.integers(30, 5000).map(lambda n: "9" * n),
+        st.integers(1, 5000).map(lambda n: 10**n),
+        st.integers(1, 60).map(lambda n: Decimal(f"1E-{n}")),
+        st.sampled_from(
+            [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-Infinity")]
+        ),
+        st.sampled_from([Decimal("1E+999999"), Decimal("0E-999")]),
+        st.integers(60, 5000).map(lambda n: Decimal("1." + "0" * n)),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from(
+            ["1e3", "NaN", "Infinity", "0x10", "1_000", " 240 ", "\u2003240", "+-1", "."]
+        ),
+    )
+    odd_types = st.one_of(
+        st.builds(RaisingStr, st.sampled_from(["J7632", "medicare", "240", "KO", "2026-03-02"])),
+        st.builds(RaisingInt, st.integers(-5, 500)),
+        st.builds(RaisingDecimal, st.sampled_from(["240", "2.5", "NaN", "1E+30"])),
+        st.builds(LyingDate, st.just(2026), st.just(3), st.integers(1, 28)),
+        st.datetimes(),
+        st.dates().map(lambda d: dt.datetime(d.year, d.month, d.day, tzinfo=RaisingTz())),
+        st.binary(max_size=8),
+        st.sets(st.integers(0, 3), max_size=3),
+        st.frozensets(st.sampled_from(["KO", "GA"]), max_size=2),
+        st.builds(RaisingDict, st.just({"hcpcs": "J7632", "units": "1"})),
+        st.builds(RaisingList, st.just([{"hcpcs": "J7632", "units": "1"}])),
+        st.builds(BrokenMapping, st.booleans()),
+        st.just(object()),
+        st.just(iter([1, 2])),
+        st.builds(complex, st.integers(), st.integers()),
+    )
+    sizes = st.one_of(
+        st.integers(9_990, 10_010).map(lambda n: "A" * n),  # around max_string_length
+        st.integers(1, 3).map(lambda n: "x" * (10**5 * n)),
+        st.integers(45, 60).map(lambda n: [{"hcpcs": "J7632", "units": "1"}] * n),  # lines
+        st.integers(95, 200).map(lambda n: ["KO"] * n),
+        st.integers(11, 14).map(lambda n: ["J45.40"] * n),
+        st.integers(3, 6).map(lambda n: [1] * n),
+        st.integers(10, 100_000).map(nested),
+        st.integers(2, 20).map(lambda n: nested(n, {"hcpcs": "J7632"})),
+        st.integers(90, 300).map(lambda n: {f"k{i}": i for i in range(n)}),
+    )
+    return st.one_of(numbers, odd_types, sizes)
+
+
+def hostile_keys() -> st.SearchStrategy[object]:
+    """Object keys that are not plain strings, or strings no claim has."""
+    return st.one_of(
+        st.integers(-3, 3),
+        st.integers(4400, 5000).map(lambda n: 10**n),  # repr() of these raises
+        st.none(),
+        st.booleans(),
+        st.tuples(st.integers(0, 2), st.text(max_size=2)),
+        st.frozensets(st.integers(0, 2), max_size=2),
+        st.floats(allow_nan=False),
+        st.binary(max_size=4),
+        st.builds(LookalikeStr, st.sampled_from(["id", "payer", "lines", "hcpcs", "units", "npi"])),
+        st.integers(65, 100_000).map(lambda n: "k" * n),
+        st.sampled_from(["", " ", "ID", "Id", "lines ", "unit\u0073", "\x1b[2J", "a.b", 'q"q']),
+    )
+
+
+def hostile_claims() -> st.SearchStrategy[object]:
+    """A claim that parses, then a few hostile values and keys put into it at random places."""
+
+    def spoil(claim: dict, data: st.DataObject) -> object:
+        for _ in range(data.draw(st.integers(1, 3))):
+            target: object = claim
+            for step in data.draw(st.lists(st.integers(0, 30), max_size=3)):
+                # Keys in insertion order: sorting mixed-type keys is what used to fail.
+                if type(target) is dict and target:
+                    child = target[list(target)[step % len(target)]]
+                elif type(target) is list and target:
+                    child = target[step % len(target)]
+                else:
+                    break
+                # Only plain containers: a hostile value put here earlier must stay untouched.
+                if type(child) not in (dict, list) or not child:
+                    break
+                target = child
+            if type(target) is dict:
+                if data.draw(st.booleans()) and target:
+                    target[list(target)[data.draw(st.integers(0, 30)) % len(target)]] = data.draw(
+                        hostile_values()
+                    )
+                else:
+                    target[data.draw(hostile_keys())] = data.draw(
+                        st.one_of(hostile_values(), st.just("x"))
+                    )
+            elif type(target) is list and target:
+                target[data.draw(st.integers(0, 30)) % len(target)] = data.draw(hostile_values())
+        return claim
+
+    spoiled = st.one_of(
+        st.builds(spoil, claim_json(), st.data()),
+        disguised_claims().map(lambda pair: pair[1]),
+    )
+    alone = st.one_of(
+        hostile_values(),
+        st.builds(lambda key, value: {key: value}, hostile_keys(), hostile_values()),
+    )
+    # Mostly spoiled claims: a hostile value alone is refused at the root, which is quickly learnt.
+    return st.integers(0, 9).flatmap(lambda n: alone if n == 0 else spoiled)
+
+
+def disguise(claim: dict, wrap_str: bool, wrap_int: bool, wrap_dict: bool) -> dict:
+    """The same claim with its strings, keys, integers and objects in subclasses whose methods
+    raise (see above): still a valid claim, which must evaluate exactly like the plain one."""
+
+    def convert(value: object) -> object:
+        if type(value) is str and wrap_str:
+            return RaisingStr(value)
+        if type(value) is int and wrap_int:
+            return RaisingInt(value)
+        return value
+
+    root: dict = RaisingDict() if wrap_dict else {}
+    stack: list[tuple[object, object]] = [(claim, root)]
+    while stack:  # copied level by level, iteratively
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, value in items:
+            if isinstance(value, dict):
+                child: object = RaisingDict() if wrap_dict else {}
+                stack.append((value, child))
+            elif isinstance(value, list):
+                child = [None] * len(value)
+                stack.append((value, child))
+            else:
+                child = convert(value)
+            if isinstance(target, dict):
+                dict.__setitem__(target, LookalikeStr(key) if wrap_str else key, child)
+            else:
+                target[key] = child
+    return root
+
+
+def disguised_claims() -> st.SearchStrategy[tuple[dict, dict]]:
+    """``(claim, the same claim disguised)`` pairs; see :func:`disguise`."""
+    return st.builds(
+        lambda claim, s, i, d: (claim, disguise(claim, s, i, d)),
+        claim_json(),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+    )

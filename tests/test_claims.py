@@ -280,4 +280,9 @@ def test_bounds_leave_real_values_alone():
             lines__0__dispensed__quantity="0.000001",
         )
     )
-    assert claim.lines[0].charge == Decimal("2400.000000000")  # kept exactly as given
+    # The value as given; trailing fractional zeros are dropped (they carry no digit), so the
+    # stored Decimal is the plain 2400 that results print.
+    assert claim.lines[0].charge == Decimal("2400.000000000")
+    assert str(claim.lines[0].charge) == "2400"
+    assert claim.lines[0].units == Decimal("999999999999")
+    assert claim.lines[0].dispensed.quantity == Decimal("0.000001")

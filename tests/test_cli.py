@@ -112,3 +112,17 @@ def test_a_broken_ruleset_exits_2_with_file_and_line(tmp_path):
     code, _, err = run(["check", str(EXAMPLES / "aetna-clean.json"), "--ruleset", str(broken)])
     assert code == 2
     assert f"{broken}:10 [BROKEN-X]: when: line has no field 'unitz' (did you mean 'units'?)" in err
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_max_lines_raises_the_line_limit_in_this_process_and_in_workers(tmp_path, workers):
+    claim = json.loads(CLEAN)
+    claim["lines"] = claim["lines"] * 51
+    path = tmp_path / "wide.jsonl"
+    path.write_text(json.dumps(claim) + "\n" + json.dumps(claim) + "\n")
+    code, out, _ = run(["check", str(path), "--workers", workers])
+    assert code == 2
+    assert "at most 50 lines per claim; Limits.max_lines" in out
+    code, out, _ = run(["check", str(path), "--workers", workers, "--max-lines", "51"])
+    assert "Limits.max_lines" not in out
+    assert out.strip().splitlines()[-1].startswith("2 claims:")

@@ -13,12 +13,14 @@ from .engine import Engine, EngineConfig, evaluate
 from .errors import (
     BackendError,
     ClaimError,
+    EngineClosed,
     RuleExecutionError,
     RulesetError,
     RulesetProblem,
     WorkerError,
 )
 from .failure import EvaluationFailure
+from .limits import Limits
 from .model import (
     Claim,
     ClaimLine,
@@ -39,9 +41,11 @@ __all__ = [
     "ClaimError",
     "ClaimLine",
     "Engine",
+    "EngineClosed",
     "EngineConfig",
     "EvaluationFailure",
     "Finding",
+    "Limits",
     "LineResult",
     "Result",
     "RuleExecutionError",

@@ -1,168 +1,193 @@
 """Untrusted JSON-like data <-> the typed claim and result of :mod:`hcpcs_rules.model`.
 
-One cattrs converter does the structuring. Its hooks are strict on purpose, because a claims
-library that guesses is wrong quietly:
+This module is the claim boundary: whatever a caller passes in, the rest of the library only ever
+sees a :class:`~hcpcs_rules.model.Claim` made of exact built-in values (``str``, ``int``,
+``bool``, ``Decimal``, ``date``, tuples), within :class:`~hcpcs_rules.limits.Limits`. It is strict
+on purpose, because a claims library that guesses is wrong quietly:
 
-- quantities and money become ``Decimal`` from decimal strings or integers only (a float, a bool,
-  a word or ``"NaN"`` is an error: ``0.1`` has no exact binary value);
+- quantities and money become ``Decimal`` from decimal strings in ASCII digits or integers only (a
+  float, a bool, a word, ``"NaN"`` or ``"٢٤٠"`` is an error: ``0.1`` has no exact binary value, and
+  a claim is ASCII data); trailing fractional zeros are dropped (``"240.000"`` is 240);
 - dates are ISO ``YYYY-MM-DD`` strings (or ``datetime.date``, but not ``datetime``);
 - strings must be strings (an integer NPI is an error, not silently turned into text);
-- unknown keys are errors (they are usually typos), required keys are enforced.
+- unknown keys are errors (they are usually typos), required keys are enforced, keys are strings;
+- sizes are bounded (lines, list items, string and number lengths) and checked on the raw value
+  before anything is converted, so a huge input costs no more than reading its size.
 
-Every problem is collected and raised once as :class:`~hcpcs_rules.errors.ClaimError` with a JSON
-path per problem. Whether the claim is *right* (valid NPI, whole units...) is not checked here:
-that is what rules are for, and they answer with findings, not exceptions.
+How it reads: one pass directed by the claim's *shape* (the attrs classes of ``model.py``), not by
+the input. It descends only where the shape has an object or a list, so its depth is the model's
+(five levels) whatever the input's nesting; a value of the wrong type is reported without being
+looked into. Subclasses of ``str``, ``int``, ``Decimal``, ``date``, ``dict``, ``list`` and
+``tuple`` are copied into the exact built-in type through the base type's own C methods
+(``str.__str__(value)``...), so no method a subclass overrides is ever called; other mappings are
+read once, and any exception they raise is a problem at their path. Every problem is collected and
+raised once as :class:`~hcpcs_rules.errors.ClaimError` with a JSON path per problem. Whether the
+claim is *right* (valid NPI, whole units...) is not checked here: that is what rules are for, and
+they answer with findings, not exceptions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import difflib
+import functools
+import itertools
+import json
 import re
-from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, get_args, get_origin
+import typing
+import weakref
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import NoneType, UnionType
+from typing import Any, Literal
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
+from . import model
 from .errors import ClaimError
-from .model import (
-    Claim,
-    Dispensed,
-    NonBlankStr,
-    PayerName,
-    PositiveDecimal,
-    PositiveInt,
-    Result,
-)
+from .limits import DEFAULT_LIMITS, Limits
+from .model import Claim, Result
 from .units import format_decimal
 
 __all__ = ["parse_claim", "unstructure_claim", "unstructure_result"]
 
-_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+# ASCII only: `\d` and Decimal() also accept Arabic-Indic, full-width and other digits.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_ASCII_SPACE = " \t\r\n"
+# A key printed as `.name` in a path; anything else is printed quoted and escaped.
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+# Known keys are short; longer ones are unknown without hashing or comparing them.
+_LONGEST_KEY = 64
+_SHOWN_KEY = 40
 
 
 class _InputProblem(ValueError):
-    """A hook's complaint about one value; the walker below turns it into (path, message).
-
-    ``subpath`` points below the value being structured, for cross-field checks made once the
-    whole object is known (``.lines`` when a claim has none).
-    """
-
-    def __init__(self, message: str, subpath: str = "") -> None:
-        super().__init__(message)
-        self.subpath = subpath
+    """A reader's complaint about one value; the reader above it adds the path."""
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+# ------------------------------------------------------------------ describing any value safely
+# Messages quote the value at fault, but the value may be 50 MB long, an integer repr() refuses
+# (over 4,300 digits), or an object whose __repr__ raises. Only exact built-in scalars are quoted,
+# and only their first characters; anything else is named by its type.
+
+_type_name_of = type.__dict__["__name__"].__get__  # not type(x).__name__: a metaclass may hide it
 
 
-_TYPE_NAMES = (
+def _class_name(kind: type) -> str:
+    name = _type_name_of(kind)
+    return name if len(name) <= 40 else name[:37] + "..."
+
+
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
     (bool, "a boolean"),  # before int: bool is an int subclass
     (int, "an integer"),
     (float, "a float"),
     (str, "a string"),
+    (bytes, "bytes"),
     (list, "a list"),
     (tuple, "a list"),
-    (Mapping, "an object"),
-    (type(None), "null"),
+    (dict, "an object"),
+    (NoneType, "null"),
+    (dt.datetime, "a datetime"),
+    (dt.date, "a date"),
+    (Decimal, "a Decimal"),
+    (set, "a set"),
+    (frozenset, "a set"),
 )
 
 
 def _type_name(value: Any) -> str:
-    return next(
-        (name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__
-    )
+    kind = type(value)
+    for base, name in _TYPE_NAMES:
+        if issubclass(kind, base):
+            return name
+    return _class_name(kind)
 
 
-# Bounds that no real claim comes near, so that exact arithmetic on any accepted claim stays
-# far inside the 60-digit context the rules compute in (a product of three quantities included).
-MAX_DECIMAL = Decimal(10) ** 12
-MAX_DECIMAL_PLACES = 6
-MAX_COUNT = 1_000_000
-
-
-def _decimal(value: Any, _: Any = None) -> Decimal:
-    number = _unbounded_decimal(value)
-    if abs(number) >= MAX_DECIMAL:
-        raise _InputProblem(
-            f"out of range: {_describe(value)} (at most 12 digits before the decimal point)"
+def _describe(value: Any) -> str:
+    kind = type(value)
+    # Subclasses of the scalar types are shown through the base type's own methods.
+    if issubclass(kind, str):
+        text = str.__str__(value)
+        return (
+            repr(text) if len(text) <= 60 else repr(text[:50]) + f"... ({len(text):,} characters)"
         )
-    if _decimal_places(number) > MAX_DECIMAL_PLACES:
-        raise _InputProblem(
-            f"too precise: {_describe(value)} (at most {MAX_DECIMAL_PLACES} decimal places)"
-        )
-    return number
+    if issubclass(kind, bool) or kind is NoneType:
+        return repr(value)
+    if issubclass(kind, int):
+        if int.bit_length(value) <= 200:
+            return int.__repr__(value)
+        return f"an integer of about {int(int.bit_length(value) * 0.30103):,} digits"
+    if issubclass(kind, float):
+        return float.__repr__(value)
+    if issubclass(kind, dt.datetime):
+        # Not repr(): that would call the tzinfo's __repr__.
+        return f"a datetime on {dt.date.fromordinal(dt.date.toordinal(value)).isoformat()}"
+    if issubclass(kind, dt.date):
+        return repr(dt.date.fromordinal(dt.date.toordinal(value)))
+    if issubclass(kind, Decimal):
+        number = value if kind is Decimal else Decimal(value)
+        if number.is_nan():
+            return "Decimal('NaN')"
+        if number.is_infinite():
+            return f"Decimal('{'-' if number.is_signed() else ''}Infinity')"
+        try:
+            return repr(_SHORT.plus(number))  # exact when it has at most 24 digits
+        except decimal.Inexact:
+            return "a Decimal of more than 24 digits"
+    if issubclass(kind, list | tuple):
+        return "[...]"
+    if issubclass(kind, dict):
+        return "{...}"
+    return f"<{_class_name(kind)}>"
 
 
-def _decimal_places(number: Decimal) -> int:
-    """Decimal places that carry a digit (2400.000 has none), computed without any rounding."""
-    _sign, digits, exponent = number.as_tuple()
-    if not isinstance(exponent, int) or exponent >= 0:
-        return 0
-    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-    return max(0, -exponent - trailing_zeros)
+_SHORT = decimal.Context(
+    prec=24, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
+)
+
+# ---------------------------------------------------------------------------- scalar readers
+# Each takes the raw value and the limits, and returns an exact built-in value or raises
+# _InputProblem. Subclasses are copied through the base type's own method, never their own.
 
 
-def _unbounded_decimal(value: Any) -> Decimal:
-    # bool is an int subclass: True must not become Decimal(1).
-    if isinstance(value, (bool, float)):
-        raise _InputProblem(
-            f"not a decimal number: {_describe(value)} is {_type_name(value)}; "
-            'give a decimal string such as "0.1" (binary floats are inexact)'
-        )
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise _InputProblem(f"not a decimal number: {_describe(value)}")
+def _exact_str(value: Any) -> str | None:
+    kind = type(value)
+    if kind is str:
         return value
-    if isinstance(value, str):
-        text = value.strip()
-        if _DECIMAL_TEXT.match(text):
-            try:
-                return Decimal(text)
-            except InvalidOperation:  # pragma: no cover - the pattern already guarantees it
-                pass
-        raise _InputProblem(f"not a decimal number: {_describe(value)}")
-    raise _InputProblem(f"not a decimal number: {_describe(value)} is {_type_name(value)}")
+    if issubclass(kind, str):
+        return str.__str__(value)
+    return None
 
 
-def _positive_decimal(value: Any, _: Any = None) -> Decimal:
-    number = _decimal(value)
-    if number <= 0:
-        raise _InputProblem(f"must be greater than zero, got {_describe(value)}")
-    return number
-
-
-def _int(value: Any, _: Any = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _InputProblem(f"not an integer: {_describe(value)} is {_type_name(value)}")
-    if abs(value) > MAX_COUNT:
-        raise _InputProblem(f"out of range: {_describe(value)} (at most {MAX_COUNT:,})")
-    return value
-
-
-def _positive_int(value: Any, _: Any = None) -> int:
-    number = _int(value)
-    if number <= 0:
-        raise _InputProblem(f"must be a whole number of at least 1, got {number}")
-    return number
-
-
-def _str(value: Any, _: Any = None) -> str:
-    if not isinstance(value, str):
+def _read_str(value: Any, limits: Limits) -> str:
+    text = _exact_str(value)
+    if text is None:
         raise _InputProblem(f"not a string: {_describe(value)} is {_type_name(value)}")
-    return value
+    if len(text) > limits.max_string_length:
+        raise _InputProblem(
+            f"too long: {len(text):,} characters (at most {limits.max_string_length:,}; "
+            "Limits.max_string_length)"
+        )
+    return text
 
 
-def _payer(value: Any, _: Any = None) -> str:
-    payer = _non_blank_str(value)
+def _read_non_blank(value: Any, limits: Limits) -> str:
+    text = _read_str(value, limits)
+    if not text.strip():
+        raise _InputProblem("must not be blank")
+    return text
+
+
+# Rules scope by payer overlay and program; a payer may not take a program's name.
+_NOT_PAYERS = frozenset({"medicare_advantage", "commercial"})
+
+
+def _read_payer(value: Any, limits: Limits) -> str:
+    payer = _read_non_blank(value, limits)
     if payer in _NOT_PAYERS:
         raise _InputProblem(
             f"{payer!r} is a line of business, not a payer: give the payer and set line_of_business"
@@ -170,210 +195,554 @@ def _payer(value: Any, _: Any = None) -> str:
     return payer
 
 
-# Rules scope by payer overlay and program; a payer may not take a program's name.
-_NOT_PAYERS = frozenset({"medicare_advantage", "commercial"})
+def _literal_reader(allowed: tuple[str, ...]) -> Callable[[Any, Limits], str]:
+    options = frozenset(allowed)
+    listed = ", ".join(repr(a) for a in allowed)
+
+    def read(value: Any, limits: Limits) -> str:
+        text = _exact_str(value)
+        if text is None or text not in options:
+            raise _InputProblem(f"not one of {listed}: {_describe(value)}")
+        return text
+
+    return read
 
 
-def _non_blank_str(value: Any, _: Any = None) -> str:
-    text = _str(value)
-    if not text.strip():
-        raise _InputProblem("must not be blank")
-    return text
-
-
-def _bool(value: Any, _: Any = None) -> bool:
-    if not isinstance(value, bool):
+def _read_bool(value: Any, _limits: Limits) -> bool:
+    if type(value) is not bool:
         raise _InputProblem(f"not a boolean: {_describe(value)} is {_type_name(value)}")
     return value
 
 
-def _date(value: Any, _: Any = None) -> dt.date:
-    if isinstance(value, dt.datetime):
-        raise _InputProblem(f"not a date: {_describe(value)} has a time of day")
-    if isinstance(value, dt.date):
+def _read_int(value: Any, limits: Limits) -> int:
+    kind = type(value)
+    if kind is not int:
+        if kind is bool or not issubclass(kind, int):
+            raise _InputProblem(f"not an integer: {_describe(value)} is {_type_name(value)}")
+        value = int.__int__(value)
+    if not -limits.max_count <= value <= limits.max_count:
+        raise _InputProblem(
+            f"out of range: {_describe(value)} (at most {limits.max_count:,}; Limits.max_count)"
+        )
+    return value
+
+
+def _read_positive_int(value: Any, limits: Limits) -> int:
+    number = _read_int(value, limits)
+    if number <= 0:
+        raise _InputProblem(f"must be a whole number of at least 1, got {number}")
+    return number
+
+
+_ZERO = Decimal(0)
+
+
+@functools.lru_cache(maxsize=16)
+def _digits_context(digits: int) -> decimal.Context:
+    # Rounding to `digits` significant digits is exact unless more digits carry a value.
+    return decimal.Context(
+        prec=digits, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
+    )
+
+
+def _read_decimal(value: Any, limits: Limits) -> Decimal:
+    kind = type(value)
+    if kind is bool or issubclass(kind, float):
+        raise _InputProblem(
+            f"not a decimal number: {_describe(value)} is {_type_name(value)}; "
+            'give a decimal string such as "0.1" (binary floats are inexact)'
+        )
+    if issubclass(kind, int):
+        whole = value if kind is int else int.__int__(value)
+        if whole.bit_length() > 4 * limits.max_integer_digits:  # surely too large: skip the power
+            raise _out_of_range(whole, limits)
+        if abs(whole) >= 10**limits.max_integer_digits:
+            raise _out_of_range(whole, limits)
+        return Decimal(whole)
+    if issubclass(kind, Decimal):
+        # Decimal(subclass) copies the digits without calling any of the subclass's methods.
+        number = value if kind is Decimal else Decimal(value)
+        if not number.is_finite():
+            raise _InputProblem(f"not a decimal number: {_describe(number)}")
+        return _bounded(number, number, limits)
+    text = _exact_str(value)
+    if text is None:
+        raise _InputProblem(f"not a decimal number: {_describe(value)} is {_type_name(value)}")
+    # The length first: nothing below may ever run on a megabyte of digits.
+    if len(text) > limits.max_number_length:
+        raise _InputProblem(
+            f"too long for a number: {len(text):,} characters (at most "
+            f"{limits.max_number_length}; Limits.max_number_length)"
+        )
+    stripped = text.strip(_ASCII_SPACE)
+    if not _DECIMAL_TEXT.match(stripped):
+        raise _InputProblem(f"not a decimal number: {_describe(text)}")
+    # Bounded on the text itself: the digits that count are known before any conversion.
+    sign = "-" if stripped[0] == "-" else ""
+    whole, _, fraction = stripped.lstrip("+-").partition(".")
+    whole = whole.lstrip("0")
+    fraction = fraction.rstrip("0")  # "240.000" is 240, "0.00000000" is 0
+    if len(whole) > limits.max_integer_digits:
+        raise _out_of_range(text, limits)
+    if len(fraction) > limits.max_decimal_places:
+        raise _too_precise(text, limits)
+    if not whole and not fraction:
+        return _ZERO
+    return Decimal(f"{sign}{whole or '0'}.{fraction}" if fraction else sign + whole)
+
+
+def _out_of_range(shown: Any, limits: Limits) -> _InputProblem:
+    return _InputProblem(
+        f"out of range: {_describe(shown)} (at most {limits.max_integer_digits} digits before "
+        "the decimal point; Limits.max_integer_digits)"
+    )
+
+
+def _too_precise(shown: Any, limits: Limits) -> _InputProblem:
+    return _InputProblem(
+        f"too precise: {_describe(shown)} (at most {limits.max_decimal_places} decimal places; "
+        "Limits.max_decimal_places)"
+    )
+
+
+def _bounded(number: Decimal, shown: Any, limits: Limits) -> Decimal:
+    """``number`` within the digit limits, without trailing fractional zeros ("2.50" -> 2.5).
+
+    Only comparisons and one rounding that must be exact run on the number as given, so a Decimal
+    of a million digits costs no more than its size; the digit tuple is read once it is short.
+    """
+    if number.is_zero():
+        return _ZERO  # "0.00000000" is zero, "-0" too
+    magnitude = number.adjusted()  # the exponent of the leading digit
+    if magnitude >= limits.max_integer_digits:
+        raise _out_of_range(shown, limits)
+    if magnitude < -limits.max_decimal_places:
+        raise _too_precise(shown, limits)
+    try:
+        number = _digits_context(limits.max_integer_digits + limits.max_decimal_places).plus(number)
+    except decimal.Inexact:
+        raise _too_precise(shown, limits) from None
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    end = len(digits)
+    while exponent < 0 and digits[end - 1] == 0:
+        end -= 1
+        exponent += 1
+    if -exponent > limits.max_decimal_places:
+        raise _too_precise(shown, limits)
+    return number if end == len(digits) else Decimal((sign, digits[:end], exponent))
+
+
+def _read_positive_decimal(value: Any, limits: Limits) -> Decimal:
+    number = _read_decimal(value, limits)
+    if number <= 0:
+        raise _InputProblem(f"must be greater than zero, got {_describe(value)}")
+    return number
+
+
+def _read_date(value: Any, _limits: Limits) -> dt.date:
+    kind = type(value)
+    if kind is dt.date:
         return value
-    if isinstance(value, str) and _ISO_DATE.match(value):
+    if issubclass(kind, dt.datetime):
+        raise _InputProblem(f"not a date: {_describe(value)} has a time of day")
+    if issubclass(kind, dt.date):
+        return dt.date.fromordinal(dt.date.toordinal(value))  # the base's methods: an exact date
+    text = _exact_str(value)
+    if text is not None and len(text) == 10 and _ISO_DATE.match(text):
         try:
-            return dt.date.fromisoformat(value)
+            return dt.date.fromisoformat(text)
         except ValueError:
             pass
     raise _InputProblem(f"not an ISO date (YYYY-MM-DD): {_describe(value)}")
 
 
-def _literal_hook(type_: Any):
-    allowed = get_args(type_)
+_SCALAR_READERS: dict[Any, Callable[[Any, Limits], Any]] = {
+    str: _read_str,
+    model.NonBlankStr: _read_non_blank,
+    model.PayerName: _read_payer,
+    bool: _read_bool,
+    int: _read_int,
+    model.PositiveInt: _read_positive_int,
+    Decimal: _read_decimal,
+    model.PositiveDecimal: _read_positive_decimal,
+    dt.date: _read_date,
+}
 
-    def structure(value: Any, _: Any = None) -> str:
-        if not isinstance(value, str) or value not in allowed:
-            raise _InputProblem(
-                f"not one of {', '.join(repr(a) for a in allowed)}: {_describe(value)}"
-            )
-        return value
-
-    return structure
-
-
-def _tuple_hook(converter: cattrs.Converter):
-    """Lists only (a string is not a list of characters, a dict is not a list of keys)."""
-
-    def factory(type_: Any):
-        (item_type, _ellipsis) = get_args(type_)
-        inner = converter.get_structure_hook(item_type)
-
-        def structure(value: Any, _: Any = None) -> tuple:
-            if not isinstance(value, list | tuple):
-                raise _InputProblem(f"not a list: {_describe(value)} is {_type_name(value)}")
-            items, problems = [], []
-            for index, item in enumerate(value):
-                try:
-                    items.append(inner(item, item_type))
-                except Exception as exc:  # collected, re-raised as one group below
-                    exc.__notes__ = [f"@index {index}"]
-                    problems.append(exc)
-            if problems:
-                raise IterableValidationError("invalid items", problems, type_)
-            return tuple(items)
-
-        return structure
-
-    return factory
+# ------------------------------------------------------------------------------------ shapes
 
 
-def _class_hook(converter: cattrs.Converter, base_factory):
-    """Objects must be mappings; then cattrs' generated, detailed-validation hook runs."""
-
-    def factory(cls: type):
-        generated = base_factory(cls)
-
-        def structure(value: Any, _: Any = None):
-            if not isinstance(value, Mapping):
-                raise _InputProblem(f"not an object: {_describe(value)} is {_type_name(value)}")
-            obj = generated(value, cls)
-            check = _CROSS_FIELD_CHECKS.get(cls)
-            if check is not None:
-                check(obj)
-            return obj
-
-        return structure
-
-    return factory
+@attrs.frozen
+class _ListLimit:
+    attribute: str  # the Limits field
+    per: str  # what the limit counts, for the message
+    note: str = ""
+    minimum: int = 0
+    minimum_message: str = ""
 
 
-def _check_dispensed(dispensed: Dispensed) -> None:
-    if dispensed.unit != "mL" and dispensed.concentration_mg_per_ml is not None:
-        raise _InputProblem(
-            f"only applies to unit 'mL', not {dispensed.unit!r}",
-            subpath=".concentration_mg_per_ml",
-        )
+# Lists with a limit of their own; every other list (and object) has Limits.max_list_items.
+_LIST_LIMITS = {
+    (Claim, "lines"): _ListLimit(
+        "max_lines",
+        "lines per claim",
+        "",
+        minimum=1,
+        minimum_message="a claim needs at least one line",
+    ),
+    (Claim, "diagnoses"): _ListLimit("max_diagnoses", "diagnoses per claim", ", as on an 837P"),
+    (model.ClaimLine, "diagnosis_pointers"): _ListLimit(
+        "max_diagnosis_pointers", "diagnosis pointers per line", ", as on an 837P"
+    ),
+}
+_GENERAL_LIST_LIMIT = _ListLimit("max_list_items", "items per list")
 
 
-def _check_claim(claim: Claim) -> None:
-    if not claim.lines:
-        raise _InputProblem("a claim needs at least one line", subpath=".lines")
+@attrs.frozen
+class _Field:
+    name: str
+    required: bool
+    optional: bool  # None is a value
+    read: Callable[..., Any] | None = None  # scalars
+    shape: _Shape | None = None  # objects
+    item: _Field | None = None  # lists: how each item is read
+    limit: _ListLimit | None = None  # lists
 
 
-_CROSS_FIELD_CHECKS = {Dispensed: _check_dispensed, Claim: _check_claim}
+@attrs.frozen
+class _Shape:
+    cls: type
+    fields: tuple[_Field, ...]
+    names: frozenset[str]
+    slots: tuple[tuple[str, Any], ...]  # (name, the class's own slot descriptor) for instances
+    check: Callable[[Any], tuple[str, str] | None] | None = None
 
 
-def _make_converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    for type_, hook in (
-        (Decimal, _decimal),
-        (PositiveDecimal, _positive_decimal),
-        (int, _int),
-        (PositiveInt, _positive_int),
-        (str, _str),
-        (NonBlankStr, _non_blank_str),
-        (PayerName, _payer),
-        (bool, _bool),
-        (dt.date, _date),
-    ):
-        converter.register_structure_hook(type_, hook)
-    converter.register_structure_hook_factory(lambda t: get_origin(t) is Literal, _literal_hook)
-    converter.register_structure_hook_factory(
-        lambda t: get_origin(t) is tuple and len(get_args(t)) == 2 and get_args(t)[1] is ...,
-        _tuple_hook(converter),
+def _field_of(owner: type, name: str, type_: Any, required: bool) -> _Field:
+    args = typing.get_args(type_)
+    optional = (typing.get_origin(type_) in (typing.Union, UnionType)) and NoneType in args
+    if optional:
+        (type_,) = [a for a in args if a is not NoneType]
+        args = typing.get_args(type_)
+    if typing.get_origin(type_) is tuple:
+        item = _field_of(owner, f"{name}[]", args[0], True)
+        limit = _LIST_LIMITS.get((owner, name), _GENERAL_LIST_LIMIT)
+        return _Field(name, required, optional, item=item, limit=limit)
+    if typing.get_origin(type_) is Literal:
+        return _Field(name, required, optional, read=_literal_reader(args))
+    if attrs.has(type_):
+        return _Field(name, required, optional, shape=_shape_of(type_))
+    return _Field(name, required, optional, read=_SCALAR_READERS[type_])
+
+
+@functools.cache
+def _shape_of(cls: type) -> _Shape:
+    hints = typing.get_type_hints(cls, vars(model))
+    fields = tuple(
+        _field_of(cls, a.name, hints[a.name], a.default is attrs.NOTHING) for a in attrs.fields(cls)
     )
-    base = cattrs.gen.make_dict_structure_fn
-    converter.register_structure_hook_factory(
-        attrs.has,
-        _class_hook(
-            converter,
-            lambda cls: base(cls, converter, _cattrs_forbid_extra_keys=True),
-        ),
-    )
-    converter.register_unstructure_hook(Decimal, format_decimal)
-    converter.register_unstructure_hook(dt.date, dt.date.isoformat)
-    return converter
+    names = frozenset(f.name for f in fields)
+    slots = tuple((f.name, cls.__dict__[f.name]) for f in fields)
+    return _Shape(cls, fields, names, slots, _CHECKS.get(cls))
 
 
-_converter = _make_converter()
+def _check_dispensed(values: dict[str, Any]) -> tuple[str, str] | None:
+    unit = values.get("unit")
+    if unit != "mL" and values.get("concentration_mg_per_ml") is not None:
+        return (".concentration_mg_per_ml", f"only applies to unit 'mL', not {unit!r}")
+    return None
 
 
-def _known_keys(cls: type | None) -> list[str]:
-    return [a.name for a in attrs.fields(cls)] if cls is not None and attrs.has(cls) else []
+_CHECKS = {model.Dispensed: _check_dispensed}
+
+# ------------------------------------------------------------------------------------ reading
+
+_FAILED = object()  # a value that could not be read; its problems are already recorded
+_GENERIC_PROBLEM_TEXT = 200
 
 
-def _collect(exc: BaseException, path: str, out: list[tuple[str, str]]) -> None:
-    """Flatten cattrs' exception groups into (JSON path, message) pairs, in input order."""
-    if isinstance(exc, ClassValidationError):
-        for sub in exc.exceptions:
-            # cattrs notes each attribute's failure with a note that carries the attribute name;
-            # extra-key errors belong to the object itself and carry none.
-            name = next((n.name for n in getattr(sub, "__notes__", ()) if hasattr(n, "name")), None)
-            _collect(sub, path if name is None else f"{path}.{name}", out)
-        return
-    if isinstance(exc, IterableValidationError):
-        for sub in exc.exceptions:
-            index = next(
-                (
-                    n[len("@index ") :]
-                    for n in getattr(sub, "__notes__", ())
-                    if n.startswith("@index ")
-                ),
-                "?",
-            )
-            _collect(sub, f"{path}[{index}]", out)
-        return
-    if isinstance(exc, ForbiddenExtraKeysError):
-        known = _known_keys(exc.cl)
-        for key in sorted(exc.extra_fields):
-            hint = difflib.get_close_matches(str(key), known, n=1)
-            message = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            out.append((f"{path}.{key}", message))
-        return
-    if isinstance(exc, ExceptionGroup):  # pragma: no cover - defensive, cattrs wraps its own
-        for sub in exc.exceptions:
-            _collect(sub, path, out)
-        return
-    if isinstance(exc, KeyError):
-        out.append((path, "required key is missing"))
-        return
-    if isinstance(exc, _InputProblem):
-        out.append((path + exc.subpath, str(exc)))
-        return
-    # Anything else a hook raised is still an input problem: report it, never leak it.
-    out.append((path, f"invalid value ({type(exc).__name__}: {exc})"))
-
-
-def parse_claim(data: Any) -> Claim:
-    """Structure JSON-like ``data`` into a :class:`Claim`, or raise :class:`ClaimError`.
-
-    A :class:`Claim` instance is returned as is. Anything else that is not a mapping (None, a
-    list, a string...) is a ``ClaimError`` too; no input surfaces any other exception type.
-    """
-    if isinstance(data, Claim):
-        return data
-    if not isinstance(data, Mapping):
-        raise ClaimError([("$", f"a claim must be a JSON object, not {_type_name(data)}")])
+def _safe_error_text(exc: BaseException) -> str:
+    """``Type: message`` of an exception raised by caller code, bounded and never raising."""
+    name = _class_name(type(exc))
     try:
-        return _converter.structure(data, Claim)
-    except RecursionError:
-        raise ClaimError([("$", "input is nested too deeply")]) from None
-    except Exception as exc:
-        problems: list[tuple[str, str]] = []
-        _collect(exc, "$", problems)
-        raise ClaimError(problems or [("$", str(exc))]) from None
+        text = str(exc)
+    except Exception:
+        return name
+    text = _exact_str(text) or ""
+    if len(text) > _GENERIC_PROBLEM_TEXT:
+        text = text[:_GENERIC_PROBLEM_TEXT] + "..."
+    return f"{name}: {text}" if text else name
+
+
+def _key_path(path: str, key: str) -> str:
+    if _SIMPLE_KEY.match(key):
+        return f"{path}.{key}"
+    shown = json.dumps(key[:_SHOWN_KEY])  # escapes quotes and control characters
+    return f"{path}[{shown}{'...' if len(key) > _SHOWN_KEY else ''}]"
+
+
+class _Reader:
+    __slots__ = ("limits", "problems")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.problems: list[tuple[str, str]] = []
+
+    def value(self, raw: Any, field: _Field, path: str) -> Any:
+        if raw is None and field.optional:
+            return None
+        if field.read is not None:
+            try:
+                return field.read(raw, self.limits)
+            except _InputProblem as problem:
+                self.problems.append((path, str(problem)))
+                return _FAILED
+        if field.shape is not None:
+            return self.object(raw, field.shape, path)
+        return self.list(raw, field, path)
+
+    def list(self, raw: Any, field: _Field, path: str) -> Any:
+        kind = type(raw)
+        if kind is list or kind is tuple:
+            items = raw
+        elif issubclass(kind, list):
+            items = list.copy(raw)  # the base's copy: an exact list, no overridden method runs
+        elif issubclass(kind, tuple):
+            items = tuple.__getitem__(raw, slice(None))
+        else:
+            self.problems.append((path, f"not a list: {_describe(raw)} is {_type_name(raw)}"))
+            return _FAILED
+        limit = field.limit
+        assert limit is not None and field.item is not None
+        most = getattr(self.limits, limit.attribute)
+        # Sizes before items: 100,000 lines are refused without reading one of them.
+        if len(items) > most:
+            self.problems.append(
+                (
+                    path,
+                    f"too many items: {len(items):,} (at most {most:,} {limit.per}{limit.note}; "
+                    f"Limits.{limit.attribute})",
+                )
+            )
+            return _FAILED
+        if len(items) < limit.minimum:
+            self.problems.append((path, limit.minimum_message))
+            return _FAILED
+        out = []
+        failed = False
+        for index, item in enumerate(items):
+            value = self.value(item, field.item, f"{path}[{index}]")
+            if value is _FAILED:
+                failed = True
+            else:
+                out.append(value)
+        return _FAILED if failed else tuple(out)
+
+    def object(self, raw: Any, shape: _Shape, path: str) -> Any:
+        pairs = self.pairs(raw, shape, path)
+        if pairs is None:
+            return _FAILED
+        key_problems: list[tuple[str, str]] = []
+        # The common case, a plain dict of known keys, is read as it is. Only exact str keys are
+        # compared with the names: a str subclass or any other key could run its own __hash__.
+        if (
+            type(pairs) is dict
+            and all(type(key) is str for key in pairs)
+            and pairs.keys() <= shape.names
+        ):
+            known = pairs
+        else:
+            known = self.keys(pairs, shape, path, key_problems)
+        values: dict[str, Any] = {}
+        failed = False
+        problems = self.problems
+        limits = self.limits
+        for field in shape.fields:
+            name = field.name
+            raw_value = known.get(name, _FAILED)
+            if raw_value is _FAILED:
+                if field.required:
+                    problems.append((f"{path}.{name}", "required key is missing"))
+                    failed = True
+                continue
+            if raw_value is None and field.optional:
+                values[name] = None
+                continue
+            read = field.read
+            if read is not None:  # a scalar, inline: most fields are
+                try:
+                    values[name] = read(raw_value, limits)
+                except _InputProblem as problem:
+                    problems.append((f"{path}.{name}", str(problem)))
+                    failed = True
+                continue
+            if field.shape is not None:
+                value = self.object(raw_value, field.shape, f"{path}.{name}")
+            else:
+                value = self.list(raw_value, field, f"{path}.{name}")
+            if value is _FAILED:
+                failed = True
+            else:
+                values[name] = value
+        if shape.check is not None and not failed:
+            found = shape.check(values)
+            if found is not None:
+                problems.append((path + found[0], found[1]))
+                failed = True
+        problems.extend(key_problems)
+        if failed or key_problems:
+            return _FAILED
+        return shape.cls(**values)
+
+    def keys(
+        self, pairs: Any, shape: _Shape, path: str, key_problems: list[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """The values of known keys; every other key is a problem (reported after the fields)."""
+        known: dict[str, Any] = {}
+        for key, value in pairs.items() if type(pairs) is dict else pairs:
+            if type(key) is not str:
+                text = _exact_str(key)
+                if text is None:
+                    key_problems.append(
+                        (
+                            f"{path}[{_describe(key)}]",
+                            f"key is not a string: {_type_name(key)} (object keys are strings)",
+                        )
+                    )
+                    continue
+                key = text
+            if len(key) <= _LONGEST_KEY and key in shape.names:
+                if key in known:  # two keys (str subclasses, say) that read as the same name
+                    key_problems.append((_key_path(path, key), "duplicate key"))
+                else:
+                    known[key] = value
+                continue
+            hint = None
+            if len(key) <= _LONGEST_KEY:  # difflib's cost grows with the key's length squared
+                close = difflib.get_close_matches(key, shape.names, n=1)
+                hint = close[0] if close else None
+            message = "unknown key" + (f" (did you mean {hint!r}?)" if hint else "")
+            if len(key) > _SHOWN_KEY:
+                message += f" ({len(key):,} characters)"
+            key_problems.append((_key_path(path, key), message))
+        return known
+
+    def pairs(self, raw: Any, shape: _Shape, path: str) -> Any:
+        """The (key, value) pairs of an object, read once; None (problem recorded) if none."""
+        kind = type(raw)
+        most = self.limits.max_list_items
+        if kind is dict:
+            size = len(raw)
+        elif issubclass(kind, dict):
+            size = dict.__len__(raw)
+        elif issubclass(kind, shape.cls):
+            # A typed claim (or part of one) is read like the data it stands for: field by field,
+            # through the class's own slots, so floats or subclasses in it are refused likewise.
+            pairs = []
+            for name, slot in shape.slots:
+                try:
+                    pairs.append((name, slot.__get__(raw, shape.cls)))
+                except Exception as exc:  # an instance built without __init__, say
+                    self.problems.append(
+                        (f"{path}.{name}", f"could not be read ({_safe_error_text(exc)})")
+                    )
+                    return None
+            return pairs
+        else:
+            try:
+                is_mapping = issubclass(kind, Mapping)
+            except Exception:
+                is_mapping = False
+            if not is_mapping:
+                if path == "$":
+                    message = f"a claim must be a JSON object, not {_type_name(raw)}"
+                else:
+                    message = f"not an object: {_describe(raw)} is {_type_name(raw)}"
+                self.problems.append((path, message))
+                return None
+            # Any other Mapping runs its own code: read it once, at most one key past the limit.
+            try:
+                keys = list(itertools.islice(iter(raw), most + 1))
+                if len(keys) > most:
+                    self.problems.append(
+                        (
+                            path,
+                            f"too many keys (more than {most:,} per object; Limits.max_list_items)",
+                        )
+                    )
+                    return None
+                return [(key, raw[key]) for key in keys]
+            except Exception as exc:
+                self.problems.append(
+                    (path, f"could not be read as an object ({_safe_error_text(exc)})")
+                )
+                return None
+        if size > most:
+            self.problems.append(
+                (
+                    path,
+                    f"too many keys: {size:,} (at most {most:,} per object; Limits.max_list_items)",
+                )
+            )
+            return None
+        return raw if kind is dict else list(dict.items(raw))
+
+
+# ------------------------------------------------------------------------- trusted claims
+# parse_claim() returns claims it built; handing one back (Engine.evaluate does) must not re-read
+# it. They are remembered by identity only (never hashed or compared: a Claim's fields could hold
+# anything a caller put there), with the limits they were read under, and forgotten when they die,
+# so nothing here grows with the number of claims.
+
+_trusted: dict[int, tuple[weakref.ref[Claim], Limits]] = {}
+
+
+def _trust(claim: Claim, limits: Limits) -> None:
+    key = id(claim)
+
+    # No lock: each dict operation is atomic, and an id cannot be reused before this callback has
+    # run (it runs while the claim is being freed), so the entry it finds is its own or newer.
+    def forget(ref: weakref.ref[Claim]) -> None:
+        entry = _trusted.get(key)
+        if entry is not None and entry[0] is ref:
+            _trusted.pop(key, None)
+
+    _trusted[key] = (weakref.ref(claim, forget), limits)
+
+
+def _is_trusted(value: Any, limits: Limits) -> bool:
+    if type(value) is not Claim:
+        return False
+    entry = _trusted.get(id(value))
+    return entry is not None and entry[0]() is value and (entry[1] is limits or entry[1] == limits)
+
+
+def parse_claim(data: Any, *, limits: Limits | None = None) -> Claim:
+    """Read JSON-like ``data`` into a :class:`Claim` within ``limits``, or raise :class:`ClaimError`.
+
+    ``data`` is a mapping (usually decoded JSON) or a :class:`Claim`. A claim this function
+    returned is handed back unchanged; any other ``Claim`` instance is checked like data, field by
+    field. Nothing but a ``ClaimError`` is raised, whatever the input.
+    """
+    if limits is None:
+        limits = DEFAULT_LIMITS
+    elif type(limits) is not Limits:
+        raise TypeError(f"limits must be a hcpcs_rules.Limits, not {_type_name(limits)}")
+    if _is_trusted(data, limits):
+        return data
+    reader = _Reader(limits)
+    claim = reader.object(data, _shape_of(Claim), "$")
+    if claim is _FAILED:
+        raise ClaimError(reader.problems)
+    _trust(claim, limits)
+    return claim
+
+
+# ------------------------------------------------------------------------------ unstructuring
+
+_converter = cattrs.Converter()
+_converter.register_unstructure_hook(Decimal, format_decimal)
+_converter.register_unstructure_hook(dt.date, dt.date.isoformat)
 
 
 def unstructure_claim(claim: Claim) -> dict[str, Any]:

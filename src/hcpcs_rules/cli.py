@@ -233,9 +233,13 @@ class _Failed(Exception):
 
 def _engine(args: argparse.Namespace, err: TextIO) -> Any:
     from .engine import Engine
+    from .limits import Limits
 
+    # Only `check` reads claims; its --max-lines reaches the workers through Engine.config.
+    max_lines = getattr(args, "max_lines", None)
+    limits = None if max_lines is None else Limits(max_lines=max_lines)
     try:
-        return Engine(args.rulesets, backend=args.backend, check_examples=False)
+        return Engine(args.rulesets, backend=args.backend, check_examples=False, limits=limits)
     except (RulesetError, RuntimeError) as exc:  # RuntimeError: backend unavailable here
         _say(err, str(exc))
         raise _Failed from None
@@ -372,6 +376,13 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RECORD_BYTES,
         metavar="BYTES",
         help=f"largest JSON Lines line, array element or document read (default: {DEFAULT_MAX_RECORD_BYTES:,})",
+    )
+    check.add_argument(
+        "--max-lines",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="most service lines per claim (default: 50, the 837P limit; see Limits in docs/claim-format.md)",
     )
     engine_options(check)
 

@@ -22,8 +22,9 @@ from . import ir
 from .backends import Backend, make_backend
 from .claims import parse_claim
 from .compile import compile_files
-from .errors import ClaimError, RulesetError, RulesetProblem
+from .errors import ClaimError, EngineClosed, RulesetError, RulesetProblem
 from .facts import Facts
+from .limits import DEFAULT_LIMITS, Limits
 from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
 
 __all__ = ["DEFAULT_BACKEND", "Engine", "EngineConfig", "evaluate"]
@@ -45,6 +46,7 @@ class EngineConfig:
     rulesets: tuple[str | Path, ...] | None = None
     backend: str = "python"
     check_examples: bool = True
+    limits: Limits = DEFAULT_LIMITS
 
     def build(self, **overrides: Any) -> Engine:
         """A new Engine with this configuration (``overrides`` replace fields, by name)."""
@@ -72,6 +74,10 @@ class Engine:
     ruleset); rulesets they ``require`` are added. ``backend``: ``"python"`` (default) or
     ``"durable"`` (durable_rules; CPython 3.11/3.12 only).
     ``check_examples``: run every rule's examples at build time (default on).
+    ``limits``: the bounds on each claim (:class:`~hcpcs_rules.limits.Limits`; default
+    ``Limits()``); a claim beyond them is a :class:`ClaimError` naming the limit.
+
+    After :meth:`close`, every evaluation raises :class:`~hcpcs_rules.errors.EngineClosed`.
     """
 
     def __init__(
@@ -80,12 +86,19 @@ class Engine:
         *,
         backend: str = DEFAULT_BACKEND,
         check_examples: bool = True,
+        limits: Limits | None = None,
     ) -> None:
+        if limits is None:
+            limits = DEFAULT_LIMITS
+        elif type(limits) is not Limits:
+            raise TypeError(f"limits must be a hcpcs_rules.Limits, not {type(limits).__name__}")
+        self._closed = False
         rulesets = _selection(rulesets)
         self.config = EngineConfig(
             rulesets=rulesets if isinstance(rulesets, tuple) else None,
             backend=backend,
             check_examples=check_examples,
+            limits=limits,
         )
         self.program: ir.Program = compile_files(rulesets)
         self.backend: Backend = make_backend(backend, self.program)
@@ -94,16 +107,23 @@ class Engine:
         line_facts = [f for f in self.program.facts if f.per == "line"]
         self._mg_facts = tuple(f.name for f in line_facts if "dispensed_mg" in dict(f.fields))
         self._units_facts = tuple(f.name for f in line_facts if "expected_units" in dict(f.fields))
+        # Examples are part of the ruleset, written against the documented default limits: the
+        # engine's own limits (stricter, say) must not make a correct ruleset fail to build.
+        self.limits: Limits = DEFAULT_LIMITS
         if check_examples:
             check_examples_of(self)
+        self.limits = limits
 
     @property
     def backend_name(self) -> str:
         return self.backend.name
 
     def evaluate(self, claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
-        """Check one claim. Raises :class:`ClaimError` if it does not fit the input shape."""
-        typed = parse_claim(claim)
+        """Check one claim. Raises :class:`ClaimError` if it does not fit the input shape or the
+        engine's limits, :class:`~hcpcs_rules.errors.EngineClosed` once the engine is closed."""
+        if self._closed:
+            raise EngineClosed("this Engine was closed; build a new one to evaluate claims")
+        typed = parse_claim(claim, limits=self.limits)
         facts = Facts(typed, self._fact_names, explain)
         self.backend.evaluate(facts)
         return self._result(typed, facts)
@@ -125,6 +145,11 @@ class Engine:
         raise ValueError(f"nothing to dump named {what!r}; use 'ir' or 'backend'")
 
     def close(self) -> None:
+        """Release the backend's resources now (durable_rules' C ruleset); idempotent.
+
+        Evaluations running in other threads finish first; later ones raise EngineClosed.
+        """
+        self._closed = True
         self.backend.close()
 
     def _result(self, claim: Claim, f: Facts) -> Result:
@@ -253,4 +278,4 @@ def evaluate(claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Resu
 
 
 # Re-exported for callers that catch them from here.
-__all__ += ["ClaimError", "RulesetError"]
+__all__ += ["ClaimError", "EngineClosed", "RulesetError"]

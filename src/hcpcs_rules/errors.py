@@ -12,6 +12,7 @@ from collections.abc import Iterable
 __all__ = [
     "BackendError",
     "ClaimError",
+    "EngineClosed",
     "HcpcsRulesError",
     "RuleExecutionError",
     "RulesetError",
@@ -128,4 +129,12 @@ class WorkerError(HcpcsRulesError, RuntimeError):
     Raised when a worker cannot build the caller's engine although this process could (a condition
     function registered inside ``main()`` instead of at import time of a module, for instance), so
     that ``workers=N`` never quietly turns into a serial run. The message says why.
+    """
+
+
+class EngineClosed(HcpcsRulesError, RuntimeError):
+    """The :class:`~hcpcs_rules.engine.Engine` was closed: it evaluates no more claims.
+
+    Raised by every evaluation after :meth:`~hcpcs_rules.engine.Engine.close`, on every backend,
+    including one that was waiting for the engine while it closed.
     """

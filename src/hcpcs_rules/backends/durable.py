@@ -46,7 +46,14 @@ from typing import Any
 
 from .. import ir
 from ..codegen import CompiledRule, compile_rule
-from ..errors import BackendError, HcpcsRulesError, RuleExecutionError, RulesetError, RulesetProblem
+from ..errors import (
+    BackendError,
+    EngineClosed,
+    HcpcsRulesError,
+    RuleExecutionError,
+    RulesetError,
+    RulesetProblem,
+)
 from ..facts import Facts, fact_id, make_fire
 
 __all__ = ["DurableBackend", "DurableUnavailable", "translate"]
@@ -436,7 +443,11 @@ class DurableBackend:
         self.live_sessions = 0  # observable for tests: 0 whenever no evaluation is running
 
     def close(self) -> None:
-        """Free the C ruleset now (also done automatically when garbage collected)."""
+        """Free the C ruleset now (also done automatically when garbage collected); idempotent.
+
+        Under the evaluation lock: an evaluation in progress finishes first, and every later one
+        sees the ruleset gone (see :meth:`evaluate`) instead of handing a freed handle to C.
+        """
         with self._lock:
             self._finalizer()
 
@@ -468,6 +479,9 @@ class DurableBackend:
     def evaluate(self, f: Facts) -> None:
         engine, handle = self._engine, self._handle
         with self._lock:
+            # Checked under the lock that close() takes: the handle cannot be freed after this.
+            if not self._finalizer.alive:
+                raise EngineClosed("this Engine was closed; build a new one to evaluate claims")
             sid = str(next(self._sids))
             self.live_sessions += 1
             state = None
