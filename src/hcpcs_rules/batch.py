@@ -97,9 +97,8 @@ def _evaluate_one(engine: Any, claim: Any, explain: bool, index: int) -> Outcome
         return engine.evaluate(claim, explain=explain)
     except ClaimError as exc:
         return exc
-    except (
-        Exception
-    ) as exc:  # anything else is the library's (or a plugin's) failure, not the batch's
+    # Anything else is the library's (or a plugin's) failure on this claim, not the batch's.
+    except Exception as exc:
         return EvaluationFailure.from_exception(index, claim, exc)
 
 
