@@ -22,6 +22,7 @@ backend serves any number of threads without a lock.
 from __future__ import annotations
 
 import linecache
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -88,6 +89,18 @@ class PythonBackend:
 
 DRIVER_NAME = "<hcpcs_rules generated program>"
 
+# Ruleset text reaches generated source only as data (a repr, or a constant in the namespace).
+# The driver's comments name scopes and rule ids for whoever reads `dump backend`; the compiler
+# validated both against ASCII patterns, and this re-checks it where the text meets the source:
+# a comment can only end at a line break, and nothing here can hold one.
+_COMMENT_SAFE = re.compile(r"[A-Za-z0-9_, -]*\Z")
+
+
+def _comment(text: str) -> str:
+    if not _COMMENT_SAFE.match(text):
+        raise ValueError(f"refusing to write {text!r} into a generated comment")  # compiler bug
+    return text
+
 
 def _driver(
     program: ir.Program, compiled: Sequence[CompiledRule]
@@ -139,7 +152,7 @@ def _driver(
                     scope_known = True
                 body.append(
                     f"    if overlay in {const(scope)} or program in {const(scope)}:"
-                    f"  # scope: {', '.join(sorted(scope))}"
+                    f"  # scope: {_comment(', '.join(sorted(scope)))}"
                 )
                 indent += "    "
             if codes is None:
@@ -159,7 +172,8 @@ def _driver(
                 indent += "    "
                 subjects = "subjects"
             for index in members:
-                body.append(f"{indent}run_{index}(f, {subjects})  # {compiled[index].rule.id}")
+                rule_id = _comment(compiled[index].rule.id)
+                body.append(f"{indent}run_{index}(f, {subjects})  # {rule_id}")
     source = "\n".join(body) + "\n"
     exec(compile(source, DRIVER_NAME, "exec"), namespace)
     linecache.cache[DRIVER_NAME] = (
