@@ -24,7 +24,7 @@ import attrs
 
 from . import ir
 from .compile import SCOPE_FACT
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, compile_regex
 from .units import EXACT_CONTEXT, format_decimal
 
 __all__ = ["RUNTIME", "CompiledRule", "compile_rule", "format_value"]
@@ -243,7 +243,7 @@ class _Emitter:
                     and isinstance(arg, ir.Const)
                     and node.name == "matches"
                 ):
-                    args.append(self.const(re.compile(arg.value), "regex"))
+                    args.append(self.const(compile_regex(arg.value), "regex"))
                 else:
                     args.append(self.expr(arg, facts))
             if node.name == "coalesce" and _SIMPLE.match(args[0]):

@@ -33,7 +33,8 @@ import attrs
 
 from . import ir, load, schema
 from .errors import RulesetError, RulesetProblem
-from .expr import Env, ExprError, parse_expr, parse_template
+from .expr import Env, ExprError, digits_bound, parse_expr, parse_template
+from .functions import Bound
 
 __all__ = [
     "SCOPE_FACT",
@@ -149,6 +150,8 @@ class _Compiler:
         self.problems: list[RulesetProblem] = []
         self.facts: dict[str, ir.DerivedFact] = {}
         self.fact_fields: dict[str, dict[str, str]] = {}
+        #: derived fact -> numeric field -> the digits its values can need (expr.digits_bound)
+        self.fact_bounds: dict[str, dict[str, Bound]] = {}
 
     def error(
         self, text: load.RulesetText, line: int | None, rule_id: str | None, message: str
@@ -325,7 +328,7 @@ class _Compiler:
                 visible = {
                     k: v for k, v in self.fact_fields.items() if k not in unresolved or k == name
                 }
-                local_env = Env(env.roots, visible, env.constants)
+                local_env = Env(env.roots, visible, env.constants, self.fact_bounds)
                 exprs: dict[str, ir.Expr] = {}
                 deferred = False
                 errors: list[str] = []
@@ -353,6 +356,8 @@ class _Compiler:
                 for message in errors:
                     self.error(text, rule.line_of("fields"), rule.id, message)
                 self.fact_fields[name] = {f: e.type for f, e in exprs.items()}
+                # Rules reading these fields compute with them: carry each field's bound along.
+                self.fact_bounds[name] = {f: digits_bound(e, local_env) for f, e in exprs.items()}
                 self.facts[name] = ir.DerivedFact(
                     name,
                     fact.per,
@@ -421,7 +426,7 @@ class _Compiler:
         roots = dict(env.roots)
         if on == "claim":
             roots.pop("line")  # a claim rule has no line to read
-        rule_env = Env(roots, self.fact_fields, env.constants)
+        rule_env = Env(roots, self.fact_fields, env.constants, self.fact_bounds)
 
         conjuncts: list[ir.Expr] = []
         conjuncts += self.codes(text, rule, on)
@@ -979,7 +984,9 @@ def compile_program(texts: Sequence[load.RulesetText]) -> ir.Program:
         compiler.declare_facts(text, infos[text.file])
     # Constants are local to their file; facts are shared by every ruleset in the program.
     for text in texts:
-        envs[text.file] = Env(schema.BASE_ROOTS, compiler.fact_fields, compiler.constants(text))
+        envs[text.file] = Env(
+            schema.BASE_ROOTS, compiler.fact_fields, compiler.constants(text), compiler.fact_bounds
+        )
     derived_exprs = compiler.type_fact_fields(envs)
 
     rules: list[ir.Rule] = []

@@ -301,7 +301,7 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
                     file,
                     None,
                     None,
-                    f"tables and arrays nested {depth} deep; at most {MAX_TOML_DEPTH} are allowed",
+                    f"tables and arrays nested more than {MAX_TOML_DEPTH} deep",
                 )
             ]
         )
