@@ -15,8 +15,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from conftest import BACKENDS
 
+from conftest import BACKENDS
 from hcpcs_rules import Engine, RulesetError
 
 CLAIM = {
@@ -188,7 +188,9 @@ def toml_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(value)
 
 
@@ -267,9 +269,7 @@ def test_no_ruleset_string_runs_code(tmp_path, backend, field):
                 assert rule.doc["notes"] == text
             elif field == "source":
                 assert rule.source == text.strip()
-                assert {f.source for f in result.findings if f.rule_id == rule.id} == {
-                    text.strip()
-                }
+                assert {f.source for f in result.findings if f.rule_id == rule.id} == {text.strip()}
             elif field == "ruleset description":
                 assert engine.program.rulesets[-1].description == text
             elif field == "message":
@@ -304,11 +304,11 @@ def test_the_reported_scope_payload_is_refused(tmp_path, backend):
 def test_generated_source_holds_ruleset_text_only_as_literals(tmp_path):
     """Quotes and comment markers in free text appear in the python source only inside reprs."""
     doc = document()
-    doc["rule"][3]["message"] = "It's \"quoted\" # not a comment \\ done: {line.units}."
+    doc["rule"][3]["message"] = 'It\'s "quoted" # not a comment \\ done: {line.units}.'
     path = tmp_path / "inj.toml"
     path.write_text(to_toml(doc), encoding="utf-8")
     engine = Engine([path], backend="python")
     source = engine.dump("backend")
-    assert repr("It's \"quoted\" # not a comment \\ done: ") in source
+    assert repr('It\'s "quoted" # not a comment \\ done: ') in source
     (finding,) = [f for f in engine.evaluate(CLAIM).findings if f.rule_id == "INJ-UNITS-HIGH"]
-    assert finding.message == "It's \"quoted\" # not a comment \\ done: 240."
+    assert finding.message == 'It\'s "quoted" # not a comment \\ done: 240.'

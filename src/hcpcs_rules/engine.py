@@ -146,6 +146,7 @@ def check_examples_of(engine: Engine) -> None:
     """
     problems: list[RulesetProblem] = []
     closures = _Closures(engine)
+    failed: set[str] = set()  # rules that raised: reported once, on the rule that raised
     for rule in engine.program.rules:
         if rule.finding is not None and not (
             any(e.fires for e in rule.examples) and any(not e.fires for e in rule.examples)
@@ -160,10 +161,29 @@ def check_examples_of(engine: Engine) -> None:
             )
         evaluate = closures.evaluator(rule) if rule.examples else None
         for example in rule.examples:
-            outcome = run_example(engine, rule, example, evaluate=evaluate)
-            if outcome is not None and evaluate is not None:
-                # Same verdict by construction; the whole program says what else the claim got.
-                outcome = run_example(engine, rule, example)
+            try:
+                outcome = _outcome(engine, rule, example, evaluate)
+                if outcome is not None and evaluate is not None:
+                    # Same verdict by construction; the whole program says what else the claim
+                    # got, as the message always has.
+                    outcome = _outcome(engine, rule, example, None)
+            except RuleExecutionError as exc:
+                # A rule raising on an example claim is a broken ruleset (or plugin function):
+                # say so with the other problems, once, on the rule that raised.
+                if exc.rule_id not in failed:
+                    failed.add(exc.rule_id)
+                    culprit = closures.by_id.get(exc.rule_id, rule)
+                    problems.append(
+                        RulesetProblem(
+                            culprit.file,
+                            culprit.file_line,
+                            culprit.id,
+                            f"failed on the claim of example {example.name!r} of {rule.id}: {exc}",
+                        )
+                    )
+                continue
+            except BackendError as exc:
+                outcome = f"evaluating the example failed: {exc}"
             if outcome is not None:
                 problems.append(
                     RulesetProblem(
@@ -221,6 +241,18 @@ def run_example(
     holding the rule and what it depends on; see :func:`check_examples_of`).
     """
     try:
+        return _outcome(engine, rule, example, evaluate)
+    except (RuleExecutionError, BackendError) as exc:
+        return f"evaluating the example failed: {exc}"
+
+
+def _outcome(
+    engine: Engine,
+    rule: ir.Rule,
+    example: ir.Example,
+    evaluate: Callable[[Facts], None] | None,
+) -> str | None:
+    try:
         if evaluate is None:
             result = engine.evaluate(example.claim, explain=True)
         else:
@@ -230,10 +262,6 @@ def run_example(
             result = engine._result(typed, facts)
     except ClaimError as exc:
         return f"the example claim is not a valid claim: {exc}"
-    except (RuleExecutionError, BackendError) as exc:
-        # A ruleset whose own example makes a rule fail is a broken ruleset: say so with the
-        # others, rather than let one exception end the build with no file or line.
-        return f"evaluating the example failed: {exc}"
     if rule.finding is not None:
         hits = [x for x in result.findings if x.rule_id == rule.id]
         if example.line is not None:

@@ -402,6 +402,9 @@ def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
     text = text.strip()
     if len(text) > MAX_TEXT:
         raise ExprError([f"the expression is {len(text):,} characters long; at most {MAX_TEXT:,}"])
+    # A condition may be wrapped over lines (TOML multi-line strings): line breaks and tabs are
+    # spaces to the language. One character for one keeps every column number right.
+    text = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
