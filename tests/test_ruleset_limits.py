@@ -436,3 +436,21 @@ def test_a_broken_plugin_only_fails_engines_that_use_it(monkeypatch):
         (problem,) = info.value.problems
         assert problem.file == "<entry point broken = broken_plugin:path>"
         assert "ImportError" in problem.message and "broken_plugin" in problem.message
+
+
+# ------------------------------------------------------------- found by tests/test_ruleset_fuzz.py
+
+
+def test_a_single_rule_table_is_a_ruleset_error(tmp_path):
+    # `[rule]` instead of `[[rule]]`, with a key: the line-number scan crashed (IndexError).
+    path = tmp_path / "mine.toml"
+    path.write_text("[ruleset]\n[constants]\n[rule]\n_ = []\n", encoding="utf-8")
+    with pytest.raises(RulesetError, match=r"rules must be written as \[\[rule\]\] tables"):
+        Engine(["core", path])
+
+
+def test_a_derive_that_is_not_a_string_is_a_ruleset_error(tmp_path):
+    # `derive = []` crashed the compiler (TypeError: unhashable type: 'list').
+    body = rule().replace('severity = "warn"', 'severity = "warn"\nderive = []')
+    problem = located(tmp_path, body, "derive must name a fact")
+    assert problem.line is not None

@@ -445,6 +445,8 @@ class _Compiler:
 
         finding = self.finding(text, rule, rule_env, scope)
         derive = d.get("derive")
+        if derive is not None and not isinstance(derive, str):
+            derive = ""  # not a name: declare_facts reported it; keep it hashable from here on
         derive_fields: tuple[tuple[str, ir.Expr], ...] = ()
         if derive is not None:
             derive_fields = tuple(derived_exprs.get((text.file, rid or ""), {}).items())

@@ -242,7 +242,7 @@ def _positions(lines: list[str]) -> tuple[list[dict[str, Any]], int | None, dict
         key = _KEY.match(text)
         if key:
             name = key.group(1).strip("\"'")
-            if section == "rule":
+            if section == "rule" and rules:  # `[rule]` (not `[[rule]]`) starts no rule
                 rules[-1]["keys"].setdefault(name, number)
             elif section == "constants":
                 constant_lines.setdefault(name, number)
