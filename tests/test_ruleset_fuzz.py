@@ -189,7 +189,10 @@ def build_and_evaluate(text: str, backend: str = "python", check_examples: bool 
         engine.close()
 
 
-_fast = settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+# Bounded for the "ci" profile (the whole file in well under 30 s); a profile asking for more
+# examples ("thorough") gets them.
+_N = max(50, settings.default.max_examples)
+_fast = settings(max_examples=_N, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
 
 @_fast
@@ -227,7 +230,7 @@ message = {toml_string(template)}
     build_and_evaluate(HEADER + rule, check_examples=False)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=max(40, _N // 2), deadline=None)
 @given(
     tables=st.dictionaries(
         st.sampled_from(["ruleset", "constants", "claims", "rule", "other"]),
@@ -245,7 +248,9 @@ def test_random_toml_documents_build_or_raise_ruleset_error(tables, junk):
 
 
 @pytest.mark.skipif(not durable_available(), reason="durable-rules does not import here")
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max(15, _N // 10), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(rule=rule_tables())
 def test_random_rules_on_the_durable_backend(rule):
     build_and_evaluate(HEADER + rule, backend="durable", check_examples=False)

@@ -454,3 +454,11 @@ def test_a_derive_that_is_not_a_string_is_a_ruleset_error(tmp_path):
     body = rule().replace('severity = "warn"', 'severity = "warn"\nderive = []')
     problem = located(tmp_path, body, "derive must name a fact")
     assert problem.line is not None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_count_takes_only_lists(tmp_path, backend):
+    # `count(claim.date_of_service)` type-checked ("any") and raised TypeError on every claim.
+    located(tmp_path, rule("not -count(claim.date_of_service) > 1"), "count() argument 1", backend)
+    path = write(tmp_path, rule("count(line.modifiers) < 1 and line.units > 100"))
+    assert Engine(["core", path], backend=backend).program.rule("MINE-RULE")

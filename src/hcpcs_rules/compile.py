@@ -85,9 +85,9 @@ MAX_TEXT = {
     "title": 300,  # (75)
     "source": 4_000,  # (575)
     "notes": 20_000,  # (385)
-    "description": 4_000,  # (211)
+    "description": 4_000,  # (221)
     "message": 2_000,  # (402)
-    "example name": 300,  # (about 60)
+    "example name": 300,  # (64)
     "string constant": 2_000,  # (a regex: 27)
 }
 #: Most items in a list constant or a `codes` / `scope` list.

@@ -346,7 +346,7 @@ class _Checker:
 
 
 def _accepts(want: str, got: str) -> bool:
-    if got in ("any", "null") or want == got:
+    if want == "any" or got in ("any", "null") or want == got:
         return True
     if schema.numeric(want) and schema.numeric(got):
         return True

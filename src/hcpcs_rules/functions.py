@@ -217,7 +217,13 @@ def _word_count(value: str | None) -> int:
 
 
 @register(
-    "count", ["any"], "int", doc="Number of items in a list (0 when missing).", bound=_SIZE_BOUND
+    # A list of anything, not "any": len() of a date or a number raised at evaluation (found
+    # by tests/test_ruleset_fuzz.py), and len() of a string is not a count of items.
+    "count",
+    ["list[any]"],
+    "int",
+    doc="Number of items in a list (0 when missing).",
+    bound=_SIZE_BOUND,
 )
 def _count(value: Sequence[Any] | None) -> int:
     return 0 if value is None else len(value)
