@@ -462,3 +462,15 @@ def test_count_takes_only_lists(tmp_path, backend):
     located(tmp_path, rule("not -count(claim.date_of_service) > 1"), "count() argument 1", backend)
     path = write(tmp_path, rule("count(line.modifiers) < 1 and line.units > 100"))
     assert Engine(["core", path], backend=backend).program.rule("MINE-RULE")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_whole_positive_accepts_integers(tmp_path, backend):
+    # `whole_positive(1)` raised AttributeError (an int has no to_integral_value) on every claim.
+    path = write(
+        tmp_path, rule("whole_positive(1) and whole_positive(line.number) and line.units > 100")
+    )
+    engine = Engine(["core", path], backend=backend)
+    claim = engine.program.rule("MINE-RULE").examples[0].claim
+    assert "MINE-RULE" in {f.rule_id for f in engine.evaluate(claim).findings}
+    assert not functions.FUNCTIONS["whole_positive"].impl(0)

@@ -270,7 +270,10 @@ def _pointed_diagnoses(
 
 @register("whole_positive", ["decimal"], "bool", doc="A whole number of at least 1.")
 def _whole_positive(value: Decimal | None) -> bool:
-    return value is not None and value >= 1 and value == value.to_integral_value()
+    # An integer argument is a number too (`whole_positive(1)`): it has no to_integral_value.
+    if value is None or value < 1:
+        return False
+    return isinstance(value, int) or value == value.to_integral_value()
 
 
 @register(
