@@ -474,3 +474,22 @@ def test_whole_positive_accepts_integers(tmp_path, backend):
     claim = engine.program.rule("MINE-RULE").examples[0].claim
     assert "MINE-RULE" in {f.rule_id for f in engine.evaluate(claim).findings}
     assert not functions.FUNCTIONS["whole_positive"].impl(0)
+
+
+def test_an_engine_failure_on_examples_is_reported_once(monkeypatch):
+    # durable_rules failing (error 303, say) on every example gave one problem per example.
+    from hcpcs_rules.errors import BackendError
+
+    engine = Engine(["core"], backend="python", check_examples=False)
+
+    def subset(rule_ids):
+        def evaluate(facts):
+            raise BackendError("durable_rules failed on claim 'X': error code: 303")
+
+        return evaluate
+
+    monkeypatch.setattr(engine.backend, "subset", subset)
+    with pytest.raises(RulesetError) as info:
+        check_examples_of(engine)
+    (problem,) = info.value.problems
+    assert "error code: 303" in problem.message and problem.rule_id is not None

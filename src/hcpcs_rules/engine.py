@@ -183,6 +183,11 @@ def check_examples_of(engine: Engine) -> None:
                     )
                 continue
             except BackendError as exc:
+                # The engine underneath failed, not a rule: once is enough to refuse the build
+                # (the other examples' verdicts are unknown, and the same failure would repeat).
+                if "<backend>" in failed:
+                    continue
+                failed.add("<backend>")
                 outcome = f"evaluating the example failed: {exc}"
             if outcome is not None:
                 problems.append(
