@@ -572,7 +572,10 @@ def test_limits_can_be_raised_and_lowered_per_engine(engines):
         {"max_lines": True},
         {"max_lines": 2.0},
         {"max_decimal_places": -1},
-        {"max_integer_digits": 15, "max_decimal_places": 6},
+        # Over the ceilings the rule compiler's digit bound relies on.
+        {"max_integer_digits": 13},
+        {"max_decimal_places": 7},
+        {"max_count": 1_000_001},
     ],
 )
 def test_limits_refuse_values_that_cannot_work(kwargs):
@@ -702,3 +705,25 @@ def _values(data: object) -> list[object]:
         elif type(value) is list:
             stack.extend(value[:100])
     return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_compilers_digit_bound_and_the_claim_limits_share_their_ceilings(backend, engines):
+    """The compiler refuses arithmetic that could outgrow 60 digits for claim numbers within the
+    ceilings; a Limits can never admit larger numbers, so a rule never rounds at run time."""
+    from hcpcs_rules import functions, limits
+    from hcpcs_rules.units import EXACT_CONTEXT
+
+    assert functions.CLAIM_BOUND == (limits.CEILING_INTEGER_DIGITS, limits.CEILING_DECIMAL_PLACES)
+    assert (len(str(limits.CEILING_COUNT)), 0) == functions.COUNT_BOUND
+    largest = "9" * limits.CEILING_INTEGER_DIGITS + "." + "9" * limits.CEILING_DECIMAL_PLACES
+    data = good()
+    line = data["lines"][0]
+    line["units"] = largest
+    line["dispensed"] = {"quantity": largest, "unit": "mL", "concentration_mg_per_ml": largest}
+    line["days_supply"] = limits.CEILING_COUNT
+    line["order"] = {"dose_mg": largest, "times_per_day": limits.CEILING_COUNT}
+    result = engines(backend).evaluate(data)  # the widest claim the ceilings allow: no rounding
+    assert result.lines[0].billed_units == Decimal(largest)
+    exact = EXACT_CONTEXT.multiply(Decimal(largest), Decimal(largest))  # 36 digits, unrounded
+    assert result.lines[0].dispensed_mg == exact

@@ -29,7 +29,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import traceback
 from collections import Counter, deque
@@ -39,6 +38,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import ClaimError, RulesetError, WorkerError
+from .errors import printable as escape_controls
 from .failure import EvaluationFailure, one_line
 from .model import SEVERITY_RANK
 from .reader import DEFAULT_MAX_RECORD_BYTES
@@ -56,23 +56,10 @@ EXIT_CODES = {
     EXIT_BROKEN_PIPE: "standard output closed early",
 }
 
-# Characters a terminal may act on, or that reorder or break the line a reader sees.
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-
 
 def printable(value: Any) -> str:
     """``value`` as text safe to print on a terminal: unsafe characters become escapes."""
-    text = str(value)
-    return text if text.isprintable() else _UNSAFE.sub(_escape_char, text)
+    return escape_controls(str(value))
 
 
 def _say(err: TextIO, message: str) -> None:

@@ -24,7 +24,7 @@ import attrs
 
 from . import ir
 from .compile import SCOPE_FACT
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, compile_regex
 from .units import EXACT_CONTEXT, format_decimal
 
 __all__ = ["RUNTIME", "CompiledRule", "compile_rule", "format_value"]
@@ -34,6 +34,19 @@ _EXACT = EXACT_CONTEXT
 _MAYBE_NONE_ROOTS = {"patient", "ordering_provider"}
 # Generated code that is only a name, a field read or a constant subscript: cheap to repeat.
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\['[A-Za-z0-9_]*'\])*\Z")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _ident(name: str) -> str:
+    """``name``, checked to be a plain ASCII identifier before it is written into source.
+
+    Only names become source text (fact roots and fields, derived fact names, function names);
+    every other ruleset string is a repr or a namespace constant. The compiler validated these
+    names already; checking again here keeps generated code safe even if it someday did not.
+    """
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise ValueError(f"refusing to write {name!r} into generated code")  # compiler bug
+    return name
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -152,21 +165,21 @@ class _Emitter:
             return self.const(node.value, node.type)
         if isinstance(node, ir.Path):
             if node.derived:
-                self.derived[node.root] = facts[node.root].per
-                head = f"d_{node.root}[{node.fields[0]!r}]"
+                self.derived[_ident(node.root)] = facts[node.root].per
+                head = f"d_{_ident(node.root)}[{node.fields[0]!r}]"
                 rest = node.fields[1:]
             elif node.root == "line" and node.fields == ("number",):
                 return "n"
             else:
-                self.roots.add(node.root)
-                head, rest = node.root, node.fields
+                self.roots.add(_ident(node.root))
+                head, rest = node.root, tuple(_ident(field) for field in node.fields)
                 if node.root in _MAYBE_NONE_ROOTS:
                     head = f"(None if {head} is None else {head}.{rest[0]})"
                     rest = rest[1:]
                 else:
                     head = f"{head}.{rest[0]}"
                     rest = rest[1:]
-            for field in rest:  # records may be missing: guard each step
+            for field in map(_ident, rest):  # records may be missing: guard each step
                 if _SIMPLE.match(head):
                     head = f"(None if {head} is None else {head}.{field})"
                 else:
@@ -230,13 +243,13 @@ class _Emitter:
                     and isinstance(arg, ir.Const)
                     and node.name == "matches"
                 ):
-                    args.append(self.const(re.compile(arg.value), "regex"))
+                    args.append(self.const(compile_regex(arg.value), "regex"))
                 else:
                     args.append(self.expr(arg, facts))
             if node.name == "coalesce" and _SIMPLE.match(args[0]):
                 # The commonest call (a line's value, else the claim's), written out: no call.
                 return f"({args[0]} if {args[0]} is not None else {args[1]})"
-            name = f"_f_{node.name}"
+            name = f"_f_{_ident(node.name)}"
             self.constants[name] = function.impl
             return f"{name}({', '.join(args)})"
         if isinstance(node, ir.Cond):
@@ -312,7 +325,7 @@ def compile_rule(
     )
     # Bind every derived fact the rule reads, so message and derive functions can use them too.
     for fact in rule.reads:
-        emitter.derived.setdefault(fact, facts[fact].per)
+        emitter.derived.setdefault(_ident(fact), facts[fact].per)
     joined = set(rule.reads)  # exists()/not exists() test presence themselves: no join
 
     def prologue(need_joins: bool) -> list[str]:

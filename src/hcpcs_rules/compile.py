@@ -33,7 +33,8 @@ import attrs
 
 from . import ir, load, schema
 from .errors import RulesetError, RulesetProblem
-from .expr import Env, ExprError, parse_expr, parse_template
+from .expr import Env, ExprError, digits_bound, parse_expr, parse_template
+from .functions import Bound
 
 __all__ = [
     "SCOPE_FACT",
@@ -69,13 +70,37 @@ _RULE_KEYS = {
 _EXAMPLE_KEYS = {"name", "base", "claim", "set", "unset", "fires", "line", "severity"}
 _HEADER_KEYS = {"name", "version", "description", "requires"}
 _RESERVED_FIELDS = {"t", "id", "sid", "key"}  # the engine's own keys on every fact
-_RULE_ID = re.compile(r"[A-Z0-9][A-Z0-9-]*\Z")
-_FACT_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+# Every name a ruleset gives is checked against one of these before anything uses it. They are
+# ASCII-only (an explicit class, never \w), so a name is always a plain identifier or code that
+# cannot carry a quote, a line break or a comment marker into generated code, a durable_rules
+# definition or a terminal. docs/ruleset-format.md lists them.
+_RULE_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{0,63}\Z")
+_FACT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")  # facts, fields, rulesets, overlays, constants
+_CODE = re.compile(r"[A-Z0-9]{1,16}\Z")  # HCPCS / CPT codes in `codes`
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}\Z")
+
+#: Longest text allowed per kind of ruleset string (characters). Far above what the shipped
+#: rulesets use (in brackets), low enough that nothing downstream has to worry about size.
+MAX_TEXT = {
+    "title": 300,  # (75)
+    "source": 4_000,  # (575)
+    "notes": 20_000,  # (385)
+    "description": 4_000,  # (221)
+    "message": 2_000,  # (402)
+    "example name": 300,  # (64)
+    "string constant": 2_000,  # (a regex: 27)
+}
+#: Most items in a list constant or a `codes` / `scope` list.
+MAX_LIST_ITEMS = 1_000
+#: Integer constants are TOML's 64-bit integers; anything longer is not a real threshold.
+MAX_INT_DIGITS = 18
 
 
 def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
     """Resolve ruleset names/paths (plus what they require) and compile them."""
-    installed = load.discover()  # once: names in the selection and in `requires` both use it
+    # Once per build: names in the selection and in `requires` both use it. Entry points are
+    # loaded only for the rulesets actually used.
+    installed = load.Installed()
     files = load.resolve(selection, installed)
     texts: dict[str, load.RulesetText] = {}
     order: list[str] = []
@@ -97,7 +122,10 @@ def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
         order.append(text.name)
         for required in text.header.get("requires", []) or []:
             if isinstance(required, str) and required not in texts and required in installed:
-                pending.append(load.read_ruleset(installed[required]))
+                try:
+                    pending.append(load.read_ruleset(installed.path(required)))
+                except RulesetError as exc:
+                    problems.extend(exc.problems)
     if problems:
         raise RulesetError(problems)
     # Required rulesets come first, so their facts are declared before they are used.
@@ -122,6 +150,8 @@ class _Compiler:
         self.problems: list[RulesetProblem] = []
         self.facts: dict[str, ir.DerivedFact] = {}
         self.fact_fields: dict[str, dict[str, str]] = {}
+        #: derived fact -> numeric field -> the digits its values can need (expr.digits_bound)
+        self.fact_bounds: dict[str, dict[str, Bound]] = {}
 
     def error(
         self, text: load.RulesetText, line: int | None, rule_id: str | None, message: str
@@ -148,16 +178,23 @@ class _Compiler:
                 "[ruleset] needs a name of lowercase letters, digits and _",
             )
             return None
-        if not isinstance(version, str) or not version.strip():
+        if not isinstance(version, str) or not _VERSION.match(version):
             self.error(
                 text,
                 text.header_line,
                 None,
-                '[ruleset] needs a version string, e.g. version = "1.0.0"',
+                '[ruleset] needs a version of letters, digits and . + _ - (at most 64), e.g. version = "1.0.0"',
             )
             return None
+        description = h.get("description", "")
+        if not isinstance(description, str):
+            self.error(text, text.header_line, None, "[ruleset] description must be a string")
+            description = ""
+        self.check_length(text, text.header_line, None, "description", description)
         requires = h.get("requires", [])
-        if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        if not isinstance(requires, list) or not all(
+            isinstance(r, str) and _FACT_NAME.match(r) for r in requires
+        ):
             self.error(text, text.header_line, None, "requires must be a list of ruleset names")
         else:
             known = {t.name for t in self.texts}
@@ -169,12 +206,36 @@ class _Compiler:
                         None,
                         f"requires ruleset {required!r}, which is not installed",
                     )
-        return ir.RulesetInfo(name, version, text.file, str(h.get("description", "")))
+        return ir.RulesetInfo(name, version, text.file, description)
+
+    def check_length(
+        self, text: load.RulesetText, line: int | None, rid: str | None, kind: str, value: Any
+    ) -> bool:
+        """Whether ``value`` (a string) is within the length allowed for ``kind``."""
+        limit = MAX_TEXT[kind]
+        if isinstance(value, str) and len(value) > limit:
+            self.error(
+                text, line, rid, f"{kind} is {len(value):,} characters long; at most {limit:,}"
+            )
+            return False
+        return True
 
     def constants(self, text: load.RulesetText) -> dict[str, ir.Const]:
         out: dict[str, ir.Const] = {}
         for name, value in text.constants.items():
             line = text.constant_lines.get(name)
+            if not isinstance(name, str) or not _FACT_NAME.match(name):
+                self.error(
+                    text,
+                    line,
+                    None,
+                    f"constant name {name!r}: use lowercase letters, digits and _ (at most 64)",
+                )
+                continue
+            size = _constant_size_problem(value)
+            if size is not None:
+                self.error(text, line, None, f"constant {name!r}: {size}")
+                continue
             const = _constant(value)
             if const is None:
                 self.error(
@@ -267,7 +328,7 @@ class _Compiler:
                 visible = {
                     k: v for k, v in self.fact_fields.items() if k not in unresolved or k == name
                 }
-                local_env = Env(env.roots, visible, env.constants)
+                local_env = Env(env.roots, visible, env.constants, self.fact_bounds)
                 exprs: dict[str, ir.Expr] = {}
                 deferred = False
                 errors: list[str] = []
@@ -295,6 +356,8 @@ class _Compiler:
                 for message in errors:
                     self.error(text, rule.line_of("fields"), rule.id, message)
                 self.fact_fields[name] = {f: e.type for f, e in exprs.items()}
+                # Rules reading these fields compute with them: carry each field's bound along.
+                self.fact_bounds[name] = {f: digits_bound(e, local_env) for f, e in exprs.items()}
                 self.facts[name] = ir.DerivedFact(
                     name,
                     fact.per,
@@ -339,6 +402,8 @@ class _Compiler:
         title = d.get("title")
         if not isinstance(title, str) or not title.strip():
             self.error(text, rule.line, rid, "a rule needs a title")
+        else:
+            self.check_length(text, rule.line_of("title"), rid, "title", title)
         source = d.get("source")
         if not isinstance(source, str) or not source.strip():
             self.error(
@@ -347,6 +412,13 @@ class _Compiler:
                 rid,
                 "a rule needs a source: the policy, article or regulation it rests on",
             )
+        else:
+            self.check_length(text, rule.line_of("source"), rid, "source", source)
+        notes = d.get("notes")
+        if notes is not None and not isinstance(notes, str):
+            self.error(text, rule.line_of("notes"), rid, "notes must be a string")
+        elif notes is not None:
+            self.check_length(text, rule.line_of("notes"), rid, "notes", notes)
         on = d.get("on", "line")
         if on not in ("line", "claim"):
             self.error(text, rule.line_of("on"), rid, f"on must be 'line' or 'claim', not {on!r}")
@@ -354,7 +426,7 @@ class _Compiler:
         roots = dict(env.roots)
         if on == "claim":
             roots.pop("line")  # a claim rule has no line to read
-        rule_env = Env(roots, self.fact_fields, env.constants)
+        rule_env = Env(roots, self.fact_fields, env.constants, self.fact_bounds)
 
         conjuncts: list[ir.Expr] = []
         conjuncts += self.codes(text, rule, on)
@@ -373,6 +445,8 @@ class _Compiler:
 
         finding = self.finding(text, rule, rule_env, scope)
         derive = d.get("derive")
+        if derive is not None and not isinstance(derive, str):
+            derive = ""  # not a name: declare_facts reported it; keep it hashable from here on
         derive_fields: tuple[tuple[str, ir.Expr], ...] = ()
         if derive is not None:
             derive_fields = tuple(derived_exprs.get((text.file, rid or ""), {}).items())
@@ -452,12 +526,17 @@ class _Compiler:
                 "codes only applies to line rules; a claim rule can test a derived flag instead",
             )
             return []
-        if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        if (
+            not isinstance(codes, list)
+            or not codes
+            or len(codes) > MAX_LIST_ITEMS
+            or not all(isinstance(c, str) and _CODE.match(c) for c in codes)
+        ):
             self.error(
                 text,
                 rule.line_of("codes"),
                 rule.id,
-                "codes must be a non-empty list of HCPCS codes",
+                f"codes must be a non-empty list of HCPCS codes (capitals and digits, at most 16 each, at most {MAX_LIST_ITEMS:,} codes)",
             )
             return []
         return [codes_conjunct(tuple(codes))]
@@ -471,13 +550,14 @@ class _Compiler:
         if (
             not isinstance(scope, list)
             or not scope
-            or not all(isinstance(s, str) and s for s in scope)
+            or len(scope) > MAX_LIST_ITEMS
+            or not all(isinstance(s, str) and _FACT_NAME.match(s) for s in scope)
         ):
             self.error(
                 text,
                 rule.line_of("scope"),
                 rule.id,
-                'scope must be a list of payer overlays, e.g. ["medicare", "medicare_advantage"] or ["all"]',
+                'scope must be a list of payer overlays (lowercase letters, digits and _), e.g. ["medicare", "medicare_advantage"] or ["all"]',
             )
             return ["all"]
         if "all" in scope:
@@ -533,6 +613,14 @@ class _Compiler:
         overlay = ir.Path(SCOPE_FACT, ("overlay",), "str", derived=True)
         alternatives: list[ir.Expr] = []
         for name, window_data in effective.items():
+            if not _FACT_NAME.match(name):
+                self.error(
+                    text,
+                    line,
+                    rid,
+                    f"effective: {name!r} is not an overlay name (lowercase letters, digits and _)",
+                )
+                continue
             if (
                 not isinstance(window_data, dict)
                 or not window_data
@@ -604,6 +692,14 @@ class _Compiler:
         elif isinstance(severity, dict):
             default = None
             for overlay, value in severity.items():
+                if not _FACT_NAME.match(overlay):
+                    self.error(
+                        text,
+                        rule.line_of("severity"),
+                        rid,
+                        f"severity: {overlay!r} is not an overlay name (lowercase letters, digits and _)",
+                    )
+                    continue
                 if overlay == "default":
                     default = value
                 else:
@@ -656,6 +752,8 @@ class _Compiler:
                 text, rule.line_of("message"), rid, "message must be a non-empty template string"
             )
             return None
+        if not self.check_length(text, rule.line_of("message"), rid, "message", message):
+            return None
         try:
             parts = parse_template(message.strip(), env)
         except ExprError as exc:
@@ -682,6 +780,11 @@ class _Compiler:
                     text, line, rid, f"example: unknown key {key!r}{_hint(key, _EXAMPLE_KEYS)}"
                 )
             name = example.get("name", f"example {index + 1}")
+            if not isinstance(name, str):
+                self.error(text, line, rid, "example name must be a string")
+                continue
+            if not self.check_length(text, line, rid, "example name", name):
+                continue
             fires = example.get("fires")
             if not isinstance(fires, bool):
                 self.error(text, line, rid, "example needs fires = true or fires = false")
@@ -766,6 +869,19 @@ def _patch(data: Any, path: str, value: Any) -> None:
         target.append(value)
     else:
         target[last] = value
+
+
+def _constant_size_problem(value: Any) -> str | None:
+    """What makes a constant too large to accept, if anything."""
+    items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_LIST_ITEMS:
+        return f"a list of {len(items):,} items; at most {MAX_LIST_ITEMS:,}"
+    for item in items:
+        if isinstance(item, str) and len(item) > MAX_TEXT["string constant"]:
+            return f"a string of {len(item):,} characters; at most {MAX_TEXT['string constant']:,}"
+        if isinstance(item, int) and abs(item) >= 10**MAX_INT_DIGITS:
+            return f"an integer of more than {MAX_INT_DIGITS} digits"
+    return None
 
 
 def _constant(value: Any) -> ir.Const | None:
@@ -870,7 +986,9 @@ def compile_program(texts: Sequence[load.RulesetText]) -> ir.Program:
         compiler.declare_facts(text, infos[text.file])
     # Constants are local to their file; facts are shared by every ruleset in the program.
     for text in texts:
-        envs[text.file] = Env(schema.BASE_ROOTS, compiler.fact_fields, compiler.constants(text))
+        envs[text.file] = Env(
+            schema.BASE_ROOTS, compiler.fact_fields, compiler.constants(text), compiler.fact_bounds
+        )
     derived_exprs = compiler.type_fact_fields(envs)
 
     rules: list[ir.Rule] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ from . import ir
 from .backends import Backend, make_backend
 from .claims import parse_claim
 from .compile import compile_files
-from .errors import ClaimError, EngineClosed, RulesetError, RulesetProblem
+from .errors import (
+    BackendError,
+    ClaimError,
+    EngineClosed,
+    RuleExecutionError,
+    RulesetError,
+    RulesetProblem,
+)
 from .facts import Facts
 from .limits import DEFAULT_LIMITS, Limits
 from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
@@ -204,8 +211,15 @@ def check_examples_of(engine: Engine) -> None:
     """Run every rule's examples; raise RulesetError listing each one that disagrees.
 
     Finding rules must have at least one example that fires and one near miss that does not.
+
+    Cost: each example runs only the rule it belongs to plus the rules deriving the facts that
+    rule depends on (see :func:`_closure`), on backends that can run a subset of the program
+    (python). Checking is then linear in rules plus examples instead of their product. The
+    durable backend runs each example through its whole network.
     """
     problems: list[RulesetProblem] = []
+    closures = _Closures(engine)
+    failed: set[str] = set()  # rules that raised: reported once, on the rule that raised
     for rule in engine.program.rules:
         if rule.finding is not None and not (
             any(e.fires for e in rule.examples) and any(not e.fires for e in rule.examples)
@@ -218,8 +232,36 @@ def check_examples_of(engine: Engine) -> None:
                     "every rule that emits findings needs an example that fires it and a near miss that does not",
                 )
             )
+        evaluate = closures.evaluator(rule) if rule.examples else None
         for example in rule.examples:
-            outcome = run_example(engine, rule, example)
+            try:
+                outcome = _outcome(engine, rule, example, evaluate)
+                if outcome is not None and evaluate is not None:
+                    # Same verdict by construction; the whole program says what else the claim
+                    # got, as the message always has.
+                    outcome = _outcome(engine, rule, example, None)
+            except RuleExecutionError as exc:
+                # A rule raising on an example claim is a broken ruleset (or plugin function):
+                # say so with the other problems, once, on the rule that raised.
+                if exc.rule_id not in failed:
+                    failed.add(exc.rule_id)
+                    culprit = closures.by_id.get(exc.rule_id, rule)
+                    problems.append(
+                        RulesetProblem(
+                            culprit.file,
+                            culprit.file_line,
+                            culprit.id,
+                            f"failed on the claim of example {example.name!r} of {rule.id}: {exc}",
+                        )
+                    )
+                continue
+            except BackendError as exc:
+                # The engine underneath failed, not a rule: once is enough to refuse the build
+                # (the other examples' verdicts are unknown, and the same failure would repeat).
+                if "<backend>" in failed:
+                    continue
+                failed.add("<backend>")
+                outcome = f"evaluating the example failed: {exc}"
             if outcome is not None:
                 problems.append(
                     RulesetProblem(
@@ -233,10 +275,69 @@ def check_examples_of(engine: Engine) -> None:
         raise RulesetError(problems)
 
 
-def run_example(engine: Engine, rule: ir.Rule, example: ir.Example) -> str | None:
-    """None when the example behaves as it says, else what went wrong."""
+class _Closures:
+    """Per-closure evaluators for example checks, built once per distinct closure."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.subset = getattr(engine.backend, "subset", None)
+        self.by_id = {r.id: r for r in engine.program.rules}
+        self.deriver = {f.name: f.rule_id for f in engine.program.facts}
+        self.cache: dict[frozenset[str], Callable[[Facts], None]] = {}
+
+    def closure(self, rule: ir.Rule) -> frozenset[str]:
+        """The rule and every rule deriving a fact it depends on, transitively (no recursion)."""
+        seen = {rule.id}
+        stack = [rule]
+        while stack:
+            for fact in stack.pop().depends:
+                deriver = self.by_id.get(self.deriver.get(fact, ""))
+                if deriver is not None and deriver.id not in seen:
+                    seen.add(deriver.id)
+                    stack.append(deriver)
+        return frozenset(seen)
+
+    def evaluator(self, rule: ir.Rule) -> Callable[[Facts], None] | None:
+        if self.subset is None:
+            return None
+        key = self.closure(rule)
+        if key not in self.cache:
+            self.cache[key] = self.subset(key)
+        return self.cache[key]
+
+
+def run_example(
+    engine: Engine,
+    rule: ir.Rule,
+    example: ir.Example,
+    *,
+    evaluate: Callable[[Facts], None] | None = None,
+) -> str | None:
+    """None when the example behaves as it says, else what went wrong.
+
+    ``evaluate``: run the claim's facts through this instead of the whole backend (a subset
+    holding the rule and what it depends on; see :func:`check_examples_of`).
+    """
     try:
-        result = engine.evaluate(example.claim, explain=True)
+        return _outcome(engine, rule, example, evaluate)
+    except (RuleExecutionError, BackendError) as exc:
+        return f"evaluating the example failed: {exc}"
+
+
+def _outcome(
+    engine: Engine,
+    rule: ir.Rule,
+    example: ir.Example,
+    evaluate: Callable[[Facts], None] | None,
+) -> str | None:
+    try:
+        if evaluate is None:
+            result = engine.evaluate(example.claim, explain=True)
+        else:
+            typed = parse_claim(example.claim)
+            facts = Facts(typed, engine._fact_names, True)
+            evaluate(facts)
+            result = engine._result(typed, facts)
     except ClaimError as exc:
         return f"the example claim is not a valid claim: {exc}"
     if rule.finding is not None:

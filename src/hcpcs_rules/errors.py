@@ -7,9 +7,11 @@ fixing a ruleset, should see the whole list in one go.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = [
+    "UNPRINTABLE",
     "BackendError",
     "ClaimError",
     "EngineClosed",
@@ -18,7 +20,34 @@ __all__ = [
     "RulesetError",
     "RulesetProblem",
     "WorkerError",
+    "printable",
 ]
+
+# What must never reach a terminal raw: C0 and C1 controls (ESC starts terminal escapes), DEL,
+# the Unicode line and paragraph separators, the bidirectional overrides that reorder how a line
+# reads ("Trojan source"), and lone surrogates (they cannot even be encoded to UTF-8). Everything
+# else, accents and CJK included, prints as written.
+UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control character escaped the way ``repr`` writes it (``\\x1b``).
+
+    With ``keep_newlines`` a ``\\n`` stays a line break (the caller indents what follows).
+    """
+
+    if text.isprintable():  # the common case, and every character above is unprintable
+        return text
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if keep_newlines and char == "\n":
+            return char
+        return repr(char)[1:-1]
+
+    return UNPRINTABLE.sub(escape, text)
 
 
 class HcpcsRulesError(Exception):
@@ -68,11 +97,17 @@ class RulesetProblem:
         return f"RulesetProblem({self.file!r}, {self.line!r}, {self.rule_id!r}, {self.message!r})"
 
     def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        rule = f" [{self.rule_id}]" if self.rule_id else ""
-        text = f"{where}{rule}: {self.message}"
+        # Every part may quote what a ruleset file says, and a file may hold control characters
+        # (that is one of the things it is refused for): escape them all, so printing an error
+        # can never drive the terminal. Line breaks in the message are the library's own
+        # (a ClaimError quoted for an example), kept as indented continuation lines.
+        file = printable(self.file)
+        where = file if self.line is None else f"{file}:{self.line}"
+        rule = f" [{printable(str(self.rule_id))}]" if self.rule_id else ""
+        message = printable(self.message, keep_newlines=True).replace("\n", "\n      ")
+        text = f"{where}{rule}: {message}"
         if self.source_line is not None:
-            text += f"\n    | {self.source_line.rstrip()}"
+            text += f"\n    | {printable(self.source_line.rstrip())}"
         return text
 
 

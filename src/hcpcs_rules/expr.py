@@ -27,9 +27,35 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from . import ir, schema
-from .functions import FUNCTIONS
+from .functions import CLAIM_BOUND, COUNT_BOUND, FUNCTIONS, Bound, regex_error
+from .units import EXACT_CONTEXT
 
-__all__ = ["Env", "ExprError", "parse_expr", "parse_template"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DIGITS",
+    "MAX_NODES",
+    "MAX_TEXT",
+    "Env",
+    "ExprError",
+    "digits_bound",
+    "parse_expr",
+    "parse_template",
+]
+
+#: Longest condition, field expression or ``{...}`` part of a message, in characters (the shipped
+#: rulesets' longest condition is about 200).
+MAX_TEXT = 4_000
+#: Deepest nesting of expression nodes (``not not x`` is 3 deep; the shipped rulesets reach 7).
+#: Generated Python nests about two parentheses per level, and CPython's parser refuses 200
+#: nested parentheses: every node kind at this depth still compiles on both backends
+#: (tests/test_ruleset_limits.py builds each one).
+MAX_DEPTH = 40
+#: Most expression nodes in one expression (the shipped rulesets' largest has about 40).
+MAX_NODES = 1_000
+#: Most digits exact arithmetic may need: the precision of the context rules compute in, which
+#: raises rather than rounds. Every arithmetic expression's worst case is bounded statically
+#: (see :func:`digits_bound`) and refused at compile time beyond this.
+MAX_DIGITS = EXACT_CONTEXT.prec
 
 _CMP = {
     ast.Eq: "==",
@@ -60,10 +86,14 @@ class Env:
         roots: Mapping[str, Mapping[str, str]],
         derived: Mapping[str, Mapping[str, str]],
         constants: Mapping[str, ir.Const],
+        bounds: Mapping[str, Mapping[str, Bound]] | None = None,
     ) -> None:
         self.roots = roots  # base fact roots
         self.derived = derived  # derived fact name -> fields
         self.constants = constants
+        #: derived fact -> field -> the digits its values can need (numeric fields only); a
+        #: field without a bound (not typed yet) counts as a claim value.
+        self.bounds = bounds if bounds is not None else {}
 
     def names(self) -> list[str]:
         return [*self.roots, *self.derived, *self.constants, *FUNCTIONS, "exists", "date"]
@@ -104,14 +134,21 @@ class _Checker:
         if isinstance(value, bool):
             return ir.Const(value, "bool")
         if isinstance(value, int):
+            if abs(value) >= 10**MAX_DIGITS:
+                return self.fail(node, f"an integer of more than {MAX_DIGITS} digits")
             return ir.Const(value, "int")
         if isinstance(value, float):
             # Take the digits as written, so 1.1 is exactly 1.1.
             text = ast.get_source_segment(self.text, node) or repr(value)
             try:
-                return ir.Const(Decimal(text.replace("_", "")), "decimal")
+                number = Decimal(text.replace("_", ""))
             except ArithmeticError:
                 return self.fail(node, f"not an exact decimal number: {text}")
+            if not number.is_finite() or sum(_const_bound(number)) > MAX_DIGITS:
+                return self.fail(
+                    node, f"{text} needs more than {MAX_DIGITS} digits written out in full"
+                )
+            return ir.Const(number, "decimal")
         if isinstance(value, str):
             return ir.Const(value, "str")
         return self.fail(node, f"literal {value!r} is not allowed")
@@ -290,6 +327,12 @@ class _Checker:
                 )
             if index in function.constant_params and not isinstance(arg, ir.Const):
                 self.fail(node.args[index], f"{name}() argument {index + 1} must be a constant")
+            elif name == "matches" and index == 1 and isinstance(arg.value, str):
+                # Patterns are compiled by RE2 (linear time, whatever the input): one it cannot
+                # compile is an authoring error, found here rather than at the first claim.
+                problem = regex_error(arg.value)
+                if problem is not None:
+                    self.fail(node.args[index], f"matches(): not a valid RE2 pattern: {problem}")
         returns = function.returns
         if returns == "$same":
             returns = _join_types(*(a.type for a in args)) or "any"
@@ -303,7 +346,7 @@ class _Checker:
 
 
 def _accepts(want: str, got: str) -> bool:
-    if got in ("any", "null") or want == got:
+    if want == "any" or got in ("any", "null") or want == got:
         return True
     if schema.numeric(want) and schema.numeric(got):
         return True
@@ -338,21 +381,135 @@ def _describe_node(node: ast.AST) -> str:
     return names.get(type(node), f"'{type(node).__name__}'")
 
 
+def _shape(tree: ast.AST) -> tuple[int, int]:
+    """(deepest nesting of expression nodes, number of expression nodes), without recursion."""
+    deepest = nodes = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.expr):
+            depth += 1
+            nodes += 1
+            deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return deepest, nodes
+
+
 def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
     """Parse and type-check one expression, or raise :class:`ExprError` listing every problem."""
     if not isinstance(text, str) or not text.strip():
         raise ExprError(["the expression is empty"])
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise ExprError([f"the expression is {len(text):,} characters long; at most {MAX_TEXT:,}"])
+    # A condition may be wrapped over lines (TOML multi-line strings): line breaks and tabs are
+    # spaces to the language. One character for one keeps every column number right.
+    text = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ExprError([f"syntax error at column {exc.offset or 0}: {exc.msg}"]) from None
-    checker = _Checker(text.strip(), env)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        # CPython's parser gives up on some hostile texts with these instead of SyntaxError:
+        # integers over 4,300 digits (ValueError), nesting beyond its own limits.
+        why = "nested too deeply" if isinstance(exc, RecursionError | MemoryError) else str(exc)
+        raise ExprError([f"cannot parse: {why}"]) from None
+    depth, nodes = _shape(tree.body)
+    if depth > MAX_DEPTH:
+        raise ExprError([f"the expression nests {depth} deep; at most {MAX_DEPTH}"])
+    if nodes > MAX_NODES:
+        raise ExprError([f"the expression has {nodes:,} parts; at most {MAX_NODES:,}"])
+    checker = _Checker(text, env)
     result = checker.visit(tree.body)
     if want_bool:
         checker.expect_bool(tree.body, result)
+    if not checker.errors:
+        # Exact arithmetic raises instead of rounding: refuse now any expression that could
+        # need more digits than the context holds, rather than fail on some claim later.
+        for node, bound in _bounded_nodes(result, env):
+            if sum(bound) > MAX_DIGITS:
+                what = f"{node.name}()" if isinstance(node, ir.Call) else f"'{node.op}'"
+                checker.errors.append(
+                    f"{what} could need up to {sum(bound)} digits ({bound[0]} before the decimal point, {bound[1]} after); exact arithmetic holds {MAX_DIGITS}: use smaller constants or fewer factors"
+                )
+                break
     if checker.errors:
         raise ExprError(checker.errors)
     return result
+
+
+def _const_bound(value: Decimal | int) -> Bound:
+    """Digits a literal needs, as written: (before the decimal point, after it)."""
+    if isinstance(value, int):
+        return (len(str(abs(value))), 0)
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if exponent >= 0:
+        return (len(digits) + exponent, 0)
+    return (max(len(digits) + exponent, 0), -exponent)
+
+
+def digits_bound(expr: ir.Expr, env: Env) -> Bound:
+    """The most digits (before, after the decimal point) a numeric expression's value can have.
+
+    Claim decimals have at most 12 digits before the point and 6 after, counts at most 7 digits
+    (the claim parser's bounds); literals count as written; ``a * b`` adds both sides' digits,
+    ``a + b`` and ``a - b`` take the larger of each plus one carry digit; a function's result is
+    what it declares (:data:`hcpcs_rules.functions.Function.bound`); a derived fact's field
+    carries the bound of the expression that computed it.
+    """
+    return _bounded_nodes(expr, env, collect=False)[-1][1] if _is_numeric(expr) else (0, 0)
+
+
+def _is_numeric(expr: ir.Expr) -> bool:
+    return expr.type in ("int", "decimal")
+
+
+def _bounded_nodes(expr: ir.Expr, env: Env, *, collect: bool = True) -> list[tuple[ir.Expr, Bound]]:
+    """Bounds of the arithmetic and call nodes of ``expr``, children before parents.
+
+    Depth is bounded by :data:`MAX_DEPTH` before this runs, so recursion is safe here.
+    """
+    out: list[tuple[ir.Expr, Bound]] = []
+
+    def bound(node: ir.Expr) -> Bound:
+        if isinstance(node, ir.Const):
+            if isinstance(node.value, Decimal | int) and not isinstance(node.value, bool):
+                return _const_bound(node.value)
+            return (0, 0)
+        if isinstance(node, ir.Path):
+            if node.derived:
+                return env.bounds.get(node.root, {}).get(node.fields[-1], CLAIM_BOUND)
+            return COUNT_BOUND if node.type == "int" else CLAIM_BOUND
+        if isinstance(node, ir.Arith):
+            (li, lf), (ri, rf) = bound(node.left), bound(node.right)
+            result = (li + ri, lf + rf) if node.op == "*" else (max(li, ri) + 1, max(lf, rf))
+            out.append((node, result))
+            return result
+        if isinstance(node, ir.Cond):
+            bound(node.test)
+            (bi, bf), (oi, of) = bound(node.body), bound(node.orelse)
+            return (max(bi, oi), max(bf, of))
+        if isinstance(node, ir.Call):
+            args = tuple(bound(a) for a in node.args)
+            function = FUNCTIONS[node.name]
+            result = function.result_bound(args) if _is_numeric(node) else (0, 0)
+            out.append((node, result))
+            return result
+        if isinstance(node, ir.Compare):
+            bound(node.left)
+            bound(node.right)
+        elif isinstance(node, ir.BoolOp):
+            for value in node.values:
+                bound(value)
+        elif isinstance(node, ir.Not):
+            bound(node.value)
+        return (0, 0)
+
+    top = bound(expr)
+    if not collect:
+        return [(expr, top)]
+    return out
 
 
 def parse_template(text: str, env: Env) -> tuple[str | ir.Expr, ...]:

@@ -16,12 +16,36 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import re2
 
 from . import units, vocab
+from .limits import CEILING_COUNT, CEILING_DECIMAL_PLACES, CEILING_INTEGER_DIGITS
 from .model import Dispensed, Enrollment
 from .units import EXACT_CONTEXT
 
-__all__ = ["FUNCTIONS", "Function", "register"]
+__all__ = ["CLAIM_BOUND", "COUNT_BOUND", "FUNCTIONS", "Bound", "Function", "register"]
+
+#: Digits a number can need: (before the decimal point, after it). The compiler adds these up
+#: through arithmetic and refuses any expression that could outgrow exact arithmetic's precision
+#: (:data:`hcpcs_rules.units.EXACT_CONTEXT`, 60 digits).
+Bound = tuple[int, int]
+#: A claim's decimals: under 10**12, at most 6 decimal places (the ceilings every Limits keeps).
+CLAIM_BOUND: Bound = (CEILING_INTEGER_DIGITS, CEILING_DECIMAL_PLACES)
+#: A claim's counts: at most 1,000,000.
+COUNT_BOUND: Bound = (len(str(CEILING_COUNT)), 0)
+#: A count of things held in memory (items, words): under 10**10.
+_SIZE_BOUND: Bound = (10, 0)
+
+
+def _widest(args: Sequence[Bound]) -> Bound:
+    return (max((a[0] for a in args), default=0), max((a[1] for a in args), default=0))
+
+
+def _quotient(args: Sequence[Bound]) -> Bound:
+    # a / b rounded up: b >= 10**-F(b) when b is positive, so the quotient is at most
+    # a * 10**F(b), plus one for rounding up; it is a whole number.
+    (ai, _af), (_bi, bf) = args
+    return (ai + bf + 1, 0)
 
 
 @attrs.frozen
@@ -33,9 +57,21 @@ class Function:
     doc: str
     #: Indexes of parameters that must be constants (compiled once, e.g. a regex pattern).
     constant_params: tuple[int, ...] = ()
+    #: For a numeric result, the most digits it can have: a fixed :data:`Bound`, or a callable
+    #: from the arguments' bounds to the result's. None (a plugin that declares nothing): a
+    #: claim value's bound, :data:`CLAIM_BOUND`.
+    bound: Bound | Callable[[Sequence[Bound]], Bound] | None = None
+
+    def result_bound(self, args: Sequence[Bound]) -> Bound:
+        if self.bound is None:
+            return CLAIM_BOUND
+        if callable(self.bound):
+            return self.bound(args)
+        return self.bound
 
 
 FUNCTIONS: dict[str, Function] = {}
+_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
 
 def register(
@@ -45,13 +81,23 @@ def register(
     *,
     doc: str,
     constant_params: Sequence[int] = (),
+    bound: Bound | Callable[[Sequence[Bound]], Bound] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``impl`` under ``name`` for use in conditions (decorator)."""
+    """Register ``impl`` under ``name`` for use in conditions (decorator).
+
+    ``bound``: for a function returning a number, the most digits its result can have (see
+    :class:`Function`); without one the result counts as a claim value (12 digits before the
+    decimal point, 6 after).
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"a condition function name must be a lowercase identifier, not {name!r}")
 
     def decorate(impl: Callable[..., Any]) -> Callable[..., Any]:
         if name in FUNCTIONS and FUNCTIONS[name].impl is not impl:
             raise ValueError(f"a condition function named {name!r} is already registered")
-        FUNCTIONS[name] = Function(name, tuple(params), returns, impl, doc, tuple(constant_params))
+        FUNCTIONS[name] = Function(
+            name, tuple(params), returns, impl, doc, tuple(constant_params), bound
+        )
         return impl
 
     return decorate
@@ -107,10 +153,49 @@ def _icd10_any(codes: Iterable[str] | None, prefixes: Iterable[str] | None) -> b
     doc="The whole string matches the regular expression.",
     constant_params=(1,),
 )
-def _matches(value: str | None, pattern: str | re.Pattern[str] | None) -> bool:
+def _matches(value: str | None, pattern: Any) -> bool:
+    # ``pattern`` is an RE2 pattern object compiled once at build (codegen does it); a string
+    # is compiled here, for callers outside generated code. RE2 runs in time linear in the
+    # input whatever the pattern: no catastrophic backtracking on a hostile ruleset.
     if not isinstance(value, str) or pattern is None:
         return False
-    return re.fullmatch(pattern, value) is not None
+    if isinstance(pattern, str):
+        pattern = compile_regex(pattern)
+    try:
+        return pattern.fullmatch(value) is not None
+    except UnicodeEncodeError:
+        # RE2 matches UTF-8; a lone surrogate (JSON allows "\ud800") has none. It is one
+        # character that no pattern names, so it is matched as U+FFFD, which `.` matches too.
+        value = _SURROGATE.sub("\ufffd", value)
+        return pattern.fullmatch(value) is not None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    # Bytes of memory RE2 may use for one compiled pattern: a pattern that needs more fails to
+    # compile (a RulesetError) instead of growing without bound.
+    options.max_mem = 8 << 20
+    options.log_errors = False  # RE2 would print its errors to stderr; we report them
+    return options
+
+
+def compile_regex(pattern: str) -> Any:
+    """``pattern`` compiled by RE2 (raises ``re2.error`` if RE2 cannot compile it)."""
+    return re2.compile(pattern, _re2_options())
+
+
+def regex_error(pattern: str) -> str | None:
+    """Why RE2 cannot compile ``pattern``, or None if it can."""
+    try:
+        compile_regex(pattern)
+    except Exception as exc:  # re2.error, and TypeError/ValueError for odd input
+        why = exc.args[0] if exc.args else type(exc).__name__
+        # RE2 reports its errors as UTF-8 bytes.
+        return why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
+    return None
 
 
 # ----------------------------------------------------------------------------- text and lists
@@ -122,13 +207,25 @@ def _blank(value: str | None) -> bool:
 
 
 @register(
-    "word_count", ["str"], "int", doc="Number of words separated by white space (0 when missing)."
+    "word_count",
+    ["str"],
+    "int",
+    doc="Number of words separated by white space (0 when missing).",
+    bound=_SIZE_BOUND,
 )
 def _word_count(value: str | None) -> int:
     return 0 if value is None else len(value.split())
 
 
-@register("count", ["any"], "int", doc="Number of items in a list (0 when missing).")
+@register(
+    # A list of anything, not "any": len() of a date or a number raised at evaluation (found
+    # by tests/test_ruleset_fuzz.py), and len() of a string is not a count of items.
+    "count",
+    ["list[any]"],
+    "int",
+    doc="Number of items in a list (0 when missing).",
+    bound=_SIZE_BOUND,
+)
 def _count(value: Sequence[Any] | None) -> int:
     return 0 if value is None else len(value)
 
@@ -174,7 +271,10 @@ def _pointed_diagnoses(
 
 @register("whole_positive", ["decimal"], "bool", doc="A whole number of at least 1.")
 def _whole_positive(value: Decimal | None) -> bool:
-    return value is not None and value >= 1 and value == value.to_integral_value()
+    # An integer argument is a number too (`whole_positive(1)`): it has no to_integral_value.
+    if value is None or value < 1:
+        return False
+    return isinstance(value, int) or value == value.to_integral_value()
 
 
 @register(
@@ -182,6 +282,8 @@ def _whole_positive(value: Decimal | None) -> bool:
     ["Dispensed"],
     "decimal",
     doc="Exact milligrams dispensed (mass units, or mL x concentration); none when not computable.",
+    # mL x concentration, both claim decimals, is the largest: (12, 6) x (12, 6).
+    bound=(24, 12),
 )
 def _dispensed_mg(dispensed: Dispensed | None) -> Decimal | None:
     if dispensed is None:
@@ -196,6 +298,7 @@ def _dispensed_mg(dispensed: Dispensed | None) -> Decimal | None:
     ["decimal", "decimal"],
     "int",
     doc="Milligrams / milligrams per unit, rounded up to a whole unit.",
+    bound=_quotient,
 )
 def _billing_units(milligrams: Decimal | None, mg_per_unit: Decimal | None) -> int | None:
     if milligrams is None or mg_per_unit is None or milligrams < 0 or mg_per_unit <= 0:
@@ -203,7 +306,9 @@ def _billing_units(milligrams: Decimal | None, mg_per_unit: Decimal | None) -> i
     return units.billing_units(milligrams, mg_per_unit)
 
 
-@register("ceil_div", ["decimal", "decimal"], "int", doc="a / b rounded up, exactly.")
+@register(
+    "ceil_div", ["decimal", "decimal"], "int", doc="a / b rounded up, exactly.", bound=_quotient
+)
 def _ceil_div(a: Decimal | int | None, b: Decimal | int | None) -> int | None:
     if a is None or b is None or b == 0:
         return None
@@ -221,12 +326,19 @@ def _ceil_div(a: Decimal | int | None, b: Decimal | int | None) -> int | None:
     ["decimal", "decimal"],
     "$number",
     doc="The larger of two numbers (none if either is missing).",
+    bound=_widest,
 )
 def _max(a: Any, b: Any) -> Any:
     return None if a is None or b is None else max(a, b)
 
 
-@register("coalesce", ["any", "any"], "$same", doc="The first value that is not missing.")
+@register(
+    "coalesce",
+    ["any", "any"],
+    "$same",
+    doc="The first value that is not missing.",
+    bound=_widest,
+)
 def _coalesce(a: Any, b: Any) -> Any:
     return b if a is None else a
 

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = [
+    "CEILING_COUNT",
+    "CEILING_DECIMAL_PLACES",
+    "CEILING_INTEGER_DIGITS",
+    "DEFAULT_LIMITS",
+    "Limits",
+]
 
 
 def _at_least_one(_instance: object, attribute: attrs.Attribute, value: object) -> None:
@@ -30,9 +36,12 @@ def _not_negative(_instance: object, attribute: attrs.Attribute, value: object) 
         raise ValueError(f"Limits.{attribute.name} must be an integer of at least 0, got {value!r}")
 
 
-#: Rules compute in exact 60-digit decimal arithmetic (units.EXACT_CONTEXT) and multiply up to
-#: three quantities; 20 significant digits per quantity keep every such product exact.
-MAX_SIGNIFICANT_DIGITS = 20
+#: The largest number sizes a claim may ever have. The rule compiler proves, from these, that no
+#: rule's arithmetic can outgrow exact 60-digit decimal arithmetic (hcpcs_rules.functions'
+#: CLAIM_BOUND and COUNT_BOUND), so a Limits may lower them but never raise them.
+CEILING_INTEGER_DIGITS = 12
+CEILING_DECIMAL_PLACES = 6
+CEILING_COUNT = 1_000_000
 
 
 @attrs.frozen(kw_only=True)
@@ -60,18 +69,23 @@ class Limits:
     #: Digits before the decimal point (quantities and money below 10**12).
     max_integer_digits: int = attrs.field(default=12, validator=_at_least_one)
     #: Decimal places that carry a digit (trailing fractional zeros do not count: "1.000000000" is
-    #: one). Together with ``max_integer_digits`` this keeps every quantity to 18 significant
-    #: digits, so products of three quantities stay exact in the rules' 60-digit arithmetic.
+    #: one). This and ``max_integer_digits`` may be lowered, not raised (see the ceilings above).
     max_decimal_places: int = attrs.field(default=6, validator=_not_negative)
     #: Largest integer count (days' supply, times per day, diagnosis pointer values).
     max_count: int = attrs.field(default=1_000_000, validator=_at_least_one)
+
     def __attrs_post_init__(self) -> None:
-        digits = self.max_integer_digits + self.max_decimal_places
-        if digits > MAX_SIGNIFICANT_DIGITS:
-            raise ValueError(
-                f"Limits.max_integer_digits + Limits.max_decimal_places is {digits}: at most "
-                f"{MAX_SIGNIFICANT_DIGITS}, so that products of quantities stay exact"
-            )
+        for name, ceiling in (
+            ("max_integer_digits", CEILING_INTEGER_DIGITS),
+            ("max_decimal_places", CEILING_DECIMAL_PLACES),
+            ("max_count", CEILING_COUNT),
+        ):
+            if getattr(self, name) > ceiling:
+                raise ValueError(
+                    f"Limits.{name} is at most {ceiling:,}: rulesets are compiled on the "
+                    "promise that claim numbers are no larger, so that their exact arithmetic "
+                    "never rounds"
+                )
 
 
 #: The limits every Engine and ``parse_claim`` use unless given others.

@@ -22,6 +22,7 @@ backend serves any number of threads without a lock.
 from __future__ import annotations
 
 import linecache
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ class PythonBackend:
             compiled.append(one)
         self._compiled = tuple(compiled)
         self._rule_by_file = {c.filename: c.rule.id for c in compiled}
+        self._position = {c.rule.id: i for i, c in enumerate(compiled)}
         self.driver_source, self._evaluate = _driver(program, self._compiled)
 
     def evaluate(self, f: Facts) -> None:
@@ -67,6 +69,26 @@ class PythonBackend:
             self._evaluate(f)
         except Exception as exc:
             raise RuleExecutionError(self._failing_rule(exc), f.claim.id, exc) from exc
+
+    def subset(self, rule_ids: frozenset[str]) -> Callable[[Facts], None]:
+        """An ``evaluate`` that runs only the rules named, in the program's order.
+
+        For checking a rule's examples: given the rule and every rule deriving a fact it
+        depends on (transitively), its firings are exactly those of the whole program, because
+        strata complete each fact before it is read and no other rule can change them. The
+        driver generated here costs time in the size of the subset, not of the program.
+        """
+        position = self._position
+        members = [self._compiled[i] for i in sorted(position[r] for r in rule_ids)]
+        _source, run = _driver(self.program, members, register=False)
+
+        def evaluate(f: Facts) -> None:
+            try:
+                run(f)
+            except Exception as exc:
+                raise RuleExecutionError(self._failing_rule(exc), f.claim.id, exc) from exc
+
+        return evaluate
 
     def _failing_rule(self, exc: BaseException) -> str:
         """The rule whose generated code raised: the innermost generated frame names it."""
@@ -88,9 +110,21 @@ class PythonBackend:
 
 DRIVER_NAME = "<hcpcs_rules generated program>"
 
+# Ruleset text reaches generated source only as data (a repr, or a constant in the namespace).
+# The driver's comments name scopes and rule ids for whoever reads `dump backend`; the compiler
+# validated both against ASCII patterns, and this re-checks it where the text meets the source:
+# a comment can only end at a line break, and nothing here can hold one.
+_COMMENT_SAFE = re.compile(r"[A-Za-z0-9_, -]*\Z")
+
+
+def _comment(text: str) -> str:
+    if not _COMMENT_SAFE.match(text):
+        raise ValueError(f"refusing to write {text!r} into a generated comment")  # compiler bug
+    return text
+
 
 def _driver(
-    program: ir.Program, compiled: Sequence[CompiledRule]
+    program: ir.Program, compiled: Sequence[CompiledRule], *, register: bool = True
 ) -> tuple[str, Callable[[Facts], None]]:
     """Generate the schedule: every rule's ``run`` in stratum order, grouped by index.
 
@@ -139,7 +173,7 @@ def _driver(
                     scope_known = True
                 body.append(
                     f"    if overlay in {const(scope)} or program in {const(scope)}:"
-                    f"  # scope: {', '.join(sorted(scope))}"
+                    f"  # scope: {_comment(', '.join(sorted(scope)))}"
                 )
                 indent += "    "
             if codes is None:
@@ -159,9 +193,12 @@ def _driver(
                 indent += "    "
                 subjects = "subjects"
             for index in members:
-                body.append(f"{indent}run_{index}(f, {subjects})  # {compiled[index].rule.id}")
+                rule_id = _comment(compiled[index].rule.id)
+                body.append(f"{indent}run_{index}(f, {subjects})  # {rule_id}")
     source = "\n".join(body) + "\n"
     exec(compile(source, DRIVER_NAME, "exec"), namespace)
+    if not register:  # a subset driver (see PythonBackend.subset): not the program's own
+        return source, namespace["evaluate"]
     linecache.cache[DRIVER_NAME] = (
         len(source),
         None,
