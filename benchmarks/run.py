@@ -16,12 +16,11 @@ What it measures, and why each number is trustworthy:
    50x its rules (written to a temporary directory), next to ``core``.
 6. **Memory and correctness over a long run**: ``soak.py`` in a subprocess per backend.
 
-Method (as in ``shared/domain/durable-rules-notes.md`` section 3): everything compared in one table
-is measured in the same process, interleaved round-robin with a rotating start, after a warm-up
-pass, over several timed rounds with ``time.perf_counter``. Tables give medians and the ratio to the
-floor measured in the same rounds. Times are reported, never asserted: the machine is shared and
-noisy, ratios are the stable part. ``--quick`` takes about one minute; the full run about five
-(266 s on a 2-core machine).
+Method: everything compared in one table is measured in the same process, interleaved round-robin
+with a rotating start, after a warm-up pass, over several timed rounds with ``time.perf_counter``.
+Tables give medians and the ratio to the floor measured in the same rounds. Times are reported,
+never asserted: the machine is shared and noisy, ratios are the stable part. ``--quick`` takes about
+one minute; the full run about five (266 s on a 2-core machine).
 """
 
 from __future__ import annotations

@@ -333,3 +333,38 @@ def test_256_patterns_on_one_node_are_refused_with_the_reason(tmp_path):
         RulesetError, match="256 rule patterns end on one test of the claim network"
     ):
         Engine([rules(256)], backend="durable", check_examples=False)
+
+
+def _scoped_rules(tmp_path, count: int):
+    # Identical scope tests: each still adds its own `$or` node (measured: they are never shared).
+    return many_rules(
+        tmp_path, "scoped", count, 'on = "claim"\nscope = ["medicare", "medicare_advantage"]'
+    )
+
+
+def test_scope_tests_never_share_nodes_and_cost_a_stack_entry_per_passing_option(
+    tmp_path, monkeypatch
+):
+    """A scope is a `$or` on the payer_scope fact. durable_rules gives every rule its own `$or`
+    node, and a fact passing two of its options takes one more stack entry per node (measured:
+    64 one-option nodes fit, 63 two-option ones): a Medicare claim passes both the overlay and
+    the program option, so 63 scoped rules fit and 64 are refused at build, where without the
+    check every evaluation fails with error 303."""
+    from hcpcs_rules.backends import durable
+
+    claim = {
+        "id": "A",
+        "payer": "medicare",
+        "supplier": {"npi": "1234567893"},
+        "lines": [{"hcpcs": "J7632", "units": "1"}],
+    }
+    fits = Engine(["core", _scoped_rules(tmp_path, 63)], backend="durable", check_examples=False)
+    assert sum(f.rule_id.startswith("SCOPED-") for f in fits.evaluate(claim).findings) == 63
+    too_many = _scoped_rules(tmp_path, 64)
+    with pytest.raises(RulesetError, match="up to 65 tests can pass for one payer_scope fact"):
+        Engine(["core", too_many], backend="durable", check_examples=False)
+    monkeypatch.setattr(durable, "check_limits", lambda *args: None)
+    unchecked = Engine(["core", too_many], backend="durable", check_examples=False)
+    with pytest.raises(BackendError, match="303"):
+        unchecked.evaluate(claim)
+    assert unchecked.backend.live_sessions == 0

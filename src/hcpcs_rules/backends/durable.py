@@ -262,11 +262,13 @@ def _fields_of(test: Any) -> set[str]:
 class _AlphaNode:
     """A node of a model of durable_rules' alpha network, built the way rete.c builds it."""
 
-    __slots__ = ("children", "ends", "equal_field", "rules")
+    __slots__ = ("children", "ends", "equal_field", "passing", "rules")
 
-    def __init__(self, equal_field: str | None = None) -> None:
+    def __init__(self, equal_field: str | None = None, passing: int = 0) -> None:
         self.children: dict[str, _AlphaNode] = {}
         self.equal_field = equal_field  # set for `field == constant` tests
+        # For a `$or` node: how many of its options one fact can pass (0 for other nodes).
+        self.passing = passing
         self.rules: set[str] = set()
         self.ends = 0  # patterns whose chain ends here: each links a beta node to this node
 
@@ -275,10 +277,11 @@ def _alpha_network(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> _
     """Rebuild the alpha network the C engine will build from ``definition``.
 
     Each pattern is a chain of its tests under its type test. As in rete.c (findAlpha), a test
-    equal to one already under the same parent shares that node, except array tests ($iany) and
-    joins to another fact (``{"key": {"s": "number"}}``), which never share: each rule adds its
-    own (measured: 72 rules joining ``service`` to their line overflow the stack; see
-    _stack_needed). A ``$or`` of tests becomes one chain per option.
+    equal to one already under the same parent shares that node, except array tests ($iany),
+    joins to another fact (``{"key": {"s": "number"}}``) and ``$or`` tests, which never share:
+    each rule adds its own (measured: 72 rules joining ``service`` to their line overflow the
+    stack, and so do 64 identical two-option ``$or`` tests that a fact passes both options of;
+    see _stack_needed).
     """
     root = _AlphaNode()
     unique = itertools.count()
@@ -286,35 +289,39 @@ def _alpha_network(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> _
         rule_id = plans[name].rule.id if name in plans else name
         for pattern in rule_def["all"]:
             ((_alias, test),) = pattern.items()
-            chains: list[list[Any]] = [[]]
+            node = root
             for step in test.get("$and", [test]):
-                options = step.get("$or", [step])
-                chains = [[*chain, option] for chain in chains for option in options]
-            for chain in chains:
-                node = root
-                for step in chain:
-                    key = (
-                        f"#{next(unique)}"
-                        if _never_shared(step)
-                        else json.dumps(step, sort_keys=True)
-                    )
-                    if key not in node.children:
-                        ((field, value),) = step.items() if len(step) == 1 else ((None, None),)
-                        constant = (
-                            field is not None
-                            and not field.startswith("$")
-                            and not isinstance(value, dict)
-                        )
-                        node.children[key] = _AlphaNode(field if constant else None)
-                    node = node.children[key]
-                    node.rules.add(rule_id)
-                node.ends += 1
+                key = (
+                    f"#{next(unique)}" if _never_shared(step) else json.dumps(step, sort_keys=True)
+                )
+                if key not in node.children:
+                    node.children[key] = _node_for(step)
+                node = node.children[key]
+                node.rules.add(rule_id)
+            node.ends += 1
     return root
+
+
+def _node_for(step: dict[str, Any]) -> _AlphaNode:
+    ((field, value),) = step.items()
+    if field == "$or":
+        # Options testing one field for equality exclude each other; any other option may pass.
+        equal_fields = set()
+        others = 0
+        for option in value:
+            ((name, test),) = option.items() if len(option) == 1 else ((None, None),)
+            if name is not None and not name.startswith("$") and not isinstance(test, dict):
+                equal_fields.add(name)
+            else:
+                others += 1
+        return _AlphaNode(passing=len(equal_fields) + others)
+    constant = not field.startswith("$") and not isinstance(value, dict)
+    return _AlphaNode(field if constant else None)
 
 
 def _never_shared(step: dict[str, Any]) -> bool:
     ((field, value),) = step.items()
-    return field == "$iany" or (not field.startswith("$") and isinstance(value, dict))
+    return field in ("$iany", "$or") or (not field.startswith("$") and isinstance(value, dict))
 
 
 def _stack_needed(node: _AlphaNode) -> int:
@@ -323,15 +330,22 @@ def _stack_needed(node: _AlphaNode) -> int:
     handleAlpha walks the network depth first with a fixed stack of 64 entries: popping a node
     pushes every child whose test the fact passes. Children testing one field for equality with
     different constants exclude each other (at most one is pushed); any other child may be pushed.
+    A ``$or`` node costs one more entry for each further option the fact passes (measured: 64
+    such nodes fit with one passing option each, 63 with two, 62 with three).
     """
-    groups: dict[str | None, list[_AlphaNode]] = defaultdict(list)
+    groups: dict[Any, list[_AlphaNode]] = defaultdict(list)
     for child in node.children.values():
-        groups[child.equal_field if child.equal_field is not None else id(child)].append(child)  # type: ignore[index]
+        groups[child.equal_field if child.equal_field is not None else id(child)].append(child)
     pushed = len(groups)
     deepest = pushed
     for members in groups.values():
-        deepest = max(deepest, pushed - 1 + max(_stack_needed(m) for m in members))
+        deepest = max(deepest, pushed - 1 + max(_needed_by(m) for m in members))
     return deepest
+
+
+def _needed_by(node: _AlphaNode) -> int:
+    below = _stack_needed(node)
+    return below if node.passing == 0 else node.passing - 1 + max(1, below)
 
 
 def check_limits(definition: dict[str, Any], plans: dict[str, _RulePlan]) -> None:
