@@ -9,7 +9,7 @@ every 50 ms (the process tree is looked up again every second). Prints the peak 
     python benchmarks/cli_memory.py              # 200 MB inputs
     python benchmarks/cli_memory.py --size-mb 20 # a quick look
 
-Linux only (it reads /proc). Nothing is asserted: the numbers go to docs/security-inputs.md.
+Linux only (it reads /proc). Nothing is asserted: the numbers go to docs/security.md.
 Wall time is printed for information.
 """
 

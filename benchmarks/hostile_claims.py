@@ -10,7 +10,7 @@ case; the table marks anything over it. The input's own size is not charged to t
 
 Part 2 times claims of 1, 5, 10, 25 and 50 J7632 lines (the default line limit) on both backends,
 medians over interleaved rounds, and prints the cost per line: it should stay flat if evaluation
-is linear in lines. Nothing is asserted: the numbers are for docs/security-claims.md.
+is linear in lines. Nothing is asserted: the numbers are for docs/security.md.
 """
 
 from __future__ import annotations
