@@ -17,55 +17,17 @@ import json
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "tests")]
+
+from test_ruleset_limits import HEADER, rule  # noqa: E402 - the same rule the tests build
+
 BUDGET_SECONDS = 1.0
 BUDGET_MB = 300
-
-HEADER = """\
-[ruleset]
-name = "hostile"
-version = "1.0.0"
-requires = ["core"]
-
-[claims.base]
-id = "B"
-payer = "medicare"
-date_of_service = 2026-03-02
-place_of_service = "12"
-diagnoses = ["J45.40"]
-supplier = { npi = "1234567893" }
-lines = [{ hcpcs = "J7632", units = "240", diagnosis_pointers = [1], note = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa!" }]
-"""
-
-
-def rule(when: str = "line.units > 100", **keys: str) -> str:
-    """One finding rule with a firing example and a near miss; ``keys`` are raw TOML values."""
-    fields = {
-        "id": '"HOSTILE-RULE"',
-        "title": '"A title"',
-        "severity": '"warn"',
-        "message": '"Billed {line.units} units."',
-        "source": '"Test policy"',
-        "when": json.dumps(when),
-        **keys,
-    }
-    body = "\n".join(f"{key} = {value}" for key, value in fields.items())
-    return f"""
-[[rule]]
-{body}
-[[rule.example]]
-name = "fires"
-base = "base"
-fires = true
-[[rule.example]]
-name = "near miss"
-base = "base"
-set = {{ "lines[0].units" = "100" }}
-fires = false
-"""
-
 
 MARKER = "hostile-rulesets-marker"
 PAYLOAD = f"\n        __import__('pathlib').Path({MARKER!r}).touch() #"
@@ -106,7 +68,7 @@ def child(name: str, backend: str) -> None:
 
     folder = Path(tempfile.mkdtemp())
     path = folder / "hostile.toml"
-    path.write_text(HEADER + CASES[name](), encoding="utf-8")
+    path.write_text(textwrap.dedent(HEADER) + CASES[name](), encoding="utf-8")
     before_mb = _status_kb("VmRSS") / 1024
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     started = time.perf_counter()
