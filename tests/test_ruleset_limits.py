@@ -83,14 +83,18 @@ def the_problem(error: RulesetError) -> RulesetProblem:
     return problem
 
 
-def located(tmp_path, body: str, fragment: str, backend: str = "python") -> RulesetProblem:
-    """The single problem of ``body``, checked to name the file, the rule and a line."""
+def located(
+    tmp_path, body: str, fragment: str | tuple[str, ...], backend: str = "python"
+) -> RulesetProblem:
+    """The single problem of ``body``, checked to name the file, the rule and a line, and to say
+    ``fragment`` (or one of several, where Python versions fail at different points)."""
     error = refused(tmp_path, body, backend)
     problem = the_problem(error)
     assert problem.file == str(tmp_path / "mine.toml")
     assert problem.rule_id == "MINE-RULE"
     assert problem.line is not None
-    assert fragment in problem.message, problem.message
+    fragments = (fragment,) if isinstance(fragment, str) else fragment
+    assert any(f in problem.message for f in fragments), problem.message
     return problem
 
 
@@ -186,7 +190,8 @@ def test_constant_names_and_sizes_are_bounded(tmp_path):
         ("not " * 250 + "line.units > 1", f"nests 253 deep; at most {MAX_DEPTH}"),
         (" + ".join(["line.units"] * 300) + " > 1", "nests 302 deep"),
         ("not " * 5000 + "line.units > 1", "characters long"),
-        ("-" * 3980 + "line.units > 1", "cannot parse"),
+        # Python 3.11 cannot parse it at all; 3.13's parser can, and then the depth bound holds.
+        ("-" * 3980 + "line.units > 1", ("cannot parse", "nests 3983 deep; at most")),
         ("(" * 1000 + "line.units > 1" + ")" * 1000, "too many nested parentheses"),
         (
             "line.units * 1000000000000000000000000000000000000 * 1000000000000000000000000000000000000 > 1",
