@@ -16,7 +16,8 @@ conjunctions of expressions:
 
 Two derived facts have a fixed meaning for that lowering and must be declared by some ruleset
 (the built-in ``core`` does): ``payer_scope`` (per claim: ``overlay``, ``program``) and ``service``
-(per line: ``date``, ``place``).
+(per line: ``date``, ``place``). Their names and the codes/scope conjuncts are defined in
+:mod:`hcpcs_rules.ir`, which the backends read without importing this module.
 """
 
 from __future__ import annotations
