@@ -1,4 +1,4 @@
-"""The fences around durable_rules, each proven (see backends/durable.py for what each is for)."""
+"""The fences around durable_rules, each proven (see backends/durable/ for what each is for)."""
 
 from __future__ import annotations
 
@@ -298,7 +298,7 @@ def test_joins_never_share_nodes_and_count_against_the_stack(tmp_path, monkeypat
     too_many = _service_joins(tmp_path, 63)
     with pytest.raises(RulesetError, match="up to 65 tests can pass for one service fact"):
         Engine(["core", too_many], backend="durable", check_examples=False)
-    monkeypatch.setattr(durable, "check_limits", lambda *args: None)
+    monkeypatch.setattr(durable.network, "check_limits", lambda *args: None)
     unchecked = Engine(["core", too_many], backend="durable", check_examples=False)
     with pytest.raises(BackendError, match="303") as info:
         unchecked.evaluate(claim)
@@ -363,7 +363,7 @@ def test_scope_tests_never_share_nodes_and_cost_a_stack_entry_per_passing_option
     too_many = _scoped_rules(tmp_path, 64)
     with pytest.raises(RulesetError, match="up to 65 tests can pass for one payer_scope fact"):
         Engine(["core", too_many], backend="durable", check_examples=False)
-    monkeypatch.setattr(durable, "check_limits", lambda *args: None)
+    monkeypatch.setattr(durable.network, "check_limits", lambda *args: None)
     unchecked = Engine(["core", too_many], backend="durable", check_examples=False)
     with pytest.raises(BackendError, match="303"):
         unchecked.evaluate(claim)

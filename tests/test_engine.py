@@ -231,11 +231,11 @@ def test_durable_on_313_says_why():
     ],
 )
 def test_typed_message_formatters_print_what_the_generic_one_does(kind, values):
-    from hcpcs_rules import codegen
+    from hcpcs_rules import runtime
 
-    specialised = codegen.RUNTIME[codegen._FORMATTERS[kind]]
+    specialised = runtime.RUNTIME[runtime._FORMATTERS[kind]]
     for value in values:
-        assert specialised(value) == codegen.format_value(value)
+        assert specialised(value) == runtime.format_value(value)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from .engine import Engine, EngineConfig, default_engine, evaluate_outcome
 from .errors import ClaimError, WorkerError
 from .failure import EvaluationFailure, claim_id_of
 from .model import Result
@@ -52,7 +53,7 @@ Outcome = Result | ClaimError | EvaluationFailure
 
 # ----------------------------------------------------------------------------- in a worker
 
-_worker_engines: dict[Any, Any] = {}  # EngineConfig -> Engine, per worker process
+_worker_engines: dict[EngineConfig, Engine] = {}  # per worker process
 
 
 @attrs.frozen
@@ -62,7 +63,7 @@ class _BuildFailed:
     message: str
 
 
-def _worker_engine(config: Any, imports: tuple[str, ...]) -> Any:
+def _worker_engine(config: EngineConfig, imports: tuple[str, ...]) -> Engine:
     engine = _worker_engines.get(config)
     if engine is None:
         for name in imports:
@@ -77,7 +78,7 @@ class _CannotTravel:
 
 
 def _work(
-    config: Any, imports: tuple[str, ...], start: int, payload: bytes, explain: bool
+    config: EngineConfig, imports: tuple[str, ...], start: int, payload: bytes, explain: bool
 ) -> list[Outcome] | _BuildFailed | _CannotTravel:
     try:
         engine = _worker_engine(config, imports)
@@ -89,17 +90,7 @@ def _work(
         chunk = pickle.loads(payload)
     except Exception:
         return _CannotTravel()
-    return [_evaluate_one(engine, claim, explain, start + i) for i, claim in enumerate(chunk)]
-
-
-def _evaluate_one(engine: Any, claim: Any, explain: bool, index: int) -> Outcome:
-    try:
-        return engine.evaluate(claim, explain=explain)
-    except ClaimError as exc:
-        return exc
-    # Anything else is the library's (or a plugin's) failure on this claim, not the batch's.
-    except Exception as exc:
-        return EvaluationFailure.from_exception(index, claim, exc)
+    return [evaluate_outcome(engine, claim, explain, start + i) for i, claim in enumerate(chunk)]
 
 
 def _plugin_modules() -> tuple[str, ...]:
@@ -134,7 +125,7 @@ def evaluate_many(
     backend: str | None = None,
     explain: bool = False,
     chunksize: int = 256,
-    engine: Any = None,
+    engine: Engine | None = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
 ) -> Iterator[Outcome]:
     """Evaluate ``claims`` lazily, yielding one outcome per claim, in input order.
@@ -151,8 +142,6 @@ def evaluate_many(
     Ruleset errors are raised before the first result; :class:`WorkerError` when worker processes
     cannot build the engine this process built.
     """
-    from .engine import Engine, default_engine
-
     if workers is None or workers <= 0:
         workers = os.cpu_count() or 1
     if engine is None:
@@ -163,8 +152,7 @@ def evaluate_many(
             else Engine(selection, **({"backend": backend} if backend else {}))
         )
     if workers == 1:
-        for index, claim in enumerate(claims):
-            yield _evaluate_one(engine, claim, explain, index)
+        yield from engine.evaluate_many(claims, explain=explain)
         return
     yield from _Batch(engine, workers, explain, chunksize, max(0, max_retries)).run(claims)
 
@@ -195,7 +183,7 @@ class _Batch:
     """The worker pool and the bookkeeping that makes it lose no claim."""
 
     def __init__(
-        self, engine: Any, workers: int, explain: bool, chunksize: int, max_retries: int
+        self, engine: Engine, workers: int, explain: bool, chunksize: int, max_retries: int
     ) -> None:
         self.engine = engine  # also evaluates, here, chunks that cannot be pickled
         self.config = engine.config
@@ -257,7 +245,7 @@ class _Batch:
 
     def _local(self, start: int, claims: list[Any]) -> list[Outcome]:
         return [
-            _evaluate_one(self.engine, claim, self.explain, start + i)
+            evaluate_outcome(self.engine, claim, self.explain, start + i)
             for i, claim in enumerate(claims)
         ]
 

@@ -43,13 +43,11 @@ from types import NoneType, UnionType
 from typing import Any, Literal
 
 import attrs
-import cattrs
 
 from . import model
 from .errors import ClaimError
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Claim, Result
-from .units import format_decimal
 
 __all__ = ["parse_claim", "unstructure_claim", "unstructure_result"]
 
@@ -740,15 +738,12 @@ def parse_claim(data: Any, *, limits: Limits | None = None) -> Claim:
 
 # ------------------------------------------------------------------------------ unstructuring
 
-_converter = cattrs.Converter()
-_converter.register_unstructure_hook(Decimal, format_decimal)
-_converter.register_unstructure_hook(dt.date, dt.date.isoformat)
-
 
 def unstructure_claim(claim: Claim) -> dict[str, Any]:
     """The JSON-ready form of a claim (round-trips through :func:`parse_claim`)."""
-    return _converter.unstructure(claim)
+    return model.unstructure(claim)
 
 
 def unstructure_result(result: Result) -> dict[str, Any]:
-    return _converter.unstructure(result)
+    """The JSON-ready form of a result: the same as :meth:`Result.to_dict`."""
+    return model.unstructure(result)

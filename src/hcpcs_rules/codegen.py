@@ -1,4 +1,5 @@
-"""IR expressions -> Python source, compiled once per Engine.
+"""IR expressions -> Python source, compiled once per Engine (a backend concern: it never imports
+the compiler).
 
 Both backends evaluate parts of rules in Python: the python backend everything, the durable
 backend the tests its Rete network cannot express exactly (vocabulary calls, exact decimal
@@ -8,12 +9,12 @@ arithmetic, dates). They share this one translation, so the missing-value semant
 Generated functions take ``(f, n)``: ``f`` is the evaluation's :class:`~hcpcs_rules.facts.Facts`
 and ``n`` the subject line number (0 for claim rules). Source is registered in :mod:`linecache`
 under ``<hcpcs_rules generated RULESET:RULE-ID>``, so tracebacks, pdb and ``inspect.getsource``
-show the rule as generated code.
+show the rule as generated code. What that code calls at run time (exact arithmetic, message
+formatters) is in :mod:`hcpcs_rules.runtime`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import linecache
 import re
 from collections.abc import Callable, Sequence
@@ -23,14 +24,14 @@ from typing import Any
 import attrs
 
 from . import ir
-from .compile import SCOPE_FACT
 from .functions import FUNCTIONS, compile_regex
-from .units import EXACT_CONTEXT, format_decimal
+
+# The names generated code calls live in the runtime, which never needs this module;
+# ``format_value`` and ``RUNTIME`` stay importable from here for callers that used them.
+from .runtime import _FORMATTERS, RUNTIME, format_value
 
 __all__ = ["RUNTIME", "CompiledRule", "compile_rule", "format_value"]
 
-# Exact arithmetic, whatever decimal context the host thread has set: any rounding raises.
-_EXACT = EXACT_CONTEXT
 _MAYBE_NONE_ROOTS = {"patient", "ordering_provider"}
 # Generated code that is only a name, a field read or a constant subscript: cheap to repeat.
 _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\['[A-Za-z0-9_]*'\])*\Z")
@@ -47,88 +48,6 @@ def _ident(name: str) -> str:
     if not isinstance(name, str) or not _IDENT.match(name):
         raise ValueError(f"refusing to write {name!r} into generated code")  # compiler bug
     return name
-
-
-def _add(a: Any, b: Any) -> Any:
-    return None if a is None or b is None else _EXACT.add(a, b)
-
-
-def _sub(a: Any, b: Any) -> Any:
-    return None if a is None or b is None else _EXACT.subtract(a, b)
-
-
-def _mul(a: Any, b: Any) -> Any:
-    return None if a is None or b is None else _EXACT.multiply(a, b)
-
-
-def format_value(value: Any) -> str:
-    """How a value reads inside a finding message."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, tuple | list | frozenset):
-        return ", ".join(format_value(v) for v in value) if value else "none"
-    return str(value)
-
-
-def _fmt_str(value: Any) -> str:
-    return "none" if value is None else value
-
-
-def _fmt_int(value: Any) -> str:
-    return "none" if value is None else str(value)
-
-
-def _fmt_decimal(value: Any) -> str:
-    if value is None:
-        return "none"
-    return format_decimal(value) if isinstance(value, Decimal) else str(value)
-
-
-def _fmt_date(value: Any) -> str:
-    return "none" if value is None else value.isoformat()
-
-
-def _fmt_str_list(value: Any) -> str:
-    return ", ".join(value) if value else "none"
-
-
-def _fmt_int_list(value: Any) -> str:
-    return ", ".join(map(str, value)) if value else "none"
-
-
-# Message parts whose type the compiler knows get a formatter that skips the type dispatch; each
-# prints exactly what format_value would.
-_FORMATTERS = {
-    "str": "_fmt_str",
-    "int": "_fmt_int",
-    "decimal": "_fmt_decimal",
-    "date": "_fmt_date",
-    "list[str]": "_fmt_str_list",
-    "set[str]": "_fmt_str_list",
-    "list[int]": "_fmt_int_list",
-    "set[int]": "_fmt_int_list",
-}
-
-
-#: Names every generated function can use.
-RUNTIME: dict[str, Any] = {
-    "_add": _add,
-    "_sub": _sub,
-    "_mul": _mul,
-    "_fmt": format_value,
-    "_fmt_str": _fmt_str,
-    "_fmt_int": _fmt_int,
-    "_fmt_decimal": _fmt_decimal,
-    "_fmt_date": _fmt_date,
-    "_fmt_str_list": _fmt_str_list,
-    "_fmt_int_list": _fmt_int_list,
-}
 
 
 class _Emitter:
@@ -431,17 +350,3 @@ def _run_block(
             out += [f"{indent}if d_{fact} is None:", f"{indent}    continue"]
     out += [f"{indent}if {condition}:", f"{indent}    _fire(f, n, {produced})"]
     return out
-
-
-def severity_for(rule: ir.Rule, f: Any) -> str:
-    """The rule's severity for this claim's payer overlay (or its only severity)."""
-    pairs = rule.finding.severity  # type: ignore[union-attr]
-    if len(pairs) == 1:
-        return pairs[0][1]
-    scope = f.derived[SCOPE_FACT].get(0) or {}
-    overlay, program = scope.get("overlay"), scope.get("program")
-    table = dict(pairs)
-    for key in (overlay, program, "*"):
-        if key in table:
-            return table[key]
-    return pairs[-1][1]  # pragma: no cover - the compiler requires a default or full coverage

@@ -16,7 +16,8 @@ conjunctions of expressions:
 
 Two derived facts have a fixed meaning for that lowering and must be declared by some ruleset
 (the built-in ``core`` does): ``payer_scope`` (per claim: ``overlay``, ``program``) and ``service``
-(per line: ``date``, ``place``).
+(per line: ``date``, ``place``). Their names and the codes/scope conjuncts are defined in
+:mod:`hcpcs_rules.ir`, which the backends read without importing this module.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from .errors import RulesetError, RulesetProblem
 from .expr import Env, ExprError, digits_bound, parse_expr, parse_template
 from .functions import Bound
 
+# The lowering's fixed facts and IR shapes are defined with the IR, where the backends read them
+# too; imported here (and re-exported) because the lowering below writes them.
+from .ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, scope_conjunct
+
 __all__ = [
     "SCOPE_FACT",
     "SERVICE_FACT",
@@ -45,8 +50,6 @@ __all__ = [
     "scope_conjunct",
 ]
 
-SCOPE_FACT = "payer_scope"
-SERVICE_FACT = "service"
 SEVERITIES = ("reject", "deny", "warn", "info")
 PROGRAMS = ("medicare", "medicare_advantage", "commercial")
 
@@ -826,22 +829,6 @@ class _Compiler:
             self.error(text, line, rid, f"example patch: {exc}")
             return None
         return claim  # TOML dates stay dates: the claim parser accepts datetime.date
-
-
-def codes_conjunct(codes: tuple[str, ...]) -> ir.Expr:
-    """``codes = [...]`` lowered: the line's HCPCS code is one of them."""
-    path = ir.Path("line", ("hcpcs",), "str")
-    if len(codes) == 1:
-        return ir.Compare("==", path, ir.Const(codes[0], "str"))
-    return ir.Compare("in", path, ir.Const(codes, "set[str]"))
-
-
-def scope_conjunct(scope: tuple[str, ...]) -> ir.Expr:
-    """``scope = [...]`` lowered: the claim's overlay or program is one of them."""
-    tokens = ir.Const(scope, "set[str]")
-    overlay = ir.Path(SCOPE_FACT, ("overlay",), "str", derived=True)
-    program = ir.Path(SCOPE_FACT, ("program",), "str", derived=True)
-    return ir.BoolOp("or", (ir.Compare("in", overlay, tokens), ir.Compare("in", program, tokens)))
 
 
 _UNSET = object()

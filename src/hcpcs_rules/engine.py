@@ -31,6 +31,7 @@ from .errors import (
     RulesetProblem,
 )
 from .facts import Facts
+from .failure import EvaluationFailure
 from .limits import DEFAULT_LIMITS, Limits
 from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
 
@@ -137,11 +138,15 @@ class Engine:
 
     def evaluate_many(
         self, claims: Iterable[Any], *, explain: bool = False
-    ) -> Iterator[Result | ClaimError]:
-        """Evaluate claims lazily, in order; an invalid claim yields its ClaimError in place."""
-        from .batch import evaluate_many
+    ) -> Iterator[Result | ClaimError | EvaluationFailure]:
+        """Evaluate claims lazily, in order, in this process; an invalid claim yields its
+        ClaimError in place, a claim whose evaluation failed its EvaluationFailure.
 
-        return evaluate_many(claims, engine=self, explain=explain)
+        The same as ``hcpcs_rules.evaluate_many(claims, engine=self)`` with one worker (the
+        batch module, which imports this one, adds worker processes).
+        """
+        for index, claim in enumerate(claims):
+            yield evaluate_outcome(self, claim, explain, index)
 
     def dump(self, what: str = "ir") -> str:
         """The compiled artefacts as text: ``"ir"``, or ``"backend"`` (durable JSON / Python source)."""
@@ -201,6 +206,20 @@ class Engine:
             rulesets=self.rulesets,
             trace=tuple(f.trace) if f.trace is not None else (),
         )
+
+
+def evaluate_outcome(
+    engine: Engine, claim: Any, explain: bool, index: int
+) -> Result | ClaimError | EvaluationFailure:
+    """One claim of a batch (``index``: its position) as a value: its Result, its ClaimError, or
+    the EvaluationFailure of evaluating it. Never raises for a claim."""
+    try:
+        return engine.evaluate(claim, explain=explain)
+    except ClaimError as exc:
+        return exc
+    # Anything else is the library's (or a plugin's) failure on this claim, not the batch's.
+    except Exception as exc:
+        return EvaluationFailure.from_exception(index, claim, exc)
 
 
 def _finding_order(finding: Finding) -> tuple[int, str]:

@@ -1,8 +1,8 @@
 """What one evaluation works on: the claim's facts, and what rules derive and emit.
 
 :class:`Facts` is created per evaluation and never shared, which is what keeps results from
-leaking between claims whatever the backend. :func:`fire` is the one place a rule's firing turns
-into a finding, a derived fact and a trace step, so both backends produce identical results.
+leaking between claims whatever the backend. :func:`make_fire` is the one place a rule's firing
+turns into a finding, a derived fact and a trace step, so both backends produce identical results.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .codegen import CompiledRule, severity_for
+from .codegen import CompiledRule
 from .model import Claim, Finding, TraceStep
+from .runtime import severity_for
 
 __all__ = ["Facts", "fact_id", "make_fire"]
 

@@ -26,6 +26,8 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "SCOPE_FACT",
+    "SERVICE_FACT",
     "Arith",
     "BoolOp",
     "Call",
@@ -42,8 +44,18 @@ __all__ = [
     "Program",
     "Rule",
     "RulesetInfo",
+    "codes_conjunct",
+    "scope_conjunct",
     "walk",
 ]
+
+# Two derived facts have a fixed meaning: the compiler lowers ``scope``, per-overlay severities and
+# ``effective`` dates into reads of them, and the backends read them too (the python backend's
+# scope index, the severity lookup at run time). Some ruleset must declare them (core does).
+#: Per claim: ``overlay`` and ``program``, the payer as the scope and severity tables name it.
+SCOPE_FACT = "payer_scope"
+#: Per line: ``date`` (the line's date of service, else the claim's) and ``place``.
+SERVICE_FACT = "service"
 
 _node = attrs.frozen(slots=True)
 
@@ -135,6 +147,28 @@ def walk(expr: Expr):
         yield from walk(expr.orelse)
 
 
+def codes_conjunct(codes: tuple[str, ...]) -> Expr:
+    """``codes = [...]`` lowered: the line's HCPCS code is one of them.
+
+    Here, not in the compiler, because it defines an IR shape both sides rely on: the compiler
+    adds it to a rule's conjuncts, and a backend that indexes lines by code recognises it (equal
+    values) to leave it out.
+    """
+    path = Path("line", ("hcpcs",), "str")
+    if len(codes) == 1:
+        return Compare("==", path, Const(codes[0], "str"))
+    return Compare("in", path, Const(codes, "set[str]"))
+
+
+def scope_conjunct(scope: tuple[str, ...]) -> Expr:
+    """``scope = [...]`` lowered: the claim's overlay or program is one of them (see
+    :func:`codes_conjunct` for why it lives here)."""
+    tokens = Const(scope, "set[str]")
+    overlay = Path(SCOPE_FACT, ("overlay",), "str", derived=True)
+    program = Path(SCOPE_FACT, ("program",), "str", derived=True)
+    return BoolOp("or", (Compare("in", overlay, tokens), Compare("in", program, tokens)))
+
+
 @_node
 class DerivedFact:
     """A fact type a rule derives: one per line (``per="line"``) or one per claim."""
@@ -188,7 +222,8 @@ class Rule:
     file_line: int | None
     examples: tuple[Example, ...] = ()
     #: The HCPCS codes and payer scope as written; their lowered conjuncts are in ``conjuncts``
-    #: (see :func:`hcpcs_rules.compile.codes_conjunct`), so backends may index on them instead.
+    #: (see :func:`codes_conjunct`, :func:`scope_conjunct`), so backends may index on them
+    #: instead.
     codes: tuple[str, ...] = ()
     scope: tuple[str, ...] = ("all",)
     #: Catalogue metadata kept for documentation: the scope, severities and dates as written.

@@ -2,7 +2,8 @@
 
 Every class is a frozen, slotted attrs class: values, not objects with behaviour. Turning
 untrusted JSON-like data into these classes (with precise errors) is :mod:`hcpcs_rules.claims`'
-job; this module only declares the shapes, so it stays readable as a schema.
+job; this module declares the shapes, so it stays readable as a schema, plus the one converter
+that turns them back into plain data (:func:`unstructure`, behind :meth:`Result.to_dict`).
 
 Quantities and money are :class:`~decimal.Decimal`, dates are :class:`~datetime.date`, lists are
 tuples (so a claim is hashable and cannot change while it is being evaluated).
@@ -15,6 +16,9 @@ from decimal import Decimal
 from typing import Any, Literal, NewType
 
 import attrs
+import cattrs
+
+from .units import format_decimal
 
 __all__ = [
     "Accreditation",
@@ -219,6 +223,20 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: decimals as strings, dates as ISO strings."""
-        from .claims import unstructure_result  # local: claims imports this module
+        return unstructure(self)
 
-        return unstructure_result(self)
+
+# ---------------------------------------------------------------------------- unstructuring
+
+# One converter for every model class going out as JSON-ready data (results, and claims written
+# back out by claims.unstructure_claim). It lives with the shapes so that Result.to_dict needs
+# nothing from claims.py, which imports this module to read claims in.
+_converter = cattrs.Converter()
+_converter.register_unstructure_hook(Decimal, format_decimal)
+_converter.register_unstructure_hook(dt.date, dt.date.isoformat)
+
+
+def unstructure(value: Any) -> Any:
+    """A model value (Result, Claim...) as plain JSON-ready data: decimals as strings (as
+    :func:`~hcpcs_rules.units.format_decimal` prints them), dates as ISO strings, tuples as lists."""
+    return _converter.unstructure(value)

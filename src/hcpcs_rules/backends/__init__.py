@@ -2,7 +2,10 @@
 
 A backend has a ``name``, is built from a Program, and offers ``evaluate(facts)`` (fill the
 evaluation's findings, derived facts and trace), ``dump()`` (its artefact as text) and ``close()``.
-Both backends share :func:`hcpcs_rules.facts.fire`, so a rule's firing means the same everywhere.
+Both backends share :func:`hcpcs_rules.facts.make_fire`, so a rule's firing means the same
+everywhere. A backend depends on the IR, the runtime and code generation (:mod:`~hcpcs_rules.ir`,
+:mod:`~hcpcs_rules.runtime`, :mod:`~hcpcs_rules.codegen`), never on the compiler that produced the
+Program (``tests/test_layers.py``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from typing import Any
 
 from .. import ir
 from ..codegen import CompiledRule, compile_rule
-from ..compile import SCOPE_FACT, codes_conjunct, scope_conjunct
 from ..errors import RuleExecutionError
 from ..facts import Facts, make_fire
 
@@ -39,9 +38,9 @@ def _indexed_away(rule: ir.Rule) -> list[ir.Expr]:
     """The rule's conjuncts minus those the schedule's indexes already guarantee."""
     guaranteed = []
     if rule.codes:
-        guaranteed.append(codes_conjunct(rule.codes))
+        guaranteed.append(ir.codes_conjunct(rule.codes))
     if "all" not in rule.scope:
-        guaranteed.append(scope_conjunct(rule.scope))
+        guaranteed.append(ir.scope_conjunct(rule.scope))
     remaining = list(rule.conjuncts)
     for conj in guaranteed:
         remaining.remove(conj)  # the compiler put it there; a ValueError here is a compiler bug
@@ -167,7 +166,7 @@ def _driver(
             if scope is not None:
                 if not scope_known:
                     body += [
-                        f"    scope = f.derived[{SCOPE_FACT!r}].get(0) or {{}}",
+                        f"    scope = f.derived[{ir.SCOPE_FACT!r}].get(0) or {{}}",
                         "    overlay, program = scope.get('overlay'), scope.get('program')",
                     ]
                     scope_known = True

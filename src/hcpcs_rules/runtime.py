@@ -1,0 +1,121 @@
+"""What generated rule code and the backends use while a claim is evaluated.
+
+Everything here runs per claim, long after the compiler has finished: the exact-arithmetic helpers
+and message formatters that generated functions call (:data:`RUNTIME` is the namespace every
+generated function starts from), and the lookup of a finding's severity by the claim's payer
+overlay (:func:`severity_for`).
+
+This module imports nothing from the compiler (``load``, ``expr``, ``compile``) or from code
+generation: the runtime must be usable, and readable, without them. ``tests/test_layers.py``
+enforces it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from . import ir
+from .units import EXACT_CONTEXT, format_decimal
+
+__all__ = ["RUNTIME", "format_value", "severity_for"]
+
+# Exact arithmetic, whatever decimal context the host thread has set: any rounding raises.
+_EXACT = EXACT_CONTEXT
+
+
+def _add(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else _EXACT.add(a, b)
+
+
+def _sub(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else _EXACT.subtract(a, b)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else _EXACT.multiply(a, b)
+
+
+def format_value(value: Any) -> str:
+    """How a value reads inside a finding message."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list | frozenset):
+        return ", ".join(format_value(v) for v in value) if value else "none"
+    return str(value)
+
+
+def _fmt_str(value: Any) -> str:
+    return "none" if value is None else value
+
+
+def _fmt_int(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def _fmt_decimal(value: Any) -> str:
+    if value is None:
+        return "none"
+    return format_decimal(value) if isinstance(value, Decimal) else str(value)
+
+
+def _fmt_date(value: Any) -> str:
+    return "none" if value is None else value.isoformat()
+
+
+def _fmt_str_list(value: Any) -> str:
+    return ", ".join(value) if value else "none"
+
+
+def _fmt_int_list(value: Any) -> str:
+    return ", ".join(map(str, value)) if value else "none"
+
+
+# Message parts whose type the compiler knows get a formatter that skips the type dispatch; each
+# prints exactly what format_value would.
+_FORMATTERS = {
+    "str": "_fmt_str",
+    "int": "_fmt_int",
+    "decimal": "_fmt_decimal",
+    "date": "_fmt_date",
+    "list[str]": "_fmt_str_list",
+    "set[str]": "_fmt_str_list",
+    "list[int]": "_fmt_int_list",
+    "set[int]": "_fmt_int_list",
+}
+
+
+#: Names every generated function can use.
+RUNTIME: dict[str, Any] = {
+    "_add": _add,
+    "_sub": _sub,
+    "_mul": _mul,
+    "_fmt": format_value,
+    "_fmt_str": _fmt_str,
+    "_fmt_int": _fmt_int,
+    "_fmt_decimal": _fmt_decimal,
+    "_fmt_date": _fmt_date,
+    "_fmt_str_list": _fmt_str_list,
+    "_fmt_int_list": _fmt_int_list,
+}
+
+
+def severity_for(rule: ir.Rule, f: Any) -> str:
+    """The rule's severity for this claim's payer overlay (or its only severity)."""
+    pairs = rule.finding.severity  # type: ignore[union-attr]
+    if len(pairs) == 1:
+        return pairs[0][1]
+    scope = f.derived[ir.SCOPE_FACT].get(0) or {}
+    overlay, program = scope.get("overlay"), scope.get("program")
+    table = dict(pairs)
+    for key in (overlay, program, "*"):
+        if key in table:
+            return table[key]
+    return pairs[-1][1]  # pragma: no cover - the compiler requires a default or full coverage
