@@ -470,6 +470,19 @@ def test_count_takes_only_lists(tmp_path, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_presence_test_of_a_constant_is_folded(tmp_path, backend):
+    # `0 == None` was written as `(0 is None)`: a SyntaxWarning at every build (an error under
+    # this suite's warning filter). Found by tests/test_ruleset_fuzz.py.
+    path = write(
+        tmp_path,
+        rule("line.units > 100 and not (0 == None) and 0 != None and None == None"),
+    )
+    engine = Engine(["core", path], backend=backend)
+    claim = engine.program.rule("MINE-RULE").examples[0].claim
+    assert "MINE-RULE" in {f.rule_id for f in engine.evaluate(claim).findings}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_whole_positive_accepts_integers(tmp_path, backend):
     # `whole_positive(1)` raised AttributeError (an int has no to_integral_value) on every claim.
     path = write(

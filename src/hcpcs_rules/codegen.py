@@ -110,6 +110,16 @@ class _Emitter:
             right = self.expr(node.right, facts)
             if (
                 node.op in ("==", "!=")
+                and isinstance(node.left, ir.Const)
+                and isinstance(node.right, ir.Const)
+                and None in (node.left.value, node.right.value)
+            ):
+                # A presence test of a constant (`0 == None`) is known now; written as `0 is None`
+                # it would be a SyntaxWarning ("is" with a literal) on every build.
+                present = (node.left.value is None) == (node.right.value is None)
+                return repr(present if node.op == "==" else not present)
+            if (
+                node.op in ("==", "!=")
                 and isinstance(node.right, ir.Const)
                 and node.right.value is None
             ):
