@@ -7,8 +7,8 @@ severities, lines, messages, sources and payers, line results, status, rulesets,
 
 a. every example claim of every rule of the compiled program;
 b. the bundled ``examples/*.json`` and ``examples/batch.jsonl``;
-c. claims from ``tests/claimgen.py`` (the load-test generator; invalid ones are skipped);
-d. claims from the Hypothesis strategy ``tests/strategies.claim_json`` (more optional fields);
+c. claims from ``hcpcs_rules.testing.claimgen`` (the load-test generator; invalid ones are skipped);
+d. claims from the Hypothesis strategy ``hcpcs_rules.testing.strategies.claim_json`` (more optional fields);
 e. the example claims mutated at random with edge values (odd payers, blank strings, missing
    records, boundary dates and quantities), to reach branches neither generator does.
 
@@ -31,14 +31,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import floor  # a sibling script: python puts benchmarks/ on the path when run as one
+from hcpcs_rules import ClaimError, Engine, parse_claim
+from hcpcs_rules.model import Claim, Result
+from hcpcs_rules.testing import claimgen
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT / "tests")]
-
-import claimgen  # noqa: E402
-import floor  # noqa: E402
-from hcpcs_rules import ClaimError, Engine, parse_claim  # noqa: E402
-from hcpcs_rules.model import Claim, Result  # noqa: E402
 
 
 def parse_all(data: Iterable[Any]) -> list[Claim]:
@@ -76,7 +75,7 @@ def hypothesis_claims(count: int) -> list[Claim]:
         return []
     from hypothesis import HealthCheck, given, settings
 
-    from strategies import claim_json
+    from hcpcs_rules.testing.strategies import claim_json
 
     drawn: list[Any] = []
 
