@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import cProfile
 import pstats
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-
-import check_floor  # noqa: E402
-from hcpcs_rules import Engine  # noqa: E402
-from hcpcs_rules.facts import Facts  # noqa: E402
+import check_floor  # a sibling script: python puts benchmarks/ on the path when run as one
+from hcpcs_rules import Engine
+from hcpcs_rules.facts import Facts
 
 
 def median_us(function: Callable[[], object], count: int, rounds: int = 11) -> float:

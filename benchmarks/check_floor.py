@@ -1,14 +1,27 @@
-"""Proof that the hand-written floor (``benchmarks/floor.py``) answers exactly like the engine.
+"""Proof that the hand-written floor (``benchmarks/floor.py``) implements the engine's rules.
 
 Every timing in ``benchmarks/run.py`` is reported as a ratio to the floor, so the floor must
 implement the same rules, not a cheaper subset. This script compares ``floor.check(claim)`` with
-``Engine(backend="python").evaluate(claim)`` (whole :class:`Result` equality: findings with ids,
-severities, lines, messages, sources and payers, line results, status, rulesets, trace) on:
+``Engine(backend="python").evaluate(claim)`` (:class:`FloorCheck`):
+
+- exactly: the claim id, status and rulesets; the findings in order, each with its rule id,
+  severity, line and payer; the line results (HCPCS, billed units, dispensed mg, expected units,
+  status); the trace;
+- against the compiled program, not against the floor's copies: each engine finding's ``source``
+  is its rule's ``source``, and its message is its rule's template filled in (the template's
+  literal parts in order, and every value the checker knows independently, such as a claim field,
+  the line's date of service or the floor's dispensed mg and expected units, formatted exactly);
+- the floor formatted the same values: every value the engine filled in appears in the floor's
+  message for that finding.
+
+So a policy analyst may reword a message or a source in a ruleset and this check still passes
+(the floor's own hand-copied texts go stale, harmlessly), while a wrong severity, date or value,
+or a missing or extra finding, still fails it. The claims:
 
 a. every example claim of every rule of the compiled program;
 b. the bundled ``examples/*.json`` and ``examples/batch.jsonl``;
-c. claims from ``tests/claimgen.py`` (the load-test generator; invalid ones are skipped);
-d. claims from the Hypothesis strategy ``tests/strategies.claim_json`` (more optional fields);
+c. claims from ``hcpcs_rules.testing.claimgen`` (the load-test generator; invalid ones are skipped);
+d. claims from the Hypothesis strategy ``hcpcs_rules.testing.strategies.claim_json`` (more optional fields);
 e. the example claims mutated at random with edge values (odd payers, blank strings, missing
    records, boundary dates and quantities), to reach branches neither generator does.
 
@@ -25,20 +38,21 @@ import copy
 import datetime as dt
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import floor  # a sibling script: python puts benchmarks/ on the path when run as one
+from hcpcs_rules import ClaimError, Engine, ir, parse_claim
+from hcpcs_rules.model import Claim, Finding, LineResult, Result
+from hcpcs_rules.runtime import format_value
+from hcpcs_rules.testing import claimgen
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT / "tests")]
-
-import claimgen  # noqa: E402
-import floor  # noqa: E402
-from hcpcs_rules import ClaimError, Engine, parse_claim  # noqa: E402
-from hcpcs_rules.model import Claim, Result  # noqa: E402
 
 
 def parse_all(data: Iterable[Any]) -> list[Claim]:
@@ -76,7 +90,7 @@ def hypothesis_claims(count: int) -> list[Claim]:
         return []
     from hypothesis import HealthCheck, given, settings
 
-    from strategies import claim_json
+    from hcpcs_rules.testing.strategies import claim_json
 
     drawn: list[Any] = []
 
@@ -209,6 +223,136 @@ def _outcome(function: Callable[[Claim], Result], claim: Claim) -> Result | str:
         return f"raised {type(exc).__name__}"
 
 
+# Roots of the claim's records a message path may read (``supplier.npi`` is the claim's).
+_CLAIM_ROOTS = frozenset({"supplier", "patient", "ordering_provider"})
+_MISSING = object()  # "the checker does not know this value": only checked against the floor
+
+
+class FloorCheck:
+    """Whether the floor's result for a claim agrees with the engine's (see the module docstring).
+
+    The messages are checked against ``program`` (the engine's compiled rules): each rule's
+    message template becomes a regular expression whose literal parts must match exactly and
+    whose expressions match either the value the checker computes itself, formatted as messages
+    format it, or (for computed expressions: arithmetic, calls, conditionals) any text, which
+    must then appear in the floor's message too.
+    """
+
+    def __init__(self, program: ir.Program) -> None:
+        self.program = program
+        self._rules = {rule.id: rule for rule in program.rules}
+
+    def problems(self, claim: Claim, engine: Result, floor_result: Result) -> list[str]:
+        """What differs, for a human; empty when the floor agrees with the engine."""
+        out = []
+        for field in ("claim_id", "status", "rulesets", "lines", "trace"):
+            if getattr(engine, field) != getattr(floor_result, field):
+                out.append(f"{field}: engine {getattr(engine, field)!r}")
+                out.append(f"{' ' * len(field)}  floor  {getattr(floor_result, field)!r}")
+        want = [_key(f) for f in engine.findings]
+        have = [_key(f) for f in floor_result.findings]
+        if want != have:
+            for key in sorted(set(want) ^ set(have), key=lambda k: (k[2] or 0, k[0])):
+                who = "engine only" if key in want else "floor only"
+                out.append(f"{who}: {key[0]} line {key[2]} severity {key[1]} payer {key[3]}")
+            if set(want) == set(have):
+                out.append("finding order differs")
+            return out
+        lines = {r.line: r for r in floor_result.lines}
+        for found, floor_finding in zip(engine.findings, floor_result.findings, strict=True):
+            out += [
+                f"{found.rule_id} line {found.line}: {problem}"
+                for problem in self.finding_problems(claim, found, floor_finding, lines)
+            ]
+        return out
+
+    def finding_problems(
+        self,
+        claim: Claim,
+        found: Finding,
+        floor_finding: Finding,
+        floor_lines: dict[int, LineResult],
+    ) -> list[str]:
+        """An engine finding against its rule's source and template, and the floor's message."""
+        rule = self._rules.get(found.rule_id)
+        if rule is None or rule.finding is None:
+            return ["no such finding rule in the program"]
+        out = []
+        if found.source != rule.source:
+            out.append(f"source {found.source!r} is not the rule's {rule.source!r}")
+        pattern, computed = [], []
+        for part in rule.finding.message:
+            if isinstance(part, str):
+                pattern.append(re.escape(part))
+                continue
+            value = self.known(part, claim, found.line, floor_lines)
+            if value is _MISSING:
+                pattern.append("(.*?)")
+                computed.append(part)
+            else:
+                pattern.append(re.escape(format_value(value)))
+        match = re.fullmatch("".join(pattern), found.message, re.DOTALL)
+        if match is None:
+            out.append(
+                f"message {found.message!r} is not the rule's template filled in with the "
+                f"values the checker knows ({_template(rule.finding.message)})"
+            )
+            return out
+        for text in match.groups():
+            if text and text not in floor_finding.message:
+                out.append(f"the floor's message {floor_finding.message!r} lacks {text!r}")
+        return out
+
+    def known(
+        self, expr: ir.Expr, claim: Claim, line: int | None, floor_lines: dict[int, LineResult]
+    ) -> Any:
+        """The value of a message expression computed here, or _MISSING where it takes rules.
+
+        Paths into the claim are read directly; of the derived facts, the line's date and place
+        of service (the line's, else the claim's) and the floor's dispensed mg and expected units.
+        Those two come from the floor, already compared with the engine's line results.
+        """
+        if not isinstance(expr, ir.Path):
+            return _MISSING
+        record = claim.lines[line - 1] if line is not None else None
+        if expr.derived:
+            if record is None:
+                return _MISSING
+            fact = (expr.root, *expr.fields)
+            if fact == ("service", "date"):
+                dos = record.date_of_service
+                return claim.date_of_service if dos is None else dos
+            if fact == ("service", "place"):
+                pos = record.place_of_service
+                return claim.place_of_service if pos is None else pos
+            if fact == ("dispensed", "dispensed_mg"):
+                return floor_lines[line].dispensed_mg  # type: ignore[index]
+            if fact == ("units", "expected_units"):
+                return floor_lines[line].expected_units  # type: ignore[index]
+            return _MISSING
+        if expr.root == "line":
+            value: Any = record
+        elif expr.root == "claim":
+            value = claim
+        elif expr.root in _CLAIM_ROOTS:
+            value = getattr(claim, expr.root)
+        else:
+            return _MISSING
+        if value is None:
+            return _MISSING
+        for name in expr.fields:
+            value = getattr(value, name, None) if value is not None else None
+        return value
+
+
+def _key(finding: Finding) -> tuple[str, str, int | None, str | None]:
+    return (finding.rule_id, finding.severity, finding.line, finding.payer)
+
+
+def _template(parts: tuple[str | ir.Expr, ...]) -> str:
+    return "".join(p if isinstance(p, str) else "{...}" for p in parts)
+
+
 class Comparison:
     """The outcome of comparing a candidate with the reference engine on a set of claims."""
 
@@ -217,23 +361,37 @@ class Comparison:
         self.findings = 0  # findings the reference reported
         self.rules: set[str] = set()  # rule ids the reference fired
         self.both_raised = 0  # claims on which both raised (counted as agreement)
-        self.diffs: list[tuple[Claim, Any, Any]] = []
+        self.diffs: list[tuple[Claim, Any, Any, list[str]]] = []
+
+
+#: How two outcomes of one claim are compared: the problems found, empty when they agree.
+Agreement = Callable[[Claim, Result, Result], list[str]]
+
+
+def whole_results(claim: Claim, expected: Result, got: Result) -> list[str]:
+    """Two engines compiled from the same rulesets: everything must be equal, texts included."""
+    return [] if expected == got else describe(claim, expected, got).splitlines()[1:]
 
 
 def differences(
     reference: Callable[[Claim], Result],
     candidate: Callable[[Claim], Result],
     claims: Iterable[Claim],
+    agree: Agreement = whole_results,
 ) -> Comparison:
-    """Compare whole results claim by claim; keep every claim on which they differ."""
+    """Compare results claim by claim; keep every claim on which they differ."""
     out = Comparison()
     for claim in claims:
         out.claims += 1
         expected, got = _outcome(reference, claim), _outcome(candidate, claim)
         if isinstance(expected, str) and isinstance(got, str):
             out.both_raised += 1
-        elif expected != got:
-            out.diffs.append((claim, expected, got))
+        elif isinstance(expected, str) or isinstance(got, str):
+            out.diffs.append((claim, expected, got, describe(claim, expected, got).splitlines()))
+        else:
+            problems = agree(claim, expected, got)
+            if problems:
+                out.diffs.append((claim, expected, got, problems))
         if isinstance(expected, Result):
             out.findings += len(expected.findings)
             out.rules.update(f.rule_id for f in expected.findings)
@@ -241,7 +399,7 @@ def differences(
 
 
 def describe(claim: Claim, expected: Any, got: Any) -> str:
-    """What differs, finding by finding, for a human."""
+    """What differs between two whole results, finding by finding, for a human."""
     lines = [f"claim {claim.id}:"]
     if isinstance(expected, str) or isinstance(got, str):
         lines.append(f"  engine: {expected if isinstance(expected, str) else 'a result'}")
@@ -288,20 +446,23 @@ def main(argv: list[str] | None = None) -> int:
         "| both raised | differences |\n|---|---|---:|---:|---:|---:|---:|"
     )
     failed = 0
+    floor_check = FloorCheck(engine.program)
     for name, claims in sets.items():
-        checks = [("floor", floor.check)]
+        checks: list[tuple[str, Callable[[Claim], Result], Agreement]] = [
+            ("floor", floor.check, floor_check.problems)
+        ]
         if durable is not None:
-            checks.append(("durable", durable.evaluate))
-        for label, candidate in checks:
+            checks.append(("durable", durable.evaluate, whole_results))
+        for label, candidate, agree in checks:
             subset = claims[:5000] if label == "durable" and name.startswith("c") else claims
-            result = differences(engine.evaluate, candidate, subset)
+            result = differences(engine.evaluate, candidate, subset, agree)
             print(
                 f"| {name} | {label} | {result.claims:,} | {result.findings:,} "
                 f"| {len(result.rules)}/{finding_rules} | {result.both_raised} "
                 f"| {len(result.diffs)} |"
             )
-            for claim, expected, got in result.diffs[: args.show]:
-                print(describe(claim, expected, got))
+            for claim, _expected, _got, problems in result.diffs[: args.show]:
+                print("\n  ".join([f"claim {claim.id}:", *problems]))
             failed += len(result.diffs)
     total = sum(len(c) for c in sets.values())
     print(f"{total:,} claims in {time.perf_counter() - started:.1f} s; {failed} differences")

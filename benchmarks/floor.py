@@ -7,9 +7,13 @@ machinery of ``hcpcs_rules`` (only the claim/result classes, the unit and vocabu
 severity per payer overlay and missing-value behaviour was transcribed from ``rulesets/core.toml``
 and ``rulesets/j7632.toml`` and the "Missing values" section of ``docs/ruleset-format.md``.
 
-``benchmarks/check_floor.py`` proves that :func:`check` returns results equal to
+``benchmarks/check_floor.py`` proves that :func:`check` agrees with
 ``Engine(backend="python").evaluate`` (the ruleset examples, the bundled examples and tens of
-thousands of generated claims); a floor that disagreed would make every ratio meaningless.
+thousands of generated claims): the same findings with the same severities, lines and payers, the
+same line results and statuses, and messages carrying the same values; a floor that disagreed
+would make every ratio meaningless. The floor still formats every message and attaches every
+source, so it does the engine's work, but its copies of those texts need not follow a rewording
+in the rulesets: the check reads the rules' own templates and sources from the compiled program.
 
 Two choices a hand-writer makes for speed, both covered by that proof:
 
@@ -35,8 +39,8 @@ import datetime as dt
 import re
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 
-from hcpcs_rules.codegen import format_value as _fmt
 from hcpcs_rules.model import Claim, Finding, LineResult, Result
+from hcpcs_rules.runtime import format_value as _fmt
 from hcpcs_rules.units import billing_units, format_decimal, to_milligrams
 from hcpcs_rules.vocab import icd10_in, normalize_ndc, npi_is_valid, pos_is_valid
 

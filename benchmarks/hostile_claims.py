@@ -26,9 +26,6 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests")]
-
 BUDGET_SECONDS = 1.0
 BUDGET_MB = 300
 
@@ -68,7 +65,7 @@ def _claim(**changes: object) -> dict:
 def build_case(name: str) -> object:
     """The hostile input of case ``name`` (built in the child, before measuring)."""
     from hcpcs_rules import parse_claim
-    from strategies import RaisingInt, RaisingStr
+    from hcpcs_rules.testing.strategies import RaisingInt, RaisingStr
 
     dispensed = {"quantity": "240." + "0" * 70, "unit": "mg"}
     cases = {

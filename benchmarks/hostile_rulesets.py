@@ -21,10 +21,7 @@ import textwrap
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests")]
-
-from test_ruleset_limits import HEADER, rule  # noqa: E402 - the same rule the tests build
+from hcpcs_rules.testing.rulesets import HEADER, rule  # the same rule the tests build
 
 BUDGET_SECONDS = 1.0
 BUDGET_MB = 300

@@ -5,8 +5,8 @@ engine's and nothing else's::
 
     python benchmarks/soak.py --backend durable --claims 200000
 
-A pool of distinct claims from ``tests/claimgen.py`` (10,000 by default, parsed once; invalid
-ones skipped) is evaluated in a cycle by one shared Engine. The first pass keeps each result;
+A pool of distinct claims from ``hcpcs_rules.testing.claimgen`` (10,000 by default, parsed
+once; invalid ones skipped) is evaluated in a cycle by one shared Engine. The first pass keeps each result;
 every later evaluation of the same claim must equal it, so a result that drifts with use (state
 leaking between claims, sessions piling up, a cache going wrong) counts as a failure. At the end a
 sample of the pool is evaluated again by a freshly built Engine and compared too.
@@ -26,14 +26,10 @@ import gc
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests")]
-
-import claimgen  # noqa: E402
-from hcpcs_rules import ClaimError, Engine, parse_claim  # noqa: E402
+from hcpcs_rules import ClaimError, Engine, parse_claim
+from hcpcs_rules.testing import claimgen
 
 
 def memory_mb() -> dict[str, float]:

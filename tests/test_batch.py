@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 import hostile_plugin
-from claimgen import claims
 from hcpcs_rules import (
     ClaimError,
     Engine,
@@ -26,6 +25,7 @@ from hcpcs_rules import (
     evaluate_many,
 )
 from hcpcs_rules.functions import FUNCTIONS, Function
+from hcpcs_rules.testing.claimgen import claims
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HOSTILE_RULESET = hostile_plugin.RULESET

@@ -12,7 +12,7 @@ from hypothesis import given
 
 from hcpcs_rules import Claim, ClaimError, parse_claim
 from hcpcs_rules.claims import unstructure_claim
-from strategies import claim_json, json_values, mutated_claims
+from hcpcs_rules.testing.strategies import claim_json, json_values, mutated_claims
 
 GOOD = {
     "id": "CLM-0001",

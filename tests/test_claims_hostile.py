@@ -20,7 +20,7 @@ from hypothesis import given, settings
 
 from conftest import BACKENDS
 from hcpcs_rules import Claim, ClaimError, Engine, EngineClosed, Limits, Result, parse_claim
-from strategies import (
+from hcpcs_rules.testing.strategies import (
     UNICODE_DIGITS,
     BrokenMapping,
     LookalikeStr,
@@ -435,7 +435,7 @@ def test_an_int_subclass_with_a_raising_gt_evaluates_like_the_plain_int(engines,
 
 
 def test_decimal_and_date_subclasses_become_exact_types():
-    from strategies import LyingDate
+    from hcpcs_rules.testing.strategies import LyingDate
 
     claim = good()
     claim["lines"][0]["units"] = RaisingDecimal("240.00")

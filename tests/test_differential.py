@@ -11,7 +11,7 @@ from hypothesis import given
 
 from conftest import durable_available
 from hcpcs_rules import ClaimError
-from strategies import claim_json, differential_claims
+from hcpcs_rules.testing.strategies import claim_json, differential_claims
 
 pytestmark = pytest.mark.skipif(
     not durable_available(), reason="durable-rules does not import on this Python"

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from claimgen import claims
 from conftest import durable_available
 from hcpcs_rules import BackendError, ClaimError, Engine, RuleExecutionError, RulesetError
 from hcpcs_rules.functions import FUNCTIONS, register
+from hcpcs_rules.testing.claimgen import claims
 
 pytestmark = pytest.mark.skipif(
     not durable_available(), reason="durable-rules does not import on this Python"

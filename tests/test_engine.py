@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import hcpcs_rules
 from conftest import BACKENDS
 from hcpcs_rules import ClaimError, Engine, Result
-from strategies import differential_claims, json_values, mutated_claims
+from hcpcs_rules.testing.strategies import differential_claims, json_values, mutated_claims
 
 NO_DATE_CLAIM = {
     "id": "C-NODATE",
@@ -258,7 +258,7 @@ def test_an_engine_shared_by_8_threads_matches_a_serial_run(engines, backend):
     import sys
     from concurrent.futures import ThreadPoolExecutor
 
-    from claimgen import claims
+    from hcpcs_rules.testing.claimgen import claims
 
     engine = engines(backend)
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import BACKENDS
-from strategies import claim_json, decimals
+from hcpcs_rules.testing.strategies import claim_json, decimals
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CLEAN = json.loads((EXAMPLES / "aetna-clean.json").read_text())

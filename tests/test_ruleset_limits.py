@@ -20,49 +20,7 @@ from hcpcs_rules.engine import _Closures, check_examples_of
 from hcpcs_rules.errors import RulesetProblem
 from hcpcs_rules.expr import MAX_DEPTH, MAX_NODES, MAX_TEXT
 from hcpcs_rules.load import MAX_TOML_DEPTH
-
-HEADER = """
-[ruleset]
-name = "mine"
-version = "0.1.0"
-requires = ["core"]
-
-[claims.base]
-id = "B"
-payer = "medicare"
-date_of_service = 2026-03-02
-place_of_service = "12"
-diagnoses = ["J45.40"]
-supplier = { npi = "1234567893" }
-lines = [{ hcpcs = "J7632", units = "240", diagnosis_pointers = [1], note = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa!" }]
-"""
-
-
-def rule(when: str = "line.units > 100", **keys: str) -> str:
-    """A finding rule (with a firing example and a near miss) as TOML; ``keys`` are raw TOML."""
-    fields = {
-        "id": '"MINE-RULE"',
-        "title": '"A title"',
-        "severity": '"warn"',
-        "message": '"Billed {line.units} units."',
-        "source": '"Test policy"',
-        "when": json.dumps(when),
-        **keys,
-    }
-    body = "\n".join(f"{k} = {v}" for k, v in fields.items())
-    return f"""
-[[rule]]
-{body}
-[[rule.example]]
-name = "fires"
-base = "base"
-fires = true
-[[rule.example]]
-name = "near miss"
-base = "base"
-set = {{ "lines[0].units" = "100" }}
-fires = false
-"""
+from hcpcs_rules.testing.rulesets import HEADER, rule
 
 
 def write(tmp_path, body: str, header: str = HEADER):
@@ -370,9 +328,9 @@ def test_example_checks_run_each_rule_with_only_what_it_depends_on():
     closures = _Closures(engine)
     by_id = {r.id: r for r in engine.program.rules}
     deriver = {f.name: f.rule_id for f in engine.program.facts}
-    for rule in engine.program.rules:
-        closure = closures.closure(rule)
-        assert rule.id in closure
+    for compiled in engine.program.rules:
+        closure = closures.closure(compiled)
+        assert compiled.id in closure
         for member in closure:  # closed under "derives a fact it depends on"
             assert {deriver[fact] for fact in by_id[member].depends} <= closure
     units = closures.closure(engine.program.rule("J7632-UNITS-MISMATCH"))

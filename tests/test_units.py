@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hcpcs_rules.testing.strategies import decimals, mass_quantities, ml_quantities
 from hcpcs_rules.units import (
     DISPENSED_UNITS,
     MASS_UNITS,
@@ -18,7 +19,6 @@ from hcpcs_rules.units import (
     format_decimal,
     to_milligrams,
 )
-from strategies import decimals, mass_quantities, ml_quantities
 
 TEN = Decimal("10")  # J7632: one billing unit is 10 mg
 

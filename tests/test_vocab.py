@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hcpcs_rules.testing.strategies import invalid_npis, valid_npis
 from hcpcs_rules.vocab import (
     POS_CODES,
     hcpcs_is_valid,
@@ -19,7 +20,6 @@ from hcpcs_rules.vocab import (
     npi_is_valid,
     pos_is_valid,
 )
-from strategies import invalid_npis, valid_npis
 
 # --- NPI -------------------------------------------------------------------------------------
 

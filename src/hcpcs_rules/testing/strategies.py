@@ -1,4 +1,8 @@
-"""Hypothesis strategies shared by the test suite.
+"""Hypothesis strategies for claims and their parts: the test suite's, and plugin authors'.
+
+Needs Hypothesis, which the library itself does not depend on: install the ``[test]`` extra
+(``pip install 'hcpcs-rules[test]'``) or Hypothesis itself. ``import hcpcs_rules.testing`` does
+not import this module, so the example helpers work without it.
 
 Each strategy here stands alone (no strategy depends on another file's helpers), so engineers can
 append new ones, such as claim builders, without touching the existing ones. Numbers are built

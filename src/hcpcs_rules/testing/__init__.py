@@ -8,6 +8,15 @@ every backend available here and report every problem at once, for a test like::
 
     def test_my_ruleset_examples():
         assert_examples_pass(["core", "path/to/mine.toml"])
+
+Submodules, imported on their own so that this one needs nothing beyond the library:
+
+- :mod:`hcpcs_rules.testing.strategies`: Hypothesis strategies for claims (valid, mutated,
+  hostile) and their parts; needs Hypothesis (the ``[test]`` extra);
+- :mod:`hcpcs_rules.testing.claimgen`: seeded streams of mixed claims for load tests, standard
+  library only;
+- :mod:`hcpcs_rules.testing.rulesets`: a one-rule ruleset on top of ``core``, as TOML text, for
+  tests of how rulesets are compiled.
 """
 
 from __future__ import annotations
@@ -15,8 +24,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
-from .engine import Engine, check_examples_of
-from .errors import RulesetError, RulesetProblem
+from ..engine import Engine, check_examples_of
+from ..errors import RulesetError, RulesetProblem
 
 __all__ = ["assert_examples_pass", "available_backends", "example_problems"]
 
