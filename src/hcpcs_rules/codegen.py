@@ -27,10 +27,9 @@ from . import ir
 from .functions import FUNCTIONS, compile_regex
 
 # The names generated code calls live in the runtime, which never needs this module;
-# ``format_value`` and ``RUNTIME`` stay importable from here for callers that used them.
-from .runtime import _FORMATTERS, RUNTIME, format_value
+from .runtime import _FORMATTERS, RUNTIME
 
-__all__ = ["RUNTIME", "CompiledRule", "compile_rule", "format_value"]
+__all__ = ["CompiledRule", "compile_rule"]
 
 _MAYBE_NONE_ROOTS = {"patient", "ordering_provider"}
 # Generated code that is only a name, a field read or a constant subscript: cheap to repeat.
