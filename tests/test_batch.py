@@ -216,3 +216,28 @@ def test_a_claim_that_cannot_travel_is_evaluated_here_with_the_same_engine(where
     mixed = [Wrapper(c) if i == 5 else c for i, c in enumerate(stream)]
     got = [as_comparable(r) for r in evaluate_many(mixed, engine=engine, workers=2, chunksize=8)]
     assert got == [as_comparable(r) for r in evaluate_many(stream, engine=engine)]
+
+
+def test_a_pool_that_breaks_while_chunks_are_handed_over_loses_no_claim(
+    hostile_engine, monkeypatch
+):
+    """A worker can die while the next chunks are still being submitted: the pool then refuses
+    every submit with BrokenProcessPool (seen in CI under load). Those chunks are recovered like
+    the ones in flight, not raised to the caller."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from hcpcs_rules import batch
+
+    calls = itertools.count()
+
+    class BreaksOnThirdSubmit(batch.ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            if next(calls) == 2:
+                raise BrokenProcessPool("a worker died during the handover")
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "ProcessPoolExecutor", BreaksOnThirdSubmit)
+    stream = _hostile_claims(40, {30: "FIRE"})
+    results = list(evaluate_many(stream, engine=hostile_engine, workers=2, chunksize=8))
+    expected = [hostile_engine.evaluate(c).to_dict() for c in stream]
+    assert [r.to_dict() for r in results] == expected

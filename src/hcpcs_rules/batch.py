@@ -325,7 +325,16 @@ class _Batch:
             future: Future = Future()
             future.set_result(_CannotTravel())
             return future
-        return self.executor.submit(_work, self.config, self.imports, start, payload, self.explain)
+        try:
+            return self.executor.submit(
+                _work, self.config, self.imports, start, payload, self.explain
+            )
+        except BrokenProcessPool as exc:
+            # A worker died while this chunk was being handed over (the pool breaks for every
+            # later submit): the chunk's answer is "the pool died", and recovery reruns it.
+            future = Future()
+            future.set_exception(exc)
+            return future
 
     def _probe(self) -> None:
         """A replacement pool must at least start: else every claim would be blamed in turn."""
