@@ -14,6 +14,7 @@ hooks (``prepare``, ``inline``).
 
 from __future__ import annotations
 
+import linecache
 import os
 import textwrap
 import warnings
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from hcpcs_rules import Engine, functions, ir
+from hcpcs_rules.backends.durable.translate import translate
 from hcpcs_rules.codegen import _Emitter, compile_rule
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -334,3 +336,17 @@ def test_generated_functions_are_only_those_asked_for(tmp_path):
     assert "def message(f, n):" in guard.source
     bare = compile_rule(rule, engine.program, producers=True)
     assert bare.match is None and "def match" not in bare.source
+
+
+def test_durable_guards_exist_only_where_python_has_something_to_test(tmp_path):
+    engine = _engine(tmp_path, "joins")
+    _definition, plans, _needed = translate(engine.program)
+    by_id = {plan.rule.id: plan for plan in plans.values()}
+    # exists(dose) is a join pattern of the network: nothing is left for a Python guard.
+    assert by_id["JOINS-HAS-DOSE"].guard is None
+    # A decimal comparison is exact only in Python: the guard tests it (and only it).
+    guard = by_id["JOINS-DOSE-LARGE"].guard
+    assert guard is not None
+    match = "".join(linecache.getlines(guard.__code__.co_filename)).split("def message")[0]
+    # The place test is a network pattern (a small set of strings): not repeated in Python.
+    assert "d_dose['mg'] > 1000" in match and "place_of_service" not in match
