@@ -7,7 +7,8 @@ arithmetic, dates). They share this one translation, so the missing-value semant
 :mod:`hcpcs_rules.ir` are written down exactly once.
 
 Generated functions take ``(f, n)``: ``f`` is the evaluation's :class:`~hcpcs_rules.facts.Facts`
-and ``n`` the subject line number (0 for claim rules). Source is registered in :mod:`linecache`
+and ``n`` the subject line number (0 for claim rules); ``run`` takes ``(f, subjects)``. Only the
+functions a backend calls are generated (:func:`compile_rule`). Source is registered in :mod:`linecache`
 under ``<hcpcs_rules generated RULESET:RULE-ID>``, so tracebacks, pdb and ``inspect.getsource``
 show the rule as generated code. What that code calls at run time (exact arithmetic, message
 formatters) is in :mod:`hcpcs_rules.runtime`.
@@ -17,14 +18,16 @@ from __future__ import annotations
 
 import linecache
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
+from string import Formatter
 from typing import Any
 
 import attrs
 
 from . import ir
-from .functions import FUNCTIONS, compile_regex
+from .functions import FUNCTIONS
 
 # The names generated code calls live in the runtime, which never needs this module;
 from .runtime import _FORMATTERS, RUNTIME
@@ -49,15 +52,42 @@ def _ident(name: str) -> str:
     return name
 
 
-class _Emitter:
-    """Translates expressions; collects the constants and roots the source needs."""
+@attrs.frozen
+class _Reads:
+    """The names one generated function must bind before its expressions run."""
 
-    def __init__(self) -> None:
+    roots: frozenset[str]  # base roots ("line", "claim", "patient"...)
+    derived: dict[str, str]  # derived fact -> "line" | "claim"
+
+
+class _Emitter:
+    """Translates IR expressions to Python source; collects the constants and roots it needs.
+
+    One ``visit_<Kind>`` method per IR node kind (:data:`hcpcs_rules.ir.Expr`), found by the
+    node's class name as :mod:`hcpcs_rules.expr`'s checker finds its ``visit_*`` methods. What a
+    call to a registered function turns into is the function's own business
+    (:class:`~hcpcs_rules.functions.Function`'s ``prepare`` and ``inline``): the emitter knows
+    no function by name, so a plugin function can be emitted as well as a built-in one.
+    """
+
+    def __init__(self, facts: dict[str, ir.DerivedFact]) -> None:
+        self.facts = facts
         self.constants: dict[str, Any] = {}
         self.roots: set[str] = set()  # base roots read
         self.derived: dict[str, str] = {}  # derived fact -> "line" | "claim"
         self._const_ids: dict[tuple[str, Any], str] = {}
         self._temps = 0
+
+    def take_reads(self, joined: Collection[str] = ()) -> _Reads:
+        """What the expressions emitted since the last call read (plus the ``joined`` facts,
+        which a join must bind even where nothing reads them), and start afresh: each generated
+        function binds only the names its own expressions use."""
+        derived = dict(self.derived)
+        for fact in joined:
+            derived.setdefault(_ident(fact), self.facts[fact].per)
+        reads = _Reads(frozenset(self.roots), derived)
+        self.roots, self.derived = set(), {}
+        return reads
 
     def temp(self) -> str:
         self._temps += 1
@@ -70,122 +100,144 @@ class _Emitter:
             return repr(value)
         if kind.startswith("set["):
             value = frozenset(value)
-        key = (kind, value)
+        return self._named((kind, value), lambda: value)
+
+    def _named(self, key: tuple[str, Any], make: Callable[[], Any]) -> str:
+        """The namespace constant for ``key``, made (by ``make``) the first time it is asked for."""
         name = self._const_ids.get(key)
         if name is None:
             name = f"_K{len(self._const_ids)}"
             self._const_ids[key] = name
-            self.constants[name] = value
+            self.constants[name] = make()
         return name
 
-    def expr(self, node: ir.Expr, facts: dict[str, ir.DerivedFact]) -> str:
-        if isinstance(node, ir.Const):
-            return self.const(node.value, node.type)
-        if isinstance(node, ir.Path):
-            if node.derived:
-                self.derived[_ident(node.root)] = facts[node.root].per
-                head = f"d_{_ident(node.root)}[{node.fields[0]!r}]"
-                rest = node.fields[1:]
-            elif node.root == "line" and node.fields == ("number",):
-                return "n"
+    def expr(self, node: ir.Expr) -> str:
+        visit = getattr(self, f"visit_{type(node).__name__}", None)
+        if visit is None:
+            raise TypeError(f"unknown IR node {node!r}")  # a compiler bug
+        return visit(node)
+
+    def test(self, node: ir.Expr) -> str:
+        """``node`` where a true ``bool`` is wanted (a condition, an operand of and/or)."""
+        code = self.expr(node)
+        return code if _is_bool(node) else f"bool({code})"
+
+    def visit_Const(self, node: ir.Const) -> str:
+        return self.const(node.value, node.type)
+
+    def visit_Path(self, node: ir.Path) -> str:
+        if node.derived:
+            self.derived[_ident(node.root)] = self.facts[node.root].per
+            head = f"d_{_ident(node.root)}[{node.fields[0]!r}]"
+        elif node.root == "line" and node.fields == ("number",):
+            return "n"
+        else:
+            self.roots.add(_ident(node.root))
+            first = _ident(node.fields[0])
+            if node.root in _MAYBE_NONE_ROOTS:
+                head = f"(None if {node.root} is None else {node.root}.{first})"
             else:
-                self.roots.add(_ident(node.root))
-                head, rest = node.root, tuple(_ident(field) for field in node.fields)
-                if node.root in _MAYBE_NONE_ROOTS:
-                    head = f"(None if {head} is None else {head}.{rest[0]})"
-                    rest = rest[1:]
-                else:
-                    head = f"{head}.{rest[0]}"
-                    rest = rest[1:]
-            for field in map(_ident, rest):  # records may be missing: guard each step
-                if _SIMPLE.match(head):
-                    head = f"(None if {head} is None else {head}.{field})"
-                else:
-                    temp = self.temp()
-                    head = f"(None if ({temp} := {head}) is None else {temp}.{field})"
-            return head
-        if isinstance(node, ir.Compare):
-            left = self.expr(node.left, facts)
-            right = self.expr(node.right, facts)
-            if (
-                node.op in ("==", "!=")
-                and isinstance(node.left, ir.Const)
-                and isinstance(node.right, ir.Const)
-                and None in (node.left.value, node.right.value)
-            ):
-                # A presence test of a constant (`0 == None`) is known now; written as `0 is None`
-                # it would be a SyntaxWarning ("is" with a literal) on every build.
-                present = (node.left.value is None) == (node.right.value is None)
-                return repr(present if node.op == "==" else not present)
-            if (
-                node.op in ("==", "!=")
-                and isinstance(node.right, ir.Const)
-                and node.right.value is None
-            ):
-                return f"({left} is {'' if node.op == '==' else 'not '}None)"
-            if (
-                node.op in ("==", "!=")
-                and isinstance(node.left, ir.Const)
-                and node.left.value is None
-            ):
-                return f"({right} is {'' if node.op == '==' else 'not '}None)"
+                head = f"{node.root}.{first}"
+        for field in map(_ident, node.fields[1:]):  # records may be missing: guard each step
+            if _SIMPLE.match(head):
+                head = f"(None if {head} is None else {head}.{field})"
+            else:
+                temp = self.temp()
+                head = f"(None if ({temp} := {head}) is None else {temp}.{field})"
+        return head
+
+    def visit_Compare(self, node: ir.Compare) -> str:
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        if node.op in ("==", "!="):
+            presence = _presence_test(node, left, right)
+            if presence is not None:
+                return presence
             if node.op == "==" and _never_none(node.right):
                 return f"({left} == {right})"
-            if node.op == "in" and isinstance(node.right, ir.Const):
-                return f"({left} in {right})"  # None is in no set of constants
-            # Missing operands make the comparison false: test each side once, inline (a call
-            # to a helper costs more than the comparison). Simple names and field reads are
-            # cheap to read twice; anything else goes through a temporary.
-            checks, operands = [], []
-            for side, code in ((node.left, left), (node.right, right)):
-                if _never_none(side):
-                    operands.append(code)
-                elif _SIMPLE.match(code):
-                    checks.append(f"{code} is not None")
-                    operands.append(code)
-                else:
-                    temp = self.temp()
-                    checks.append(f"({temp} := {code}) is not None")
-                    operands.append(temp)
-            return "(" + " and ".join([*checks, f"{operands[0]} {node.op} {operands[1]}"]) + ")"
-        if isinstance(node, ir.BoolOp):
-            return (
-                "("
-                + f" {node.op} ".join(
-                    f"bool({self.expr(v, facts)})" if not _is_bool(v) else self.expr(v, facts)
-                    for v in node.values
-                )
-                + ")"
-            )
-        if isinstance(node, ir.Not):
-            return f"(not {self.expr(node.value, facts)})"
-        if isinstance(node, ir.Arith):
-            helper = {"+": "_add", "-": "_sub", "*": "_mul"}[node.op]
-            return f"{helper}({self.expr(node.left, facts)}, {self.expr(node.right, facts)})"
-        if isinstance(node, ir.Call):
-            function = FUNCTIONS[node.name]
-            args = []
-            for index, arg in enumerate(node.args):
-                if (
-                    index in function.constant_params
-                    and isinstance(arg, ir.Const)
-                    and node.name == "matches"
-                ):
-                    args.append(self.const(compile_regex(arg.value), "regex"))
-                else:
-                    args.append(self.expr(arg, facts))
-            if node.name == "coalesce" and _SIMPLE.match(args[0]):
-                # The commonest call (a line's value, else the claim's), written out: no call.
-                return f"({args[0]} if {args[0]} is not None else {args[1]})"
-            name = f"_f_{_ident(node.name)}"
-            self.constants[name] = function.impl
-            return f"{name}({', '.join(args)})"
-        if isinstance(node, ir.Cond):
-            return f"({self.expr(node.body, facts)} if {self.expr(node.test, facts)} else {self.expr(node.orelse, facts)})"
-        if isinstance(node, ir.Exists):
-            key = "n" if facts[node.fact].per == "line" else "0"
-            return f"({key} in f.derived[{node.fact!r}])"
-        raise TypeError(f"unknown IR node {node!r}")  # pragma: no cover - compiler bug
+        if node.op == "in" and isinstance(node.right, ir.Const):
+            return f"({left} in {right})"  # None is in no set of constants
+        # Missing operands make the comparison false: test each side once, inline (a call to a
+        # helper costs more than the comparison). Simple names and field reads are cheap to read
+        # twice; anything else goes through a temporary.
+        checks, operands = [], []
+        for side, code in ((node.left, left), (node.right, right)):
+            if _never_none(side):
+                operands.append(code)
+            elif _SIMPLE.match(code):
+                checks.append(f"{code} is not None")
+                operands.append(code)
+            else:
+                temp = self.temp()
+                checks.append(f"({temp} := {code}) is not None")
+                operands.append(temp)
+        return "(" + " and ".join([*checks, f"{operands[0]} {node.op} {operands[1]}"]) + ")"
+
+    def visit_BoolOp(self, node: ir.BoolOp) -> str:
+        return "(" + f" {node.op} ".join(self.test(value) for value in node.values) + ")"
+
+    def visit_Not(self, node: ir.Not) -> str:
+        return f"(not {self.expr(node.value)})"
+
+    def visit_Arith(self, node: ir.Arith) -> str:
+        # Through the runtime's exact helpers: missing stays missing, and any rounding raises.
+        helper = _ARITH[node.op]
+        return f"{helper}({self.expr(node.left)}, {self.expr(node.right)})"
+
+    def visit_Call(self, node: ir.Call) -> str:
+        function = FUNCTIONS[node.name]
+        args = []
+        for index, arg in enumerate(node.args):
+            if (
+                function.prepare is not None
+                and index in function.constant_params
+                and isinstance(arg, ir.Const)
+            ):
+                # Prepared once, here, into a namespace constant (matches: the compiled regex).
+                key = (f"{_ident(node.name)}({index})", arg.value)
+                args.append(self._named(key, lambda v=arg.value: function.prepare(v)))
+            else:
+                args.append(self.expr(arg))
+        if function.inline is not None and _repeats_only_simple(function.inline, args):
+            return function.inline.format(*args)
+        name = f"_f_{_ident(node.name)}"
+        self.constants[name] = function.impl
+        return f"{name}({', '.join(args)})"
+
+    def visit_Cond(self, node: ir.Cond) -> str:
+        return f"({self.expr(node.body)} if {self.expr(node.test)} else {self.expr(node.orelse)})"
+
+    def visit_Exists(self, node: ir.Exists) -> str:
+        key = "n" if self.facts[node.fact].per == "line" else "0"
+        return f"({key} in f.derived[{node.fact!r}])"
+
+
+_ARITH = {"+": "_add", "-": "_sub", "*": "_mul"}
+
+
+def _presence_test(node: ir.Compare, left: str, right: str) -> str | None:
+    """``x == None`` / ``x != None`` as an ``is`` test, or None for any other equality."""
+    left_none = isinstance(node.left, ir.Const) and node.left.value is None
+    right_none = isinstance(node.right, ir.Const) and node.right.value is None
+    if not (left_none or right_none):
+        return None
+    negate = "" if node.op == "==" else "not "
+    if isinstance(node.left, ir.Const) and isinstance(node.right, ir.Const):
+        # A presence test of a constant (`0 == None`) is known now; written as `0 is None` it
+        # would be a SyntaxWarning ("is" with a literal) on every build.
+        present = left_none == right_none
+        return repr(present if node.op == "==" else not present)
+    return f"({left if right_none else right} is {negate}None)"
+
+
+def _repeats_only_simple(template: str, args: Sequence[str]) -> bool:
+    """Whether every argument that ``template`` writes more than once is cheap to repeat.
+
+    An inline template evaluates what it repeats each time it appears: fine for a name or a
+    field read, not for a call (twice the work). Otherwise the function is called.
+    """
+    uses = Counter(int(field) for _, field, _, _ in Formatter().parse(template) if field)
+    return all(_SIMPLE.match(args[index]) for index, count in uses.items() if count > 1)
 
 
 def _never_none(node: ir.Expr) -> bool:
@@ -193,22 +245,26 @@ def _never_none(node: ir.Expr) -> bool:
 
 
 def _is_bool(node: ir.Expr) -> bool:
+    # A function declared to return "bool" returns one; "$same" (coalesce) may return None.
     return isinstance(node, ir.Compare | ir.BoolOp | ir.Not | ir.Exists) or (
-        isinstance(node, ir.Call) and node.type == "bool" and node.name != "coalesce"
+        isinstance(node, ir.Call) and FUNCTIONS[node.name].returns == "bool"
     )
 
 
 @attrs.frozen
 class CompiledRule:
-    """The Python pieces of one rule. ``match`` returns whether the rule fires on subject ``n``."""
+    """The Python pieces of one rule: only those :func:`compile_rule` was asked for (else None).
+
+    ``match(f, n)`` tests subject ``n``; ``message(f, n)`` and ``derive(f, n)`` compute what a
+    firing produces; ``run(f, subjects)`` tests every subject and fires on each match.
+    """
 
     rule: ir.Rule
-    match: Callable[[Any, int], bool]
+    match: Callable[[Any, int], bool] | None
     message: Callable[[Any, int], str] | None
     derive: Callable[[Any, int], dict[str, Any]] | None
     source: str
     filename: str
-    #: ``run(f, subjects)``: test every subject and fire on each match (python backend only).
     run: Callable[[Any, Sequence[int]], None] | None = None
     namespace: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
@@ -220,94 +276,62 @@ class CompiledRule:
 def compile_rule(
     rule: ir.Rule,
     program: ir.Program,
-    conjuncts: Sequence[ir.Expr] | None = None,
     *,
+    match: Sequence[ir.Expr] | None = None,
     joins: bool = True,
-    run_conjuncts: Sequence[ir.Expr] | None = None,
+    producers: bool = False,
+    run: Sequence[ir.Expr] | None = None,
 ) -> CompiledRule:
-    """Generate and compile the functions of one rule.
+    """Generate and compile the functions of one rule that a backend will call, and no others.
 
-    ``conjuncts`` defaults to the whole condition; the durable backend passes only the tests its
-    network leaves over. With ``joins`` the match function also checks that every derived fact
-    the rule reads exists for the subject (the durable network does that itself).
-
-    With ``run_conjuncts`` a ``run(f, subjects)`` function is generated too: the python backend's
-    whole rule, a loop over the subjects it selected (conjuncts it already guarantees, such as the
-    line's code, are left out of ``run_conjuncts``).
+    - ``match``: conjuncts for ``match(f, n)`` (the durable backend's guard: the tests its network
+      leaves over). With ``joins`` it also checks that every derived fact the rule reads exists
+      for the subject (the durable network does that itself, so it passes ``joins=False``).
+    - ``producers``: ``message(f, n)`` and ``derive(f, n)``, for a caller whose firing computes
+      them (:func:`hcpcs_rules.facts.make_fire` called without them; the durable backend).
+    - ``run``: conjuncts for ``run(f, subjects)``, the python backend's whole rule: a loop over
+      the subjects it selected that computes the message and derived fields inline on a match
+      (conjuncts its indexes already guarantee, such as the line's code, are left out).
     """
-    facts = {f.name: f for f in program.facts}
-    emitter = _Emitter()
-    conjuncts = rule.conjuncts if conjuncts is None else tuple(conjuncts)
-    tests = [emitter.expr(c, facts) for c in conjuncts]
-    message_parts = []
-    if rule.finding is not None:
-        for part in rule.finding.message:
-            message_parts.append(
-                repr(part)
-                if isinstance(part, str)
-                else f"{_FORMATTERS.get(part.type, '_fmt')}({emitter.expr(part, facts)})"
-            )
-    derive_items = [f"{name!r}: {emitter.expr(expr, facts)}" for name, expr in rule.derive_fields]
-    run_tests = (
-        None if run_conjuncts is None else [(emitter.expr(c, facts), c) for c in run_conjuncts]
-    )
-    # Bind every derived fact the rule reads, so message and derive functions can use them too.
-    for fact in rule.reads:
-        emitter.derived.setdefault(_ident(fact), facts[fact].per)
-    joined = set(rule.reads)  # exists()/not exists() test presence themselves: no join
-
-    def prologue(need_joins: bool) -> list[str]:
-        lines = []
-        for root in sorted(emitter.roots):
-            if root == "line":
-                lines.append("    line = f.lines[n - 1]")
-            else:
-                lines.append(f"    {root} = f.{root}")
-        for fact, per in sorted(emitter.derived.items()):
-            key = "n" if per == "line" else "0"
-            lines.append(f"    d_{fact} = f.derived[{fact!r}].get({key})")
-            if need_joins and fact in joined:
-                lines.append(f"    if d_{fact} is None:")
-                lines.append("        return False")
-        return lines
-
-    body = ["def match(f, n):", *prologue(joins)]
-    if tests:
-        body.append(
-            "    return "
-            + " and ".join(
-                t if _is_bool(c) else f"bool({t})" for t, c in zip(tests, conjuncts, strict=True)
+    emitter = _Emitter({f.name: f for f in program.facts})
+    # Every derived fact the rule reads is a join (see ir.Rule.reads); exists()/not exists()
+    # test presence themselves.
+    joined = set(rule.reads)
+    body: list[str] = []
+    if match is not None:
+        tests = " and ".join(emitter.test(c) for c in match) or "True"
+        reads = emitter.take_reads(joined if joins else set())
+        body += ["def match(f, n):", *_prologue(reads, joined if joins else set())]
+        body.append(f"    return {tests}")
+    if producers and rule.finding is not None and rule.finding.message:
+        text = _message(emitter, rule.finding)
+        body += ["", "def message(f, n):", *_prologue(emitter.take_reads(), set())]
+        body.append(f"    return {text}")
+    if producers and rule.derive is not None:
+        fields = _derive(emitter, rule)
+        body += ["", "def derive(f, n):", *_prologue(emitter.take_reads(), set())]
+        body.append(f"    return {fields}")
+    if run is not None:
+        condition = " and ".join(emitter.test(c) for c in run) or "True"
+        produced = ", ".join(
+            (
+                _message(emitter, rule.finding)
+                if rule.finding is not None and rule.finding.message
+                else "None",
+                _derive(emitter, rule) if rule.derive is not None else "None",
             )
         )
-    else:
-        body.append("    return True")
-    if message_parts:
-        body += [
-            "",
-            "def message(f, n):",
-            *prologue(False),
-            "    return ''.join((" + ", ".join(message_parts) + ",))",
-        ]
-    if rule.derive is not None:
-        body += [
-            "",
-            "def derive(f, n):",
-            *prologue(False),
-            "    return {" + ", ".join(derive_items) + "}",
-        ]
-    if run_tests is not None:
-        message_expr = "''.join((" + ", ".join(message_parts) + ",))" if message_parts else "None"
-        derive_expr = "{" + ", ".join(derive_items) + "}" if rule.derive is not None else "None"
-        block = _run_block(rule, emitter, joined, run_tests, f"{message_expr}, {derive_expr}")
+        reads = emitter.take_reads(joined)
+        block = _run_block(rule, reads, joined, condition, produced)
         body += ["", "def run(f, subjects):", *(f"    {line}" for line in block)]
-    source = "\n".join(body) + "\n"
+    source = "\n".join(body).lstrip("\n") + "\n"
     filename = f"<hcpcs_rules generated {rule.ruleset}:{rule.id}>"
     namespace: dict[str, Any] = {**RUNTIME, **emitter.constants}
     exec(compile(source, filename, "exec"), namespace)
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     return CompiledRule(
         rule=rule,
-        match=namespace["match"],
+        match=namespace.get("match"),
         message=namespace.get("message"),
         derive=namespace.get("derive"),
         source=source,
@@ -317,12 +341,42 @@ def compile_rule(
     )
 
 
+def _message(emitter: _Emitter, finding: ir.FindingSpec) -> str:
+    """The finding's message template as one expression: literal text and formatted values."""
+    parts = [
+        repr(part)
+        if isinstance(part, str)
+        else f"{_FORMATTERS.get(part.type, '_fmt')}({emitter.expr(part)})"
+        for part in finding.message
+    ]
+    return "''.join((" + ", ".join(parts) + ",))"
+
+
+def _derive(emitter: _Emitter, rule: ir.Rule) -> str:
+    """The derived fact's fields as one dict display."""
+    items = [f"{name!r}: {emitter.expr(expr)}" for name, expr in rule.derive_fields]
+    return "{" + ", ".join(items) + "}"
+
+
+def _prologue(reads: _Reads, joined: set[str]) -> list[str]:
+    """Bind the roots and derived facts a function reads; return False where a join fails."""
+    lines = []
+    for root in sorted(reads.roots):
+        if root == "line":
+            lines.append("    line = f.lines[n - 1]")
+        else:
+            lines.append(f"    {root} = f.{root}")
+    for fact, per in sorted(reads.derived.items()):
+        key = "n" if per == "line" else "0"
+        lines.append(f"    d_{fact} = f.derived[{fact!r}].get({key})")
+        if fact in joined:
+            lines.append(f"    if d_{fact} is None:")
+            lines.append("        return False")
+    return lines
+
+
 def _run_block(
-    rule: ir.Rule,
-    emitter: _Emitter,
-    joined: set[str],
-    tests: list[tuple[str, ir.Expr]],
-    produced: str,
+    rule: ir.Rule, reads: _Reads, joined: set[str], condition: str, produced: str
 ) -> list[str]:
     """The body of ``run(f, subjects)``: test every subject, fire on each match.
 
@@ -330,11 +384,10 @@ def _run_block(
     the message and derived fields computed right there, from the names already bound
     (``produced``). A per-claim fact that is missing skips the rest (an ``if``, not a return).
     """
-    condition = " and ".join(t if _is_bool(c) else f"bool({t})" for t, c in tests) or "True"
-    out = [f"{root} = f.{root}" for root in sorted(emitter.roots - {"line"})]
+    out = [f"{root} = f.{root}" for root in sorted(reads.roots - {"line"})]
     indent = ""
-    per_line = sorted(fact for fact, per in emitter.derived.items() if per == "line")
-    for fact, per in sorted(emitter.derived.items()):
+    per_line = sorted(fact for fact, per in reads.derived.items() if per == "line")
+    for fact, per in sorted(reads.derived.items()):
         if per == "claim":
             out.append(f"{indent}d_{fact} = f.derived[{fact!r}].get(0)")
             if fact in joined:
@@ -351,7 +404,7 @@ def _run_block(
     out += [f"{indent}D_{fact} = f.derived[{fact!r}]" for fact in per_line]
     out.append(f"{indent}for n in subjects:")
     indent += "    "
-    if "line" in emitter.roots:
+    if "line" in reads.roots:
         out.append(f"{indent}line = lines[n - 1]")
     for fact in per_line:
         out.append(f"{indent}d_{fact} = D_{fact}.get(n)")

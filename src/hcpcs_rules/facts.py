@@ -54,6 +54,9 @@ def make_fire(
     The returned callable gives the derived fact's fields when it created a new one, else None.
     """
     rule = compiled.rule
+    # A rule with a message emits a finding (and the compiler gives every finding one). The
+    # caller passes the text and fields, or the compiled rule has message()/derive() for them.
+    emits = rule.finding is not None and bool(rule.finding.message)
     message = compiled.message
     derive = compiled.derive
     rule_id, source, on_line = rule.id, rule.source, rule.on == "line"
@@ -73,7 +76,7 @@ def make_fire(
         # ``text`` / ``fields``: the message and derived fields when the caller already computed
         # them (the python backend's run functions do); otherwise they are computed here.
         severity = None
-        if message is not None:
+        if emits:
             severity = single_severity or severity_for(rule, f)
             f.findings.append(
                 Finding(
@@ -87,7 +90,7 @@ def make_fire(
             )
         derived_fields = None
         derived_ids: tuple[str, ...] = ()
-        if derive is not None:
+        if fact is not None:
             key = n if fact_on_line else 0
             store = f.derived[fact]  # type: ignore[index]
             if key not in store:  # a per-claim flag is derived once, by the first line setting it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from string import Formatter
 from typing import Any
 
 import attrs
@@ -61,6 +62,16 @@ class Function:
     #: from the arguments' bounds to the result's. None (a plugin that declares nothing): a
     #: claim value's bound, :data:`CLAIM_BOUND`.
     bound: Bound | Callable[[Sequence[Bound]], Bound] | None = None
+    #: How generated code gets a constant argument (one of ``constant_params``): ``prepare``
+    #: applied to it once, when the Engine is built, instead of on every call. ``matches``
+    #: compiles its pattern this way. The impl must still accept the unprepared value too.
+    prepare: Callable[[Any], Any] | None = None
+    #: A Python expression the call is written as instead of calling ``impl`` (which must
+    #: compute the same), with ``{0}``, ``{1}``... for the arguments' code: for a one-line
+    #: function on the hot path, where a call costs more than the work. An argument written
+    #: more than once must be cheap to repeat, so the call is used when it is not a name or a
+    #: field read. ``coalesce`` is ``({0} if {0} is not None else {1})``.
+    inline: str | None = None
 
     def result_bound(self, args: Sequence[Bound]) -> Bound:
         if self.bound is None:
@@ -82,25 +93,58 @@ def register(
     doc: str,
     constant_params: Sequence[int] = (),
     bound: Bound | Callable[[Sequence[Bound]], Bound] | None = None,
+    prepare: Callable[[Any], Any] | None = None,
+    inline: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``impl`` under ``name`` for use in conditions (decorator).
 
     ``bound``: for a function returning a number, the most digits its result can have (see
     :class:`Function`); without one the result counts as a claim value (12 digits before the
-    decimal point, 6 after).
+    decimal point, 6 after). ``prepare`` and ``inline``: how generated code calls it (see
+    :class:`Function`).
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"a condition function name must be a lowercase identifier, not {name!r}")
+    if prepare is not None and not constant_params:
+        raise ValueError(f"{name}: prepare needs constant_params, the arguments it prepares")
+    if inline is not None:
+        _check_inline(name, inline, len(params))
 
     def decorate(impl: Callable[..., Any]) -> Callable[..., Any]:
         if name in FUNCTIONS and FUNCTIONS[name].impl is not impl:
             raise ValueError(f"a condition function named {name!r} is already registered")
         FUNCTIONS[name] = Function(
-            name, tuple(params), returns, impl, doc, tuple(constant_params), bound
+            name,
+            tuple(params),
+            returns,
+            impl,
+            doc,
+            tuple(constant_params),
+            bound,
+            prepare=prepare,
+            inline=inline,
         )
         return impl
 
     return decorate
+
+
+def _check_inline(name: str, template: str, arity: int) -> None:
+    """Refuse an inline template that would not format to an expression of the arguments."""
+    try:
+        fields = [
+            (field, spec, conversion)
+            for _, field, spec, conversion in Formatter().parse(template)
+            if field is not None
+        ]
+    except ValueError as exc:
+        raise ValueError(f"{name}: inline template {template!r}: {exc}") from None
+    for field, spec, conversion in fields:
+        # Only plain positional fields: "{0}", never "{x.attr}", "{0!r}" or "{0:>4}".
+        if not field.isdigit() or int(field) >= arity or spec or conversion:
+            raise ValueError(
+                f"{name}: inline template {template!r} may only use {{0}}..{{{arity - 1}}}"
+            )
 
 
 # --------------------------------------------------------------------- identifiers and codes
@@ -152,9 +196,10 @@ def _icd10_any(codes: Iterable[str] | None, prefixes: Iterable[str] | None) -> b
     "bool",
     doc="The whole string matches the regular expression.",
     constant_params=(1,),
+    prepare=lambda pattern: compile_regex(pattern),  # compile_regex is defined below
 )
 def _matches(value: str | None, pattern: Any) -> bool:
-    # ``pattern`` is an RE2 pattern object compiled once at build (codegen does it); a string
+    # ``pattern`` is an RE2 pattern object compiled once at build (``prepare``); a string
     # is compiled here, for callers outside generated code. RE2 runs in time linear in the
     # input whatever the pattern: no catastrophic backtracking on a hostile ruleset.
     if not isinstance(value, str) or pattern is None:
@@ -338,6 +383,8 @@ def _max(a: Any, b: Any) -> Any:
     "$same",
     doc="The first value that is not missing.",
     bound=_widest,
+    # The commonest call (a line's value, else the claim's): written out, no call.
+    inline="({0} if {0} is not None else {1})",
 )
 def _coalesce(a: Any, b: Any) -> Any:
     return b if a is None else a

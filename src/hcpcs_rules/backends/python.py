@@ -55,7 +55,8 @@ class PythonBackend:
         fact_per = {f.name: f.per for f in program.facts}
         compiled = []
         for rule in program.rules:
-            one = compile_rule(rule, program, run_conjuncts=_indexed_away(rule))
+            # Only run: the driver calls nothing else, and run hands _fire the message and fields.
+            one = compile_rule(rule, program, run=_indexed_away(rule))
             one.bind_fire(make_fire(one, fact_per))
             compiled.append(one)
         self._compiled = tuple(compiled)

@@ -33,12 +33,11 @@ class _RulePlan:
         rule: ir.Rule,
         guard: CompiledRule,
         fact_per: dict[str, str],
-        residual: bool,
     ) -> None:
         self.name = name
         self.rule = rule
         # None when the network decides the whole condition: nothing is left to test in Python.
-        self.guard = guard.match if residual else None
+        self.guard = guard.match
         self.fire = make_fire(guard, fact_per)
         self.subject_line = rule.on == "line"
 
@@ -157,8 +156,10 @@ def translate(
             patterns.append({f"n_{fact}$not": _and(join(fact))})
         name = f"r{index}"
         definition[name] = {"pri": 1 + rule.stratum, "all": patterns}
-        guard = compile_rule(rule, program, residual, joins=False)
-        plans[name] = _RulePlan(name, rule, guard, fact_per, bool(residual))
+        # A match function only for a residual to test; message and derive for plan.fire, which
+        # the session calls without them.
+        guard = compile_rule(rule, program, match=residual or None, joins=False, producers=True)
+        plans[name] = _RulePlan(name, rule, guard, fact_per)
     return definition, plans, needed
 
 
