@@ -181,7 +181,10 @@ def test_workers_that_cannot_build_the_engine_fail_loudly(tmp_path, monkeypatch)
     )
     engine = Engine([ruleset], check_examples=False)
     assert engine.evaluate(_hostile_claims(1, {})[0]).status == "clean"  # fine here
-    with pytest.raises(WorkerError, match=r"only_in_parent.*registered when their module"):
+    with pytest.raises(
+        WorkerError,
+        match=r"(?s)only_in_parent.*\nCondition functions must be registered when their module",
+    ):
         list(evaluate_many(_hostile_claims(4, {}), engine=engine, workers=2, chunksize=2))
 
 

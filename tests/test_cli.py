@@ -111,7 +111,10 @@ def test_a_broken_ruleset_exits_2_with_file_and_line(tmp_path):
     )
     code, _, err = run(["check", str(EXAMPLES / "aetna-clean.json"), "--ruleset", str(broken)])
     assert code == 2
-    assert f"{broken}:10 [BROKEN-X]: when: line has no field 'unitz' (did you mean 'units'?)" in err
+    assert (
+        f"{broken}:10:9 [BROKEN-X]: when: line has no field 'unitz' (did you mean 'units'?)" in err
+    )
+    assert '    | when = "line.unitz > 1"\n    |         ^^^^^^^^^^\n' in err  # under line.unitz
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -265,3 +265,100 @@ def test_decimal_literals_are_exact(tmp_path):
         "100"  # 110.0 is not > 110.0000000000000000001 (a float would say equal)
     )
     assert not engine.evaluate(claim).findings
+
+
+# ------------------------------------------- where an expression's problem is in the file
+
+
+def test_a_typo_on_the_third_line_of_a_multi_line_condition_gets_its_line_column_and_caret(
+    tmp_path,
+):
+    when = "'''\n    line.units > 100\n    and line.hcpcs == \"J7632\"\n    and line.unitz > 1'''"
+    path = write(tmp_path, GOOD_RULE.replace('"line.units > 100"', when))
+    with pytest.raises(RulesetError) as info:
+        Engine(["core", path], backend="python")
+    (problem,) = info.value.problems
+    typo_line = line_of(path, "and line.unitz")
+    assert (problem.line, problem.column, problem.end_column) == (typo_line, 9, 19)
+    assert str(problem) == (
+        f"{path}:{typo_line}:9 [MINE-UNITS-HIGH]: when: line has no field 'unitz'"
+        " (did you mean 'units'?)\n"
+        "    |     and line.unitz > 1'''\n"
+        "    |         ^^^^^^^^^^"
+    )
+
+
+def test_a_condition_over_lines_without_parentheses_compiles(tmp_path):
+    when = '"""\n    line.units > 100\n    and line.hcpcs == "J7632""""'
+    Engine(["core", write(tmp_path, GOOD_RULE.replace('"line.units > 100"', when))])
+
+
+def test_a_syntax_error_in_a_joined_condition_points_at_its_own_line(tmp_path):
+    when = '"""\\\n    line.units > 100 \\\n    and and line.hcpcs == "J7632""""'
+    path = write(tmp_path, GOOD_RULE.replace('"line.units > 100"', when))
+    (problem,) = problems(tmp_path, GOOD_RULE.replace('"line.units > 100"', when))
+    assert problem.message.startswith("when: syntax error")
+    assert problem.line == line_of(path, "and and")
+    assert problem.source_line[problem.column - 1 :].startswith("and line.hcpcs")
+
+
+def test_an_escaped_string_maps_the_problem_to_where_it_is_written(tmp_path):
+    when = r'"matches(line.note, \"(\") and line.units > 100"'
+    path = write(tmp_path, GOOD_RULE.replace('"line.units > 100"', when))
+    (problem,) = problems(tmp_path, GOOD_RULE.replace('"line.units > 100"', when))
+    assert "not a valid RE2 pattern" in problem.message
+    assert problem.line == line_of(path, "when =")
+    assert problem.source_line[problem.column - 1 : problem.end_column - 1] == r"\"(\""
+
+
+def test_message_template_problems_are_located_in_the_message(tmp_path):
+    body = GOOD_RULE.replace('"Billed {line.units} units."', '"Billed {line.unit} units }."')
+    found = problems(tmp_path, body)
+    assert [p.message for p in found] == [
+        "message: in {line.unit}: line has no field 'unit' (did you mean 'units'?)",
+        "message: unmatched '}' (write }} for a brace)",
+    ]
+    assert [p.source_line[p.column - 1 : p.end_column - 1] for p in found] == ["line.unit", "}"]
+
+
+def test_a_field_expression_in_a_fields_table_is_located(tmp_path):
+    derive = '\n[[rule]]\nid = "MINE-D"\ntitle = "d"\nsource = "s"\nderive = "d"\n[rule.fields]\nx = "line.ndc + \':\'"\n'
+    (problem,) = problems(tmp_path, derive + GOOD_RULE)
+    assert problem.message == "field 'x': arithmetic needs numbers, not str"
+    assert problem.source_line[problem.column - 1 : problem.end_column - 1] == "line.ndc + ':'"
+
+
+def test_where_the_file_position_is_unknown_the_message_says_whose_column_it_is(tmp_path):
+    derive = '\n[[rule]]\nid = "MINE-D"\ntitle = "d"\nsource = "s"\nderive = "d"\nfields = { x = "1 + line.ndc" }\n'
+    (problem,) = problems(tmp_path, derive + GOOD_RULE)
+    assert problem.column is None
+    assert problem.message == (
+        "field 'x': arithmetic needs numbers, not str (at column 1 of the text, not of the file)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("severity", "message"),
+    [
+        ('"warning"', "severity 'warning' is not one of reject, deny, warn, info"),
+        (
+            '{ aetna = "deny", default = "warning" }',
+            "severity 'warning' for default is not one of reject, deny, warn, info",
+        ),
+        ('{ aetna = "denied", default = "warn" }', "severity 'denied' for aetna is not one of"),
+    ],
+)
+def test_severity_problems_use_the_authors_words(tmp_path, severity, message):
+    (problem,) = problems(tmp_path, GOOD_RULE.replace('"warn"', severity, 1))
+    assert problem.message.startswith(message) and "*" not in problem.message
+
+
+def test_located_ruleset_errors_survive_pickling(tmp_path):
+    import pickle
+
+    path = write(tmp_path, GOOD_RULE.replace("line.units > 100", "line.unit > 100"))
+    with pytest.raises(RulesetError) as info:
+        Engine(["core", path], backend="python")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert str(copy) == str(info.value) and "^" in str(copy)
+    assert copy.problems[0].column == info.value.problems[0].column == 9

@@ -158,9 +158,10 @@ def evaluate_many(
 
 
 def _cannot_build(failed: _BuildFailed) -> WorkerError:
+    # The advice goes on a line of its own: a ruleset error ends with its quoted line and caret.
     return WorkerError(
         "worker processes cannot build the engine this process built: "
-        f"{failed.message}. Condition functions must be registered when their module is "
+        f"{failed.message}\nCondition functions must be registered when their module is "
         "imported (not inside main() or another function), so that worker processes "
         "register them too; or use workers=1."
     )

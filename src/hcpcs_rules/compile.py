@@ -161,6 +161,44 @@ class _Compiler:
     ) -> None:
         self.problems.append(text.problem(line, rule_id, message))
 
+    def expr_errors(
+        self,
+        text: load.RulesetText,
+        rule: load.RuleText,
+        key: str,
+        value: str,
+        exc: ExprError,
+        prefix: str,
+        *,
+        line: int | None,
+        shift: int = 0,
+    ) -> None:
+        """Report each problem of ``exc``, found in ``value`` (the string of rule key ``key``),
+        at the file's own line and column where the string's kind allows (see
+        :meth:`~hcpcs_rules.load.RulesetText.locate`); else at ``line``, the key's, saying where
+        in the expression. ``shift`` is where the text that was parsed starts in ``value``.
+        """
+        at = rule.values.get(key)
+        for problem in exc.problems:
+            message = prefix + problem.message
+            if problem.offset is None or problem.end_offset is None:
+                self.error(text, line, rule.id, message)
+                continue
+            start, end = problem.offset + shift, problem.end_offset + shift
+            where = text.locate(at, value, start, end) if at is not None else None
+            if where is not None:
+                self.problems.append(text.problem(where[0], rule.id, message, *where[1:]))
+                continue
+            # Written where the scanner cannot follow it (an inline table, say): the column is
+            # the expression's own, and the message says so rather than point at the wrong place.
+            within = f"line {problem.line}, " if problem.line != 1 else ""
+            self.error(
+                text,
+                line,
+                rule.id,
+                f"{message} (at {within}column {problem.column} of the text, not of the file)",
+            )
+
     # -- header and constants ------------------------------------------------------------
 
     def header(self, text: load.RulesetText) -> ir.RulesetInfo | None:
@@ -334,7 +372,8 @@ class _Compiler:
                 local_env = Env(env.roots, visible, env.constants, self.fact_bounds)
                 exprs: dict[str, ir.Expr] = {}
                 deferred = False
-                errors: list[str] = []
+                # (message, or the field, its text and the expression's problems)
+                errors: list[str | tuple[str, str, ExprError]] = []
                 for field, source in fields.items():
                     if not _FACT_NAME.match(str(field)) or field in _RESERVED_FIELDS:
                         errors.append(
@@ -350,14 +389,26 @@ class _Compiler:
                         if any(_mentions_unresolved(m, unresolved - {name}) for m in exc.messages):
                             deferred = True
                             break
-                        errors.extend(f"field {field!r}: {m}" for m in exc.messages)
+                        errors.append((str(field), source, exc))
                 if deferred:
                     continue
                 pending.remove((text, rule))
                 unresolved.discard(name)
                 progress = True
-                for message in errors:
-                    self.error(text, rule.line_of("fields"), rule.id, message)
+                for error in errors:
+                    if isinstance(error, str):
+                        self.error(text, rule.line_of("fields"), rule.id, error)
+                        continue
+                    field, source, exc = error
+                    self.expr_errors(
+                        text,
+                        rule,
+                        f"fields.{field}",
+                        source,
+                        exc,
+                        f"field {field!r}: ",
+                        line=rule.line_of("fields"),
+                    )
                 self.fact_fields[name] = {f: e.type for f, e in exprs.items()}
                 # Rules reading these fields compute with them: carry each field's bound along.
                 self.fact_bounds[name] = {f: digits_bound(e, local_env) for f, e in exprs.items()}
@@ -443,8 +494,9 @@ class _Compiler:
                 try:
                     conjuncts += _flatten(parse_expr(when, rule_env))
                 except ExprError as exc:
-                    for message in exc.messages:
-                        self.error(text, rule.line_of("when"), rid, f"when: {message}")
+                    self.expr_errors(
+                        text, rule, "when", when, exc, "when: ", line=rule.line_of("when")
+                    )
 
         finding = self.finding(text, rule, rule_env, scope)
         derive = d.get("derive")
@@ -690,6 +742,9 @@ class _Compiler:
             self.error(text, rule.line, rid, "a finding needs both severity and message")
             return None
         pairs: list[tuple[str, str]] = []
+        # The IR's "*" (any other overlay) as the author wrote it, for messages: "default" in a
+        # table, nothing for a plain severity = "level".
+        said_any = ""
         if isinstance(severity, str):
             pairs = [("*", severity)]
         elif isinstance(severity, dict):
@@ -709,6 +764,7 @@ class _Compiler:
                     pairs.append((overlay, value))
             if default is not None:
                 pairs.append(("*", default))
+                said_any = " for default"
             elif "all" not in scope:
                 missing = [s for s in scope if s not in dict(pairs)]
                 if missing:
@@ -735,11 +791,12 @@ class _Compiler:
             return None
         for overlay, value in pairs:
             if value not in SEVERITIES:
+                said = said_any if overlay == "*" else f" for {overlay}"
                 self.error(
                     text,
                     rule.line_of("severity"),
                     rid,
-                    f"severity {value!r} for {overlay} is not one of {', '.join(SEVERITIES)}{_hint(str(value), SEVERITIES)}",
+                    f"severity {value!r}{said} is not one of {', '.join(SEVERITIES)}{_hint(str(value), SEVERITIES)}",
                 )
         if "all" not in scope:
             for overlay, _ in pairs:
@@ -760,8 +817,16 @@ class _Compiler:
         try:
             parts = parse_template(message.strip(), env)
         except ExprError as exc:
-            for m in exc.messages:
-                self.error(text, rule.line_of("message"), rid, f"message: {m}")
+            self.expr_errors(
+                text,
+                rule,
+                "message",
+                message,
+                exc,
+                "message: ",
+                line=rule.line_of("message"),
+                shift=len(message) - len(message.lstrip()),
+            )
             return None
         return ir.FindingSpec(
             tuple(pairs), parts, payer_specific="all" not in scope or len(pairs) > 1

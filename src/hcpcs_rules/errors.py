@@ -75,9 +75,16 @@ class ClaimError(HcpcsRulesError, ValueError):
 
 
 class RulesetProblem:
-    """One located problem in a ruleset file."""
+    """One located problem in a ruleset file.
 
-    __slots__ = ("file", "line", "message", "rule_id", "source_line")
+    ``line`` counts from 1. ``column`` (from 1, in characters) and ``end_column`` (the column just
+    after the offending span, like :class:`SyntaxError`'s ``end_offset``) are given where the
+    problem is a span of the quoted line, an expression's typo say; then printing the problem
+    draws a caret line under that span. ``end_column`` None with a ``column`` means "to the end
+    of the line" (a span that goes on over the next lines).
+    """
+
+    __slots__ = ("column", "end_column", "file", "line", "message", "rule_id", "source_line")
 
     def __init__(
         self,
@@ -86,15 +93,23 @@ class RulesetProblem:
         rule_id: str | None,
         message: str,
         source_line: str | None = None,
+        column: int | None = None,
+        end_column: int | None = None,
     ) -> None:
         self.file = file
         self.line = line
         self.rule_id = rule_id
         self.message = message
         self.source_line = source_line
+        self.column = column
+        self.end_column = end_column
 
     def __repr__(self) -> str:
-        return f"RulesetProblem({self.file!r}, {self.line!r}, {self.rule_id!r}, {self.message!r})"
+        where = "" if self.column is None else f", column={self.column!r}"
+        return (
+            f"RulesetProblem({self.file!r}, {self.line!r}, {self.rule_id!r}, {self.message!r}"
+            f"{where})"
+        )
 
     def __str__(self) -> str:
         # Every part may quote what a ruleset file says, and a file may hold control characters
@@ -103,12 +118,28 @@ class RulesetProblem:
         # (a ClaimError quoted for an example), kept as indented continuation lines.
         file = printable(self.file)
         where = file if self.line is None else f"{file}:{self.line}"
+        if self.line is not None and self.column is not None:
+            where += f":{self.column}"
         rule = f" [{printable(str(self.rule_id))}]" if self.rule_id else ""
         message = printable(self.message, keep_newlines=True).replace("\n", "\n      ")
         text = f"{where}{rule}: {message}"
         if self.source_line is not None:
-            text += f"\n    | {printable(self.source_line.rstrip())}"
+            quoted = self.source_line.rstrip()
+            text += f"\n    | {printable(quoted)}"
+            if self.column is not None:
+                text += f"\n    | {_caret(quoted, self.column, self.end_column)}"
         return text
+
+
+def _caret(quoted: str, column: int, end_column: int | None) -> str:
+    """``^`` under columns ``column`` up to (not including) ``end_column`` of ``quoted``.
+
+    Widths are measured on the *escaped* text, the way the line itself is printed, so a control
+    character (a tab too) shown as ``\\x1b`` still has the caret under the right span.
+    """
+    start = min(max(column - 1, 0), len(quoted))
+    end = len(quoted) if end_column is None else min(max(end_column - 1, start), len(quoted))
+    return " " * len(printable(quoted[:start])) + "^" * max(len(printable(quoted[start:end])), 1)
 
 
 class RulesetError(HcpcsRulesError, ValueError):

@@ -23,8 +23,10 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+
+import attrs
 
 from . import ir, schema
 from .functions import CLAIM_BOUND, COUNT_BOUND, FUNCTIONS, Bound, regex_error
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_TEXT",
     "Env",
     "ExprError",
+    "ExprProblem",
     "digits_bound",
     "parse_expr",
     "parse_template",
@@ -70,12 +73,48 @@ _CMP = {
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
 
 
-class ExprError(Exception):
-    """Problems in one expression; ``messages`` lists them all."""
+@attrs.frozen
+class ExprProblem:
+    """One problem of an expression, located in the expression's own text as given.
 
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
+    ``offset`` and ``end_offset`` are 0-based character offsets of the offending span in that
+    text (end exclusive): what a caller maps through, to a TOML file's line and column or to a
+    message template's part. ``line``/``column`` (from 1) and ``end_line``/``end_column`` (just
+    after the span) are the same span counted in the text's own lines. All None when the problem
+    is about the whole text (too long, nested too deeply).
+    """
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    offset: int | None = None
+    end_offset: int | None = None
+
+    @classmethod
+    def at(cls, text: str, message: str, start: int, end: int) -> ExprProblem:
+        """The problem ``message`` spanning ``text[start:end]``."""
+        line, column = _line_column(text, start)
+        end_line, end_column = _line_column(text, end)
+        return cls(message, line, column, end_line, end_column, start, end)
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+class ExprError(Exception):
+    """Problems in one expression: ``problems`` lists them all as :class:`ExprProblem` records,
+    ``messages`` their texts (without positions)."""
+
+    def __init__(self, problems: Sequence[ExprProblem | str]) -> None:
+        self.problems: list[ExprProblem] = [
+            p if isinstance(p, ExprProblem) else ExprProblem(p) for p in problems
+        ]
+        self.messages: list[str] = [p.message for p in self.problems]
+        super().__init__("; ".join(self.messages))
 
 
 class Env:
@@ -104,20 +143,43 @@ def _hint(name: str, options: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: What a node that failed checking stands for, so checking goes on with the rest of the
+#: expression. Compared by identity: a node built on a failed one reports nothing more (its
+#: problem is already reported once, where it is).
+_FAILED = ir.Const(None, "any")
+
+
+def _failed(*values: ir.Expr) -> bool:
+    return any(value is _FAILED for value in values)
+
+
 class _Checker:
+    """Types one parsed expression, collecting each problem once with the span it is about.
+
+    ``text`` is what was parsed: one line (line breaks are spaces to the language), so an ast
+    node's position is its ``col_offset``, counted in UTF-8 bytes; problems are kept as
+    character offsets into ``text``.
+    """
+
     def __init__(self, text: str, env: Env) -> None:
         self.text = text
+        self.encoded = text.encode("utf-8")
         self.env = env
-        self.errors: list[str] = []
+        self.errors: list[tuple[str, int, int]] = []
+        #: id(IR node) -> (that node, the ast node it was built from), for the arithmetic and
+        #: calls the digit bound may refuse after checking (the IR keeps no positions).
+        self.origin: dict[int, tuple[ir.Expr, ast.AST]] = {}
 
-    def fail(self, node: ast.AST | None, message: str) -> ir.Const:
-        where = (
-            f" at column {node.col_offset + 1}"
-            if node is not None and hasattr(node, "col_offset")
-            else ""
-        )
-        self.errors.append(f"{message}{where}")
-        return ir.Const(None, "any")  # keeps checking the rest of the expression
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """``node``'s character offsets in ``text`` (ast counts UTF-8 bytes)."""
+        start = len(self.encoded[: node.col_offset].decode("utf-8"))
+        end_col = node.end_col_offset if node.end_col_offset is not None else node.col_offset
+        end = len(self.encoded[:end_col].decode("utf-8"))
+        return start, max(end, start + 1)
+
+    def fail(self, node: ast.AST, message: str) -> ir.Const:
+        self.errors.append((message, *self.span(node)))
+        return _FAILED
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -125,7 +187,10 @@ class _Checker:
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
             return self.fail(node, f"{_describe_node(node)} is not allowed in a condition")
-        return method(node)
+        result = method(node)
+        if isinstance(result, ir.Arith | ir.Call):
+            self.origin.setdefault(id(result), (result, node))
+        return result
 
     def visit_Constant(self, node: ast.Constant) -> ir.Expr:
         value = node.value
@@ -155,6 +220,8 @@ class _Checker:
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ir.Expr:
         operand = self.visit(node.operand)
+        if _failed(operand):
+            return _FAILED
         if isinstance(node.op, ast.Not):
             return ir.Not(operand)
         if (
@@ -174,6 +241,8 @@ class _Checker:
             value = self.visit(value_node)
             self.expect_bool(value_node, value)
             values.append(value)
+        if _failed(*values):
+            return _FAILED
         return ir.BoolOp(op, tuple(values))
 
     def visit_BinOp(self, node: ast.BinOp) -> ir.Expr:
@@ -186,6 +255,8 @@ class _Checker:
             )
             return self.fail(node, f"operator {type(node.op).__name__} is not allowed{extra}")
         left, right = self.visit(node.left), self.visit(node.right)
+        if _failed(left, right):
+            return _FAILED
         for side in (left, right):
             if side.type not in ("int", "decimal", "any"):
                 return self.fail(node, f"arithmetic needs numbers, not {side.type}")
@@ -201,6 +272,8 @@ class _Checker:
                 node, f"comparison {type(node.ops[0]).__name__} is not allowed (use == None)"
             )
         left, right = self.visit(node.left), self.visit(node.comparators[0])
+        if _failed(left, right):
+            return _FAILED
         if op in ("in", "not in"):
             if right.type not in ("any", "null") and not schema.is_list(right.type):
                 return self.fail(node, f"'{op}' needs a list or set on the right, not {right.type}")
@@ -223,6 +296,8 @@ class _Checker:
         test = self.visit(node.test)
         self.expect_bool(node.test, test)
         body, orelse = self.visit(node.body), self.visit(node.orelse)
+        if _failed(test, body, orelse):
+            return _FAILED
         kind = _join_types(body.type, orelse.type)
         if kind is None:
             return self.fail(
@@ -232,6 +307,8 @@ class _Checker:
 
     def visit_List(self, node: ast.List | ast.Set | ast.Tuple) -> ir.Expr:
         items = [self.visit(e) for e in node.elts]
+        if _failed(*items):
+            return _FAILED
         if not all(isinstance(i, ir.Const) for i in items):
             return self.fail(node, "list and set literals may only hold constants")
         kinds = {i.type for i in items} - {"any"}
@@ -319,6 +396,8 @@ class _Checker:
                 node, f"{name}() takes {len(function.params)} argument(s), got {len(node.args)}"
             )
         args = tuple(self.visit(a) for a in node.args)
+        if _failed(*args):
+            return _FAILED
         for index, (arg, want) in enumerate(zip(args, function.params, strict=True)):
             if want != "any" and not _accepts(want, arg.type):
                 self.fail(
@@ -396,19 +475,34 @@ def _shape(tree: ast.AST) -> tuple[int, int]:
 
 
 def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
-    """Parse and type-check one expression, or raise :class:`ExprError` listing every problem."""
+    """Parse and type-check one expression, or raise :class:`ExprError` listing every problem.
+
+    Each problem is reported once, located in ``text`` as given (see :class:`ExprProblem`).
+    """
     if not isinstance(text, str) or not text.strip():
         raise ExprError(["the expression is empty"])
+    given = text
+    lead = len(text) - len(text.lstrip())  # positions count in the text as given
     text = text.strip()
     if len(text) > MAX_TEXT:
         raise ExprError([f"the expression is {len(text):,} characters long; at most {MAX_TEXT:,}"])
     # A condition may be wrapped over lines (TOML multi-line strings): line breaks and tabs are
-    # spaces to the language. One character for one keeps every column number right.
+    # spaces to the language. One character for one keeps every offset right, and the text is
+    # one line for the parser, so an expression over several lines needs no parentheses.
     text = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+
+    def located(message: str, start: int, end: int) -> ExprProblem:
+        return ExprProblem.at(given, message, lead + start, lead + end)
+
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise ExprError([f"syntax error at column {exc.offset or 0}: {exc.msg}"]) from None
+        # offset/end_offset count characters from 1, end exclusive; 0 or None where the parser
+        # knows no place (an expression that stops short): then the last character.
+        start = min(max((exc.offset or len(text)) - 1, 0), len(text) - 1)
+        end = exc.end_offset - 1 if exc.end_lineno == exc.lineno and exc.end_offset else start + 1
+        end = min(max(end, start + 1), len(text))
+        raise ExprError([located(f"syntax error: {exc.msg}", start, end)]) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         # CPython's parser gives up on some hostile texts with these instead of SyntaxError:
         # integers over 4,300 digits (ValueError), nesting beyond its own limits.
@@ -429,12 +523,18 @@ def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
         for node, bound in _bounded_nodes(result, env):
             if sum(bound) > MAX_DIGITS:
                 what = f"{node.name}()" if isinstance(node, ir.Call) else f"'{node.op}'"
+                source = checker.origin.get(id(node))
+                start, end = checker.span(source[1]) if source else (0, len(text))
                 checker.errors.append(
-                    f"{what} could need up to {sum(bound)} digits ({bound[0]} before the decimal point, {bound[1]} after); exact arithmetic holds {MAX_DIGITS}: use smaller constants or fewer factors"
+                    (
+                        f"{what} could need up to {sum(bound)} digits ({bound[0]} before the decimal point, {bound[1]} after); exact arithmetic holds {MAX_DIGITS}: use smaller constants or fewer factors",
+                        start,
+                        end,
+                    )
                 )
                 break
     if checker.errors:
-        raise ExprError(checker.errors)
+        raise ExprError([located(*error) for error in checker.errors])
     return result
 
 
@@ -515,10 +615,11 @@ def _bounded_nodes(expr: ir.Expr, env: Env, *, collect: bool = True) -> list[tup
 def parse_template(text: str, env: Env) -> tuple[str | ir.Expr, ...]:
     """Split a message template into literal text and ``{expression}`` parts.
 
-    ``{{`` and ``}}`` stand for literal braces. Expressions are type-checked like conditions.
+    ``{{`` and ``}}`` stand for literal braces. Expressions are type-checked like conditions;
+    their problems are located in the template (``ExprProblem.offset`` counts from its start).
     """
     parts: list[str | ir.Expr] = []
-    errors: list[str] = []
+    errors: list[ExprProblem] = []
     literal: list[str] = []
     i = 0
     while i < len(text):
@@ -528,21 +629,31 @@ def parse_template(text: str, env: Env) -> tuple[str | ir.Expr, ...]:
             i += 2
             continue
         if ch == "}":
-            errors.append(f"unmatched '}}' at position {i + 1}")
+            errors.append(ExprProblem.at(text, "unmatched '}' (write }} for a brace)", i, i + 1))
             i += 1
             continue
         if ch == "{":
             end = text.find("}", i)
             if end < 0:
-                errors.append(f"unclosed '{{' at position {i + 1}")
+                errors.append(ExprProblem.at(text, "unclosed '{' (write {{ for a brace)", i, i + 1))
                 break
             if literal:
                 parts.append("".join(literal))
                 literal = []
+            source = text[i + 1 : end]
             try:
-                parts.append(parse_expr(text[i + 1 : end], env, want_bool=False))
+                parts.append(parse_expr(source, env, want_bool=False))
             except ExprError as exc:
-                errors.extend(f"in {{{text[i + 1 : end]}}}: {m}" for m in exc.messages)
+                for problem in exc.problems:
+                    message = f"in {{{source}}}: {problem.message}"
+                    if problem.offset is None or problem.end_offset is None:
+                        # About the whole part (empty, too long): the braces and all.
+                        errors.append(ExprProblem.at(text, message, i, end + 1))
+                    else:
+                        start = i + 1 + problem.offset
+                        errors.append(
+                            ExprProblem.at(text, message, start, i + 1 + problem.end_offset)
+                        )
             i = end + 1
             continue
         literal.append(ch)

@@ -5,16 +5,19 @@ register through the same group, so a plugin's ruleset is found exactly like our
 point names a callable (or a path) giving the ruleset's TOML file.
 
 Reading keeps positions: TOML parsers forget line numbers, so :func:`read_ruleset` maps each rule
-(and each of its keys and examples) back to the line it was written on. Every later error can then
-name file, line and rule id. Meaning (types, names, strata) is :mod:`hcpcs_rules.compile`'s job.
+(and each of its keys and examples) back to the line it was written on, and each string value of a
+rule to where its text starts (:class:`ValueAt`). Every later error can then name file, line and
+rule id, and an expression's error the line and column of the offending characters
+(:meth:`RulesetText.locate`). Meaning (types, names, strata) is :mod:`hcpcs_rules.compile`'s job.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ __all__ = [
     "Installed",
     "RuleText",
     "RulesetText",
+    "ValueAt",
     "discover",
     "read_ruleset",
     "resolve",
@@ -39,14 +43,43 @@ __all__ = [
 ENTRY_POINT_GROUP = "hcpcs_rules.rulesets"
 
 
+#: The TOML string kinds, by opening delimiter.
+STRING_KINDS = {
+    '"""': "multiline-basic",
+    "'''": "multiline-literal",
+    '"': "basic",
+    "'": "literal",
+}
+
+
+@attrs.frozen
+class ValueAt:
+    """Where a string value is written: its kind and where its opening delimiter ends.
+
+    ``offset`` is the character offset in the file just after the opening quote(s); ``line`` and
+    ``column`` (from 1) are those of the value's first character, past the line break TOML drops
+    right after the opening delimiter of a multi-line string.
+    """
+
+    kind: str  # one of STRING_KINDS' values
+    offset: int
+    line: int
+    column: int
+
+
 @attrs.frozen
 class RuleText:
-    """One ``[[rule]]`` table as written, with the line of each key."""
+    """One ``[[rule]]`` table as written, with the line of each key.
+
+    ``values`` says where each string value starts (``"when"``, ``"message"``, ``"fields.x"`` for
+    a ``[rule.fields]`` entry), for the keys written ``key = "..."`` on a line of their own.
+    """
 
     data: dict[str, Any]
     line: int | None
     key_lines: dict[str, int]
     example_lines: tuple[int, ...]
+    values: dict[str, ValueAt] = attrs.field(factory=dict)
 
     @property
     def id(self) -> str | None:
@@ -69,18 +102,49 @@ class RulesetText:
     lines: tuple[str, ...]  # the file's text, to quote offending lines
     header_line: int | None
     constant_lines: dict[str, int]
+    raw: str = ""  # the file's text as read, to map a string value's characters back to it
+    line_starts: tuple[int, ...] = ()  # where each line of ``raw`` starts
 
     @property
     def name(self) -> str:
         return str(self.header.get("name", ""))
+
+    def locate(self, at: ValueAt, value: str, start: int, end: int) -> tuple[int, int, int] | None:
+        """``value[start:end]`` (a string written at ``at``) as (line, column, end column) in
+        the file, or None when that cannot be told exactly.
+
+        The string is decoded again from the file, keeping where each character came from: an
+        escape (``\\"``, ``\\u00e9``) maps to where it is written, and the line-ending ``\\``
+        of a multi-line basic string joins lines, so a character after it maps to its own line.
+        The decoded text must equal the value TOML gave, or nothing is claimed. The end column is
+        just after the span on the start's line; past the end of that line when the span goes on.
+        """
+        decoded = _decode(self.raw, at.offset, at.kind)
+        if decoded is None or decoded[0] != value or not 0 <= start < end <= len(value):
+            return None
+        spans = decoded[1]
+        line, column = _line_column(self.line_starts, spans[start][0])
+        end_line, end_column = _line_column(self.line_starts, spans[end - 1][1])
+        if end_line != line:
+            end_column = len(self.lines[line - 1].rstrip("\r")) + 1
+        return line, column, end_column
 
     def quote(self, line: int | None) -> str | None:
         if line is None or not 1 <= line <= len(self.lines):
             return None
         return self.lines[line - 1]
 
-    def problem(self, line: int | None, rule_id: str | None, message: str) -> RulesetProblem:
-        return RulesetProblem(self.file, line, rule_id, message, self.quote(line))
+    def problem(
+        self,
+        line: int | None,
+        rule_id: str | None,
+        message: str,
+        column: int | None = None,
+        end_column: int | None = None,
+    ) -> RulesetProblem:
+        return RulesetProblem(
+            self.file, line, rule_id, message, self.quote(line), column, end_column
+        )
 
 
 class Installed:
@@ -210,27 +274,38 @@ def resolve(
 
 
 _TABLE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*(\]\]?)\s*(?:#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\"'-]+)\s*=")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\"'-]+)\s*=[ \t]*")
 
 
-def _positions(lines: list[str]) -> tuple[list[dict[str, Any]], int | None, dict[str, int]]:
-    """Where each ``[[rule]]`` starts, where each of its keys and examples is written."""
+def _positions(
+    lines: list[str], raw: str, starts: list[int]
+) -> tuple[list[dict[str, Any]], int | None, dict[str, int]]:
+    """Where each ``[[rule]]`` starts, where each of its keys, examples and string values is.
+
+    ``lines`` is ``raw`` split at each line break. A multi-line string's body is skipped, so a
+    line of a condition or a note is never taken for a key or a table.
+    """
     rules: list[dict[str, Any]] = []
     header_line: int | None = None
     constant_lines: dict[str, int] = {}
     section: str | None = None
+    subtable = ""
+    skip_to = 0  # last line of a multi-line string being skipped
     for number, text in enumerate(lines, start=1):
+        if number <= skip_to:
+            continue
         table = _TABLE.match(text)
         if table:
             name = table.group(2).replace(" ", "")
             if table.group(1) == "[[" and name == "rule":
-                rules.append({"line": number, "keys": {}, "examples": []})
+                rules.append({"line": number, "keys": {}, "examples": [], "values": {}})
                 section = "rule"
             elif name == "rule.example" and rules:
                 rules[-1]["examples"].append(number)
                 section = "example"
             elif name.startswith("rule.") and rules:
-                rules[-1]["keys"].setdefault(name.split(".", 1)[1], number)
+                subtable = name.split(".", 1)[1]
+                rules[-1]["keys"].setdefault(subtable, number)
                 section = "rule-sub"
             elif name == "ruleset":
                 header_line, section = number, "ruleset"
@@ -240,13 +315,133 @@ def _positions(lines: list[str]) -> tuple[list[dict[str, Any]], int | None, dict
                 section = name
             continue
         key = _KEY.match(text)
-        if key:
-            name = key.group(1).strip("\"'")
-            if section == "rule" and rules:  # `[rule]` (not `[[rule]]`) starts no rule
-                rules[-1]["keys"].setdefault(name, number)
-            elif section == "constants":
-                constant_lines.setdefault(name, number)
+        if not key:
+            continue
+        name = key.group(1).strip("\"'")
+        at = _string_at(raw, starts, number, key.end(), text)
+        if at is not None and at[0].kind.startswith("multiline"):
+            skip_to = at[1]
+        if section == "rule" and rules:  # `[rule]` (not `[[rule]]`) starts no rule
+            rules[-1]["keys"].setdefault(name, number)
+            if at is not None:
+                rules[-1]["values"].setdefault(name, at[0])
+        elif section == "rule-sub" and rules and at is not None:
+            rules[-1]["values"].setdefault(f"{subtable}.{name}", at[0])
+        elif section == "constants":
+            constant_lines.setdefault(name, number)
     return rules, header_line, constant_lines
+
+
+def _line_starts(raw: str) -> list[int]:
+    """The offset in ``raw`` where each line starts (lines end at ``\\n``, as TOML counts)."""
+    starts = [0]
+    index = raw.find("\n")
+    while index >= 0:
+        starts.append(index + 1)
+        index = raw.find("\n", index + 1)
+    return starts
+
+
+def _line_column(starts: Sequence[int], offset: int) -> tuple[int, int]:
+    """(line, column) of the character at ``offset``, both from 1, columns in characters;
+    ``starts`` are the lines' offsets (:func:`_line_starts`). A binary search: the scanner asks
+    once per string value, and a file may hold tens of thousands."""
+    line = bisect.bisect_right(starts, offset)
+    return line, offset - starts[line - 1] + 1
+
+
+def _string_at(
+    raw: str, starts: list[int], number: int, column: int, text: str
+) -> tuple[ValueAt, int] | None:
+    """The string value starting at ``text[column:]`` (line ``number``) and its last line."""
+    for delimiter, kind in STRING_KINDS.items():
+        if text.startswith(delimiter, column):
+            offset = starts[number - 1] + column + len(delimiter)
+            decoded = _decode(raw, offset, kind)
+            if decoded is None:
+                return None  # not a string TOML took: nothing to point into
+            _, spans, end = decoded
+            first = spans[0][0] if spans else offset
+            line, col = _line_column(starts, first)
+            return ValueAt(kind, offset, line, col), _line_column(starts, end)[0]
+    return None
+
+
+_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def _decode(raw: str, offset: int, kind: str) -> tuple[str, list[tuple[int, int]], int] | None:
+    """The TOML string of ``kind`` whose text starts at ``raw[offset]`` (past its opening quotes):
+    (value, where each value character is written as (start, end) offsets in ``raw``, the offset
+    just past the closing quotes); None if it is not a well-formed string of that kind.
+
+    TOML 1.0's rules: literal strings keep every character; basic strings have escapes; a
+    multi-line string drops a line break right after its opening delimiter, reads CRLF as LF,
+    and may end with one or two quotes just before its closing delimiter; in a multi-line basic
+    string a ``\\`` ending a line removes the line break and all whitespace after it.
+    """
+    multiline = kind.startswith("multiline")
+    literal = kind.endswith("literal")
+    quote = "'" if literal else '"'
+    closing = quote * (3 if multiline else 1)
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    i = offset
+    if multiline:
+        for line_break in ("\r\n", "\n"):
+            if raw.startswith(line_break, i):
+                i += len(line_break)
+                break
+    while i < len(raw):
+        if raw.startswith(closing, i):
+            run = len(closing)
+            while multiline and run < 5 and raw.startswith(quote, i + run):
+                run += 1
+            for k in range(run - len(closing)):  # quotes that belong to the text
+                chars.append(quote)
+                spans.append((i + k, i + k + 1))
+            return "".join(chars), spans, i + run
+        char = raw[i]
+        if char == "\\" and not literal:
+            follows = raw[i + 1 : i + 2]
+            if multiline:
+                j = i + 1
+                while j < len(raw) and raw[j] in " \t":
+                    j += 1
+                if raw.startswith(("\n", "\r\n"), j):  # a line-ending backslash: join lines
+                    while j < len(raw) and raw[j] in " \t\r\n":
+                        j += 1
+                    i = j
+                    continue
+            if follows in _ESCAPES:
+                chars.append(_ESCAPES[follows])
+                spans.append((i, i + 2))
+                i += 2
+                continue
+            if follows in ("u", "U"):
+                width = 4 if follows == "u" else 8
+                digits = raw[i + 2 : i + 2 + width]
+                if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
+                    return None
+                code = int(digits, 16)
+                if code > 0x10FFFF:
+                    return None
+                chars.append(chr(code))
+                spans.append((i, i + 2 + width))
+                i += 2 + width
+                continue
+            return None
+        if multiline and raw.startswith("\r\n", i):
+            chars.append("\n")
+            spans.append((i, i + 2))
+            i += 2
+            continue
+        if char == "\n" and not multiline:
+            return None
+        chars.append(char)
+        spans.append((i, i + 1))
+        i += 1
+    return None
 
 
 #: A ruleset file is refused above this size before it is parsed (the shipped j7632 is 70 KB;
@@ -275,7 +470,9 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         raw = data_bytes.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesetError([RulesetProblem(file, None, None, f"cannot read: {exc}")]) from None
-    lines = raw.splitlines()
+    # Lines end at "\n" only, as TOML counts them (splitlines would also break at a form feed or
+    # U+2028 in a comment, and number the lines after it differently from tomllib).
+    lines = [line.removesuffix("\r") for line in raw.split("\n")]
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
@@ -291,7 +488,8 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
         raise RulesetError([RulesetProblem(file, None, None, f"not valid TOML: {why}")]) from None
 
-    positions, header_line, constant_lines = _positions(lines)
+    starts = _line_starts(raw)
+    positions, header_line, constant_lines = _positions(lines, raw, starts)
     problems: list[RulesetProblem] = []
     depth = _depth_of(data)
     if depth > MAX_TOML_DEPTH:
@@ -330,11 +528,22 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         where = (
             positions[index]
             if index < len(positions)
-            else {"line": None, "keys": {}, "examples": []}
+            else {"line": None, "keys": {}, "examples": [], "values": {}}
         )
-        rules.append(RuleText(rule, where["line"], where["keys"], tuple(where["examples"])))
+        rules.append(
+            RuleText(rule, where["line"], where["keys"], tuple(where["examples"]), where["values"])
+        )
     text = RulesetText(
-        file, header, constants, claims, tuple(rules), tuple(lines), header_line, constant_lines
+        file,
+        header,
+        constants,
+        claims,
+        tuple(rules),
+        tuple(lines),
+        header_line,
+        constant_lines,
+        raw,
+        tuple(starts),
     )
     problems = _control_characters(text)
     if problems:
