@@ -21,8 +21,8 @@ Bounds, each reported per record: a record (line, array element, document) is at
 at most :data:`MAX_DEPTH` deep, and its integers have at most :data:`MAX_INTEGER_DIGITS` digits
 (larger ones are reported with their path as out of range, before any conversion). Duplicate keys
 in an object are refused (``$.payer: duplicate key``): JSON parsers disagree on which one wins, so
-a claim that says two things is not checked as either. Numbers with a fraction or exponent stay
-visible as floats (``_FloatLiteral``) so the claim parser reports them with their text.
+a claim that says two things is not checked as either. Numbers with a fraction or exponent are
+decoded as floats, which the claim parser refuses (a binary float is inexact).
 
 Memory: at most one record plus a 64 KiB read buffer is held at a time (an array reader holds the
 undecoded rest of its buffer too), whatever the size of the input.
@@ -83,19 +83,6 @@ class Record:
     problem: ClaimError | Unreadable | None = None
 
 
-class _FloatLiteral(float):
-    """A JSON number with a fraction or exponent: kept as a float subclass so the claim parser
-    reports it as a float (inexact), with its original text."""
-
-    def __new__(cls, text: str) -> _FloatLiteral:
-        obj = super().__new__(cls, text)
-        obj.text = text  # type: ignore[attr-defined]
-        return obj
-
-    def __repr__(self) -> str:
-        return self.text  # type: ignore[attr-defined]
-
-
 class _LongInteger:
     """A JSON integer too long to convert: reported with its path, never turned into an int."""
 
@@ -117,9 +104,7 @@ class _Decoder:
 
     def __init__(self) -> None:
         self.marked = False
-        self.json = json.JSONDecoder(
-            object_pairs_hook=self._object, parse_float=_FloatLiteral, parse_int=self._integer
-        )
+        self.json = json.JSONDecoder(object_pairs_hook=self._object, parse_int=self._integer)
 
     def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
