@@ -1,4 +1,4 @@
-"""Stage 4, the runtime: :class:`Engine` and :func:`evaluate`.
+"""Stage 4, the engine: :class:`Engine` and :func:`evaluate`.
 
 Building an Engine loads, validates and compiles the rulesets once, builds the chosen backend and
 runs every ruleset's examples through it (a ruleset whose examples disagree with what it does is
