@@ -232,7 +232,7 @@ def check_examples_of(engine: Engine) -> None:
     Finding rules must have at least one example that fires and one near miss that does not.
 
     Cost: each example runs only the rule it belongs to plus the rules deriving the facts that
-    rule depends on (see :func:`_closure`), on backends that can run a subset of the program
+    rule depends on (see :meth:`_Closures.closure`), on backends that can run a subset of the program
     (python). Checking is then linear in rules plus examples instead of their product. The
     durable backend runs each example through its whole network.
     """
