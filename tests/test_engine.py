@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import textwrap
-from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -210,33 +208,6 @@ def test_unknown_backend_is_a_clear_error():
 def test_durable_on_313_says_why():
     with pytest.raises(RuntimeError, match=r"3\.13"):
         Engine(["core"], backend="durable")
-
-
-@pytest.mark.parametrize(
-    ("kind", "values"),
-    [
-        ("str", ["J7632", None, ""]),
-        ("int", [0, 240, None]),
-        (
-            "decimal",
-            [
-                Decimal("2400.0"),
-                Decimal("0.5"),
-                3,
-                None,
-            ],
-        ),
-        ("date", [dt.date(2026, 3, 2), None]),
-        ("list[str]", [("KO", "GA"), (), None]),
-        ("list[int]", [(1, 2), (), None]),
-    ],
-)
-def test_typed_message_formatters_print_what_the_generic_one_does(kind, values):
-    from hcpcs_rules import runtime
-
-    specialised = runtime.RUNTIME[runtime._FORMATTERS[kind]]
-    for value in values:
-        assert specialised(value) == runtime.format_value(value)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,4 +1,4 @@
-"""Stage 4, the runtime: :class:`Engine` and :func:`evaluate`.
+"""Stage 4, the engine: :class:`Engine` and :func:`evaluate`.
 
 Building an Engine loads, validates and compiles the rulesets once, builds the chosen backend and
 runs every ruleset's examples through it (a ruleset whose examples disagree with what it does is
@@ -232,7 +232,7 @@ def check_examples_of(engine: Engine) -> None:
     Finding rules must have at least one example that fires and one near miss that does not.
 
     Cost: each example runs only the rule it belongs to plus the rules deriving the facts that
-    rule depends on (see :func:`_closure`), on backends that can run a subset of the program
+    rule depends on (see :meth:`_Closures.closure`), on backends that can run a subset of the program
     (python). Checking is then linear in rules plus examples instead of their product. The
     durable backend runs each example through its whole network.
     """

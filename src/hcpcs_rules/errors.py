@@ -1,8 +1,12 @@
-"""The library's exceptions.
+"""The library's exceptions, all under :class:`HcpcsRulesError`.
 
-Both are ``ValueError`` subclasses so callers that already catch bad values keep working, and
-both carry *every* problem found, not just the first: a biller fixing a claim, or an author
-fixing a ruleset, should see the whole list in one go.
+Bad input, :class:`ClaimError` (a claim) and :class:`RulesetError` (a ruleset, as located
+:class:`RulesetProblem` records), are ``ValueError`` subclasses so callers that already catch bad
+values keep working, and both carry *every* problem found, not just the first: a biller fixing a
+claim, or an author fixing a ruleset, should see the whole list in one go. Failures while running,
+:class:`RuleExecutionError`, :class:`BackendError`, :class:`WorkerError` and
+:class:`EngineClosed`, are ``RuntimeError`` subclasses. :func:`printable` escapes control
+characters before any of their text reaches a terminal.
 """
 
 from __future__ import annotations
