@@ -35,11 +35,12 @@ from ..errors import RulesetError, RulesetProblem
 # The lowering's fixed facts and IR shapes are defined with the IR, where the backends read them
 # too; re-exported because the lowering writes them.
 from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, scope_conjunct
-from .context import MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, PROGRAMS, SEVERITIES, Build
+from .context import MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, PROGRAMS, SEVERITIES
 from .examples import check_examples
 from .lower import lower
 from .read import read_specs
 from .resolve import resolve_facts
+from .state import Build
 from .stratify import stratify
 from .typecheck import type_check
 

@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 
 from .. import ir
-from .context import SEVERITIES, Build, RuleWork, Where, hint
-
-EXAMPLE_KEYS = {"name", "base", "claim", "set", "unset", "fires", "line", "severity"}
+from .context import Where, hint
+from .specs import ExampleSpec, structure
+from .state import Build, RuleWork
 
 
 def check_examples(build: Build) -> None:
@@ -32,61 +32,45 @@ def check_examples(build: Build) -> None:
 
 
 def _examples(work: RuleWork) -> tuple[ir.Example, ...]:
-    raw = work.data.get("example", [])
     where = work.where
-    if not isinstance(raw, list):
-        where.error("examples must be [[rule.example]] tables")
-        return ()
     lines = work.rule.example_lines
     out = []
-    for index, example in enumerate(raw):
+    for index, example in enumerate(work.spec.example):
         line = lines[index] if index < len(lines) else work.rule.line
         if not isinstance(example, dict):
             continue
-        for key in sorted(set(example) - EXAMPLE_KEYS):
-            where.error(f"example: unknown key {key!r}{hint(key, EXAMPLE_KEYS)}", line=line)
-        name = example.get("name", f"example {index + 1}")
-        if not isinstance(name, str):
-            where.error("example name must be a string", line=line)
-            continue
-        if where.too_long("example name", name, line=line):
-            continue
-        fires = example.get("fires")
-        if not isinstance(fires, bool):
-            where.error("example needs fires = true or fires = false", line=line)
-            continue
-        claim = _claim(where, line, example)
+        spec = structure(
+            ExampleSpec, example, where, unknown="example: unknown key {key}", line=line
+        )
+        if spec.fires is None or ("name" in example and spec.name is None):
+            continue  # reported: nothing to check the claim against, or no name to call it by
+        claim = _claim(where, line, spec)
         if claim is None:
             continue
-        expected_line = example.get("line")
-        severity = example.get("severity")
-        if expected_line is not None and not isinstance(expected_line, int):
-            where.error("example line must be a line number", line=line)
-        if severity is not None and severity not in SEVERITIES:
-            where.error(f"example severity must be one of {', '.join(SEVERITIES)}", line=line)
-        out.append(ir.Example(str(name), claim, fires, expected_line, severity, line))
+        name = f"example {index + 1}" if spec.name is None else spec.name
+        out.append(ir.Example(name, claim, spec.fires, spec.line, spec.severity, line))
     return tuple(out)
 
 
-def _claim(where: Where, line: int | None, example: dict[str, Any]) -> Any:
+def _claim(where: Where, line: int | None, spec: ExampleSpec) -> Any:
     claims = where.text.claims
-    if "claim" in example:
-        claim = copy.deepcopy(example["claim"])
+    if spec.claim is not None:
+        claim = copy.deepcopy(spec.claim)
     else:
-        base = example.get("base")
-        if base not in claims:
+        if spec.base not in claims:
             where.error(
-                f"example base {base!r} is not a claim in [claims]{hint(str(base), list(claims))}",
+                f"example base {spec.base!r} is not a claim in [claims]"
+                f"{hint(str(spec.base), list(claims))}",
                 line=line,
             )
             return None
-        claim = copy.deepcopy(claims[base])
+        claim = copy.deepcopy(claims[spec.base])
     try:
-        for path, value in (example.get("set") or {}).items():
+        for path, value in (spec.set or {}).items():
             patch(claim, path, copy.deepcopy(value))
-        for path in example.get("unset") or []:
+        for path in spec.unset or []:
             patch(claim, path, UNSET)
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         where.error(f"example patch: {exc}", line=line)
         return None
     return claim  # TOML dates stay dates: the claim parser accepts datetime.date

@@ -18,7 +18,8 @@ from typing import Any
 
 from .. import ir
 from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, scope_conjunct
-from .context import CODE, FACT_NAME, MAX_LIST_ITEMS, SEVERITIES, Build, RuleWork, Where, hint
+from .context import CODE, FACT_NAME, MAX_LIST_ITEMS, SEVERITIES, Where, hint
+from .state import Build, RuleWork
 
 
 def lower(build: Build) -> None:
@@ -30,15 +31,15 @@ def lower(build: Build) -> None:
 
 
 def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
-    where, d, on = work.where, work.data, work.on
+    where, spec, on = work.where, work.spec, work.on
     conjuncts: list[ir.Expr] = []
-    conjuncts += _codes(where, d.get("codes"), on)
-    scope = _scope(build, where, d.get("scope", ["all"]), conjuncts)
-    effective = _effective(build, where, d.get("effective"), on, conjuncts)
+    conjuncts += _codes(where, spec.codes, on)
+    scope = _scope(build, where, spec.scope, conjuncts)
+    effective = _effective(build, where, spec.effective, on, conjuncts)
     conjuncts += work.when
     finding = None
-    if "severity" in d and "message" in d:
-        pairs = severity(where, d["severity"], scope)
+    if spec.severity is not None and "message" in work.rule.data:
+        pairs = severity(where, spec.severity, scope)
         if pairs is not None and work.message is not None:
             finding = ir.FindingSpec(
                 pairs, work.message, payer_specific="all" not in scope or len(pairs) > 1
@@ -61,17 +62,17 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
         where.error(f"a rule cannot read the fact {work.derive!r} it derives", key="derive")
     if not work.sound:
         return None
-    codes = d.get("codes")
+    codes = spec.codes
     return ir.Rule(
         id=work.rule.id or "?",
         ruleset=work.ruleset,
-        title=d["title"].strip(),
+        title=spec.title.strip(),
         on=on,  # type: ignore[arg-type]
         conjuncts=tuple(conjuncts),
         finding=finding,
         derive=work.derive,
         derive_fields=derive_fields,
-        source=d["source"].strip(),
+        source=spec.source.strip(),
         stratum=0,
         reads=tuple(sorted(reads)),
         depends=tuple(sorted(reads | tested)),
@@ -83,9 +84,9 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
             scope=tuple(scope),
             codes=tuple(codes) if isinstance(codes, list) else (),
             effective=effective,
-            when=d.get("when"),
-            message=d.get("message"),
-            notes=d.get("notes"),
+            when=spec.when,
+            message=spec.message,
+            notes=spec.notes,
         ),
     )
 
@@ -116,6 +117,8 @@ def _codes(where: Where, codes: Any, on: str) -> list[ir.Expr]:
 def _scope(build: Build, where: Where, scope: Any, conjuncts: list[ir.Expr]) -> list[str]:
     if isinstance(scope, str):
         scope = [scope]
+    elif isinstance(scope, tuple):  # the spec's default, ("all",)
+        scope = list(scope)
     if (
         not isinstance(scope, list)
         or not scope

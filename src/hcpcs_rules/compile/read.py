@@ -1,4 +1,5 @@
-"""Pass 1, read: the shape of what each file says (header, constants, each rule's keys)."""
+"""Pass 1, read: the shape of what each file says (header, constants, each rule's keys), into
+the specs of :mod:`.specs`."""
 
 from __future__ import annotations
 
@@ -8,37 +9,9 @@ from typing import Any
 from .. import ir, schema
 from ..errors import RulesetError
 from ..expr import Env
-from .context import (
-    FACT_NAME,
-    MAX_INT_DIGITS,
-    MAX_LIST_ITEMS,
-    MAX_TEXT,
-    RULE_ID,
-    VERSION,
-    Build,
-    RuleWork,
-    Where,
-    hint,
-)
-
-HEADER_KEYS = {"name", "version", "description", "requires"}
-RULE_KEYS = {
-    "id",
-    "title",
-    "on",
-    "codes",
-    "scope",
-    "severity",
-    "effective",
-    "when",
-    "message",
-    "derive",
-    "per",
-    "fields",
-    "source",
-    "example",
-    "notes",
-}
+from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where
+from .specs import HeaderSpec, RuleSpec, structure
+from .state import Build, RuleWork
 
 
 def read_specs(build: Build) -> None:
@@ -75,33 +48,13 @@ def read_specs(build: Build) -> None:
 
 
 def _header(where: Where, known: set[str]) -> ir.RulesetInfo | None:
-    h = where.text.header
-    for key in sorted(set(h) - HEADER_KEYS):
-        where.error(f"unknown key {key!r} in [ruleset]{hint(key, HEADER_KEYS)}")
-    name, version = h.get("name"), h.get("version")
-    if not isinstance(name, str) or not FACT_NAME.match(name):
-        where.error("[ruleset] needs a name of lowercase letters, digits and _")
+    spec = structure(HeaderSpec, where.text.header, where, unknown="unknown key {key} in [ruleset]")
+    for required in spec.requires:
+        if required not in known:
+            where.error(f"requires ruleset {required!r}, which is not installed")
+    if spec.name is None or spec.version is None:
         return None
-    if not isinstance(version, str) or not VERSION.match(version):
-        where.error(
-            '[ruleset] needs a version of letters, digits and . + _ - (at most 64), e.g. version = "1.0.0"'
-        )
-        return None
-    description = h.get("description", "")
-    if not isinstance(description, str):
-        where.error("[ruleset] description must be a string")
-        description = ""
-    where.too_long("description", description)
-    requires = h.get("requires", [])
-    if not isinstance(requires, list) or not all(
-        isinstance(r, str) and FACT_NAME.match(r) for r in requires
-    ):
-        where.error("requires must be a list of ruleset names")
-    else:
-        for required in requires:
-            if required not in known:
-                where.error(f"requires ruleset {required!r}, which is not installed")
-    return ir.RulesetInfo(name, version, where.text.file, description)
+    return ir.RulesetInfo(spec.name, spec.version, where.text.file, spec.description)
 
 
 def _constants(where: Where) -> dict[str, ir.Const]:
@@ -135,50 +88,15 @@ def _constants(where: Where) -> dict[str, ir.Const]:
 def _rule(where: Where, ruleset: str) -> RuleWork:
     rule = where.rule
     assert rule is not None
-    d, rid = rule.data, rule.id
-    if rid is None or not RULE_ID.match(rid):
-        where.error(
-            "a rule needs an id of capital letters, digits and '-', e.g. id = \"J7632-UNITS-MISMATCH\""
-        )
-    for key in sorted(set(d) - RULE_KEYS):
-        where.error(f"unknown key {key!r}{hint(key, RULE_KEYS)}", key=key)
-    title = d.get("title")
-    if not isinstance(title, str) or not title.strip():
-        where.error("a rule needs a title")
-    else:
-        where.too_long("title", title, key="title")
-    source = d.get("source")
-    if not isinstance(source, str) or not source.strip():
-        where.error("a rule needs a source: the policy, article or regulation it rests on")
-    else:
-        where.too_long("source", source, key="source")
-    notes = d.get("notes")
-    if notes is not None and not isinstance(notes, str):
-        where.error("notes must be a string", key="notes")
-    elif notes is not None:
-        where.too_long("notes", notes, key="notes")
-    on = d.get("on", "line")
-    if on not in ("line", "claim"):
-        where.error(f"on must be 'line' or 'claim', not {on!r}", key="on")
-        on = "line"
-    when = d.get("when")
-    if when is not None and not isinstance(when, str):
-        where.error("when must be a condition string", key="when")
-    derive = d.get("derive")
-    if derive is not None and not isinstance(derive, str):
-        derive = ""  # not a name: resolve_facts reports it; keep it hashable from here on
-    has_severity, has_message = "severity" in d, "message" in d
+    spec = structure(RuleSpec, rule.data, where, unknown="unknown key {key}")
+    # Not a name: resolve_facts reports it; kept hashable from here on.
+    derive = spec.derive if spec.derive is None or isinstance(spec.derive, str) else ""
+    has_severity, has_message = "severity" in rule.data, "message" in rule.data
     if has_severity != has_message:
         where.error("a finding needs both severity and message")
     if derive is None and not has_message:
         where.error("a rule must emit a finding (severity + message) or derive a fact (derive)")
-    if has_message:
-        message = d["message"]
-        if not isinstance(message, str) or not message.strip():
-            where.error("message must be a non-empty template string", key="message")
-        else:
-            where.too_long("message", message, key="message")
-    return RuleWork(where, ruleset, on=on, derive=derive)
+    return RuleWork(where, ruleset, spec, derive=derive)
 
 
 def constant_size_problem(value: Any) -> str | None:

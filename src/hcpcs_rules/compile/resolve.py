@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .. import ir, schema
 from ..expr import names_used
-from .context import FACT_NAME, RESERVED_FIELDS, Build, RuleWork
+from .context import FACT_NAME, RESERVED_FIELDS
 from .graph import order
+from .state import Build, RuleWork
 
 
 def resolve_facts(build: Build) -> None:
@@ -48,13 +49,13 @@ def _declare(build: Build, work: RuleWork) -> bool:
             key="derive",
         )
         return False
-    per = work.data.get("per", work.on)
+    per = work.on if work.spec.per is None else work.spec.per
     if per not in ("line", "claim") or (work.on == "claim" and per == "line"):
         where.error("per must be 'line' or 'claim' (a claim rule derives per claim)", key="per")
         return False
     build.facts[name] = ir.DerivedFact(name, per, (), rid or "?", work.ruleset)
     build.fact_fields[name] = {}
-    fields = work.data.get("fields", {})
+    fields = {} if work.spec.fields is None else work.spec.fields
     if not isinstance(fields, dict):
         where.error('fields must be a table of name = "expression"', key="fields")
     elif fields and per == "claim" and work.on == "line":
@@ -77,8 +78,8 @@ def _declare(build: Build, work: RuleWork) -> bool:
 def field_texts(work: RuleWork) -> dict[str, str]:
     """The fields of a fact-deriving rule that are typed: well named, written as expressions
     (:func:`_declare` reported the others)."""
-    fields = work.data.get("fields", {})
-    per = work.data.get("per", work.on)
+    fields = {} if work.spec.fields is None else work.spec.fields
+    per = work.on if work.spec.per is None else work.spec.per
     if not isinstance(fields, dict) or (fields and work.on == "line" and per == "claim"):
         return {}
     return {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from .context import Build
 from .graph import order
+from .state import Build
 
 
 def stratify(build: Build) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .. import ir
 from ..expr import Env, ExprError, digits_bound, parse_expr, parse_template
-from .context import Build, RuleWork
 from .resolve import field_texts
+from .state import Build, RuleWork
 
 
 def type_check(build: Build) -> None:
@@ -18,14 +18,14 @@ def type_check(build: Build) -> None:
         _fields(build, work)
     for work in build.rules:
         env = _rule_env(build, work)
-        when = work.data.get("when")
+        when = work.spec.when
         if isinstance(when, str):
             try:
                 work.when = tuple(_flatten(parse_expr(when, env)))
             except ExprError as exc:
                 work.where.expr_errors("when", when, exc, "when: ")
-        message = work.data.get("message")
-        if "severity" in work.data and isinstance(message, str) and message.strip():
+        message = work.spec.message
+        if work.spec.severity is not None and message is not None:
             try:
                 work.message = parse_template(message.strip(), env)
             except ExprError as exc:
