@@ -19,7 +19,7 @@ from hcpcs_rules.compile.graph import order
 from hcpcs_rules.compile.lower import lower, severity
 from hcpcs_rules.compile.read import read_specs
 from hcpcs_rules.compile.resolve import resolve_facts
-from hcpcs_rules.compile.specs import RuleSpec, structure
+from hcpcs_rules.compile.specs import ExampleSpec, RuleSpec, structure
 from hcpcs_rules.compile.state import Build
 from hcpcs_rules.compile.stratify import stratify
 from hcpcs_rules.compile.typecheck import type_check
@@ -351,4 +351,27 @@ def test_check_examples_reports_each_problem_at_the_examples_line(build):
     assert [(p.message, p.line) for p in b.problems] == [
         ("example: unknown key 'fire' (did you mean 'fires'?)", first),
         ("example base 'bsae' is not a claim in [claims] (did you mean 'base'?)", second),
+    ]
+
+
+def test_check_examples_refuses_patches_that_are_not_tables_or_lists(build):
+    body = EXAMPLES.replace(
+        'set = { "lines[0].units" = "1", "lines[1]" = { hcpcs = "A" } }', "set = 1"
+    )
+    b = build(body.replace('base = "bsae"', 'base = "base"\nunset = "id"'), check_examples)
+    check_examples(b)
+    assert messages(b) == [
+        'example set must be a table of path = value, e.g. set = { "lines[0].units" = "1" }',
+        "example unset must be a list of paths",
+    ]
+    assert b.program_rules[0].examples == ()
+
+
+def test_a_message_with_braces_is_said_as_written(build):
+    # Messages are not format strings: only {value!r} is filled in (a brace once crashed this).
+    b = build(RULE, check_examples)
+    where = b.where(b.texts[0], b.texts[0].rules[0])
+    structure(ExampleSpec, {"fires": True, "set": 1}, where, unknown="{key}")
+    assert messages(b) == [
+        'example set must be a table of path = value, e.g. set = { "lines[0].units" = "1" }'
     ]

@@ -17,6 +17,9 @@ from .context import Where, hint
 from .specs import ExampleSpec, structure
 from .state import Build, RuleWork
 
+#: Keys without which (when written wrong) an example is not built: it would be another example.
+_SKIP = ("name", "set", "unset")
+
 
 def check_examples(build: Build) -> None:
     """Build each rule's examples (a base claim from ``[claims]`` or a claim of its own, with
@@ -42,8 +45,8 @@ def _examples(work: RuleWork) -> tuple[ir.Example, ...]:
         spec = structure(
             ExampleSpec, example, where, unknown="example: unknown key {key}", line=line
         )
-        if spec.fires is None or ("name" in example and spec.name is None):
-            continue  # reported: nothing to check the claim against, or no name to call it by
+        if spec.fires is None or any(k in example and getattr(spec, k) is None for k in _SKIP):
+            continue  # reported: nothing to check the claim against, to call it, or to patch
         claim = _claim(where, line, spec)
         if claim is None:
             continue
@@ -70,7 +73,7 @@ def _claim(where: Where, line: int | None, spec: ExampleSpec) -> Any:
             patch(claim, path, copy.deepcopy(value))
         for path in spec.unset or []:
             patch(claim, path, UNSET)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
         where.error(f"example patch: {exc}", line=line)
         return None
     return claim  # TOML dates stay dates: the claim parser accepts datetime.date

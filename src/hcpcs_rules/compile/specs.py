@@ -31,8 +31,8 @@ T = TypeVar("T")
 class Key:
     """How one key of a table is read."""
 
-    #: What to say when the value is missing (if required) or not acceptable; ``{value!r}``
-    #: quotes the value written (so a literal brace is written ``{{``).
+    #: What to say when the value is missing (if required) or not acceptable; ``{value!r}`` in
+    #: it is replaced by the value written (nothing else is: braces are literal).
     message: str
     types: tuple[type, ...] = (object,)
     required: bool = False
@@ -141,8 +141,11 @@ class ExampleSpec:
     name: str | None = key("example name must be a string", (str,), longest="example name")
     base: Any = _as_written()
     claim: Any = _as_written()
-    set: Any = _as_written()
-    unset: Any = _as_written()
+    set: dict[str, Any] | None = key(
+        'example set must be a table of path = value, e.g. set = { "lines[0].units" = "1" }',
+        (dict,),
+    )
+    unset: list[Any] | None = key("example unset must be a list of paths", (list,))
     fires: bool | None = key("example needs fires = true or fires = false", (bool,), required=True)
     line: int | None = key("example line must be a line number", (int,))
     severity: str | None = key(
@@ -150,6 +153,10 @@ class ExampleSpec:
         (str,),
         accept=lambda v: v in SEVERITIES,
     )
+
+
+def _said(message: str, value: Any) -> str:
+    return message.replace("{value!r}", repr(value))
 
 
 def keys_of(spec: type) -> frozenset[str]:
@@ -178,13 +185,13 @@ def structure(
         rule: Key = field.metadata["key"]
         if field.name not in table:
             if rule.required:
-                where.error(rule.message.format(value=None), line=line)
+                where.error(_said(rule.message, None), line=line)
             continue
         value = table[field.name]
         if rule.message and (
             not isinstance(value, rule.types) or (rule.accept and not rule.accept(value))
         ):
-            where.error(rule.message.format(value=value), key=field.name, line=line)
+            where.error(_said(rule.message, value), key=field.name, line=line)
             continue
         if rule.longest and where.too_long(rule.longest, value, key=field.name, line=line):
             continue
