@@ -24,6 +24,7 @@ from hcpcs_rules.compile.state import Build
 from hcpcs_rules.compile.stratify import stratify
 from hcpcs_rules.compile.typecheck import type_check
 from hcpcs_rules.errors import RulesetError
+from hcpcs_rules.expr import names_used
 from hcpcs_rules.load import Installed, read_ruleset
 
 HEADER = '[ruleset]\nname = "mine"\nversion = "1"\n'
@@ -134,6 +135,23 @@ def test_structure_fills_a_spec_and_keeps_defaults_for_what_is_wrong(build):
         "notes must be a string",
         "on must be 'line' or 'claim', not 'both'",
     ]
+
+
+def test_names_used_reads_the_names_of_a_text_without_typing_it():
+    assert names_used("b.twice > 4 and exists(a) and ceil_div(x, 2) > limit") == {
+        "b",
+        "a",
+        "exists",
+        "ceil_div",
+        "x",
+        "limit",
+    }
+    assert names_used("units.expected\n  and not exists(dispensed)") == {
+        "units",
+        "exists",
+        "dispensed",
+    }
+    assert names_used("b.twice >") == frozenset()  # does not parse: the type check says why
 
 
 # -- 2. resolve facts ---------------------------------------------------------------------------

@@ -83,7 +83,9 @@ class Where:
         self.sink.append(problem)
         self.errors += 1
 
-    def too_long(self, kind: str, value: Any, *, key: str | None = None, line=None) -> bool:
+    def too_long(
+        self, kind: str, value: Any, *, key: str | None = None, line: int | None = None
+    ) -> bool:
         """Report (and say) whether ``value`` is a string longer than ``kind`` allows."""
         limit = MAX_TEXT[kind]
         if isinstance(value, str) and len(value) > limit:
