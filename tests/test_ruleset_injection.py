@@ -266,7 +266,7 @@ def test_no_ruleset_string_runs_code(tmp_path, backend, field):
             if field == "title":
                 assert rule.title == text.strip()
             elif field == "notes":
-                assert rule.doc["notes"] == text
+                assert rule.doc.notes == text
             elif field == "source":
                 assert rule.source == text.strip()
                 assert {f.source for f in result.findings if f.rule_id == rule.id} == {text.strip()}

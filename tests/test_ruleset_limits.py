@@ -81,7 +81,7 @@ def test_line_breaks_and_tabs_are_fine_in_notes_and_conditions(tmp_path):
         tmp_path, rule(when="line.units > 100\n\tand line.units < 1000", notes=r'"one\n\ttwo"')
     )
     engine = Engine(["core", path], backend="python")
-    assert engine.program.rule("MINE-RULE").doc["notes"] == "one\n\ttwo"
+    assert engine.program.rule("MINE-RULE").doc.notes == "one\n\ttwo"
     header = HEADER.replace('version = "0.1.0"', 'version = "0.1.0"\ndescription = "a\\nb"')
     assert Engine(["core", write(tmp_path, rule(), header)]).program.rulesets[-1].description == (
         "a\nb"

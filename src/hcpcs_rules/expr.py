@@ -41,6 +41,7 @@ __all__ = [
     "ExprError",
     "ExprProblem",
     "digits_bound",
+    "names_used",
     "parse_expr",
     "parse_template",
 ]
@@ -536,6 +537,22 @@ def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
     if checker.errors:
         raise ExprError([located(*error) for error in checker.errors])
     return result
+
+
+def names_used(text: str) -> frozenset[str]:
+    """The bare names ``text`` mentions (fact roots, ``exists`` arguments, constants, functions).
+
+    What the compiler orders derived facts by before typing any of them. A text that does not
+    parse names nothing here; :func:`parse_expr` reports why when the text is type-checked.
+    """
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        return frozenset()
+    flat = text.strip().replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    try:
+        tree = ast.parse(flat, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
 
 
 def _const_bound(value: Decimal | int) -> Bound:

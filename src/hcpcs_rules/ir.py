@@ -43,6 +43,7 @@ __all__ = [
     "Path",
     "Program",
     "Rule",
+    "RuleDoc",
     "RulesetInfo",
     "codes_conjunct",
     "scope_conjunct",
@@ -200,6 +201,21 @@ class Example:
 
 
 @_node
+class RuleDoc:
+    """A rule's catalogue text as written: for :mod:`hcpcs_rules.reference`, not for evaluation
+    (which reads the lowered fields of :class:`Rule`)."""
+
+    scope: tuple[str, ...] = ("all",)
+    codes: tuple[str, ...] = ()
+    #: ``{"from": date, "to": date}`` (either may be missing), or one such table per overlay;
+    #: None when the rule is not date-limited. A plain dict as TOML gave it.
+    effective: Any = None
+    when: str | None = None
+    message: str | None = None
+    notes: str | None = None
+
+
+@_node
 class Rule:
     id: str
     ruleset: str
@@ -226,8 +242,8 @@ class Rule:
     #: instead.
     codes: tuple[str, ...] = ()
     scope: tuple[str, ...] = ("all",)
-    #: Catalogue metadata kept for documentation: the scope, severities and dates as written.
-    doc: Any = None
+    #: What the rule reference prints, as the author wrote it (never read to evaluate).
+    doc: RuleDoc = attrs.field(factory=lambda: RuleDoc())
 
 
 @_node

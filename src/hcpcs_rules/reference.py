@@ -39,7 +39,7 @@ def _severity_rows(rule: ir.Rule) -> list[tuple[str, str]]:
             if overlay == "*" and len(rule.finding.severity) > 1
             else _scope_text([overlay])
             if overlay != "*"
-            else _scope_text(rule.doc["scope"])
+            else _scope_text(rule.doc.scope)
         )
         rows.append((name, severity))
     return rows
@@ -74,17 +74,17 @@ def _example_text(example: ir.Example) -> str:
 
 def rule_markdown(rule: ir.Rule, program: ir.Program) -> str:
     info = next(r for r in program.rulesets if r.name == rule.ruleset)
-    doc = rule.doc or {}
+    doc = rule.doc
     lines = [f"# {rule.id}: {rule.title}", ""]
     applies = "each line" if rule.on == "line" else "the claim (once)"
-    if doc.get("codes"):
-        applies += f" with HCPCS {', '.join(doc['codes'])}"
+    if doc.codes:
+        applies += f" with HCPCS {', '.join(doc.codes)}"
     lines += [
         f"- Ruleset: `{info.label}`",
         f"- Fires on: {applies}",
-        f"- Scope: {_scope_text(doc.get('scope', ['all']))}",
+        f"- Scope: {_scope_text(doc.scope)}",
     ]
-    effective = _effective_text(doc.get("effective"))
+    effective = _effective_text(doc.effective)
     if effective:
         lines.append(f"- Effective: {effective}")
     if rule.derive is not None:
@@ -99,13 +99,13 @@ def rule_markdown(rule: ir.Rule, program: ir.Program) -> str:
             *(f"| {who} | {severity} |" for who, severity in rows),
             "",
         ]
-    if doc.get("when"):
-        lines += ["**When it fires**", "", "```", doc["when"].strip(), "```", ""]
-    if doc.get("message"):
-        lines += ["**Message**", "", "```", doc["message"].strip(), "```", ""]
+    if doc.when:
+        lines += ["**When it fires**", "", "```", doc.when.strip(), "```", ""]
+    if doc.message:
+        lines += ["**Message**", "", "```", doc.message.strip(), "```", ""]
     lines += ["**Source**", "", rule.source, ""]
-    if doc.get("notes"):
-        lines += ["**Notes**", "", doc["notes"].strip(), ""]
+    if doc.notes:
+        lines += ["**Notes**", "", doc.notes.strip(), ""]
     if rule.examples:
         lines += ["**Examples**", "", *(_example_text(e) for e in rule.examples), ""]
     return "\n".join(lines)
@@ -129,7 +129,7 @@ def index_markdown(program: ir.Program) -> str:
             if rule.finding
             else f"derives `{rule.derive}`"
         )
-        scope = ", ".join(rule.doc.get("scope", ["all"]))
+        scope = ", ".join(rule.doc.scope)
         lines.append(
             f"| [{rule.id}]({rule.id}.md) | {rule.title} | {rule.on} | {scope} | {severity} |"
         )

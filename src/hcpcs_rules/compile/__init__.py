@@ -1,0 +1,129 @@
+"""Stage 2 of the pipeline: what ruleset files *mean* -> a validated, stratified :class:`~ir.Program`.
+
+The compiler reads :class:`~hcpcs_rules.load.RulesetText` values and checks everything a ruleset
+author can get wrong, collecting every problem (with file, line and rule id) before raising one
+:class:`~hcpcs_rules.errors.RulesetError`: unknown keys, fields or functions (with "did you mean"),
+wrong types, duplicate ids across rulesets, cycles between derived facts, examples that are not
+claims.
+
+It is an ordered sequence of passes (:data:`PASSES`), each a function of the shared
+:class:`~.context.Build` in a module of its own:
+
+1. :func:`~.read.read_specs` (``read.py``): headers, constants, each rule's keys and their shape;
+2. :func:`~.resolve.resolve_facts` (``resolve.py``): derived facts declared, ordered by what
+   their fields read;
+3. :func:`~.typecheck.type_check` (``typecheck.py``): fact fields, ``when``, message templates;
+4. :func:`~.lower.lower` (``lower.py``): codes, scope, effective dates and severities per payer
+   into conjuncts and IR fields; each sound rule becomes an :class:`~hcpcs_rules.ir.Rule`;
+5. :func:`~.stratify.stratify` (``stratify.py``): strata and evaluation order;
+6. :func:`~.examples.check_examples` (``examples.py``): example claims built and patched.
+
+Problems are reported through an error context bound to the file and rule
+(:class:`~.context.Where`). Two derived facts have a fixed meaning for the lowering and must be
+declared by some ruleset (the built-in ``core`` does): ``payer_scope`` (per claim: ``overlay``,
+``program``) and ``service`` (per line: ``date``, ``place``); see :mod:`hcpcs_rules.ir`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from .. import ir, load
+from ..errors import RulesetError, RulesetProblem
+
+# The lowering's fixed facts and IR shapes are defined with the IR, where the backends read them
+# too; re-exported because the lowering writes them.
+from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, scope_conjunct
+from .context import MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, PROGRAMS, SEVERITIES
+from .examples import check_examples
+from .lower import lower
+from .read import read_specs
+from .resolve import resolve_facts
+from .state import Build
+from .stratify import stratify
+from .typecheck import type_check
+
+__all__ = [
+    "MAX_INT_DIGITS",
+    "MAX_LIST_ITEMS",
+    "MAX_TEXT",
+    "PASSES",
+    "PROGRAMS",
+    "SCOPE_FACT",
+    "SERVICE_FACT",
+    "SEVERITIES",
+    "codes_conjunct",
+    "compile_files",
+    "compile_program",
+    "scope_conjunct",
+]
+
+#: The compiler, in order. Each pass reads what earlier ones left in the Build and adds its own;
+#: problems are collected across all of them and raised together at the end.
+PASSES: tuple[Callable[[Build], None], ...] = (
+    read_specs,
+    resolve_facts,
+    type_check,
+    lower,
+    stratify,
+    check_examples,
+)
+
+
+def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
+    """Resolve ruleset names/paths (plus what they require) and compile them."""
+    # Once per build: names in the selection and in `requires` both use it. Entry points are
+    # loaded only for the rulesets actually used.
+    installed = load.Installed()
+    files = load.resolve(selection, installed)
+    texts: dict[str, load.RulesetText] = {}
+    order: list[str] = []
+    pending = [load.read_ruleset(f) for f in files]
+    problems: list[RulesetProblem] = []
+    while pending:
+        text = pending.pop(0)
+        if text.name in texts:
+            if texts[text.name].file != text.file:
+                problems.append(
+                    text.problem(
+                        text.header_line,
+                        None,
+                        f"ruleset {text.name!r} is also defined in {texts[text.name].file}",
+                    )
+                )
+            continue
+        texts[text.name] = text
+        order.append(text.name)
+        for required in text.header.get("requires", []) or []:
+            if isinstance(required, str) and required not in texts and required in installed:
+                try:
+                    pending.append(load.read_ruleset(installed.path(required)))
+                except RulesetError as exc:
+                    problems.extend(exc.problems)
+    if problems:
+        raise RulesetError(problems)
+    # Required rulesets come first, so their facts are declared before they are used.
+    ranked = sorted(order, key=lambda n: (_depth(n, texts), order.index(n)))
+    return compile_program([texts[n] for n in ranked])
+
+
+def _depth(
+    name: str, texts: dict[str, load.RulesetText], seen: frozenset[str] = frozenset()
+) -> int:
+    if name in seen or name not in texts:
+        return 0
+    requires = texts[name].header.get("requires", []) or []
+    return 1 + max(
+        (_depth(r, texts, seen | {name}) for r in requires if isinstance(r, str)), default=-1
+    )
+
+
+def compile_program(texts: Sequence[load.RulesetText]) -> ir.Program:
+    """Compile already-read rulesets (in dependency order) into one Program."""
+    build = Build(tuple(texts))
+    for step in PASSES:
+        step(build)
+    if build.problems:
+        raise RulesetError(build.problems)
+    return build.program()

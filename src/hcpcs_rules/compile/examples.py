@@ -1,0 +1,106 @@
+"""Pass 6, check examples: each ``[[rule.example]]`` as a claim (its base, patched).
+
+Only the shape is checked here; whether each example fires as it says is the engine's check
+when it is built (:mod:`hcpcs_rules.engine`), since that needs a backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import attrs
+
+from .. import ir
+from .context import Where, hint
+from .specs import ExampleSpec, structure
+from .state import Build, RuleWork
+
+#: Keys without which (when written wrong) an example is not built: it would be another example.
+_SKIP = ("name", "set", "unset")
+
+
+def check_examples(build: Build) -> None:
+    """Build each rule's examples (a base claim from ``[claims]`` or a claim of its own, with
+    ``set``/``unset`` patches) and attach them to the rule's IR."""
+    examples: dict[str, tuple[ir.Example, ...]] = {}
+    for work in build.rules:  # every rule's examples are checked, sound or not
+        found = _examples(work)
+        if work.lowered is not None:
+            examples[work.lowered.id] = found
+    build.program_rules = [
+        attrs.evolve(rule, examples=examples[rule.id]) for rule in build.program_rules
+    ]
+
+
+def _examples(work: RuleWork) -> tuple[ir.Example, ...]:
+    where = work.where
+    lines = work.rule.example_lines
+    out = []
+    for index, example in enumerate(work.spec.example):
+        line = lines[index] if index < len(lines) else work.rule.line
+        if not isinstance(example, dict):
+            continue
+        spec = structure(
+            ExampleSpec, example, where, unknown="example: unknown key {key}", line=line
+        )
+        if spec.fires is None or any(k in example and getattr(spec, k) is None for k in _SKIP):
+            continue  # reported: nothing to check the claim against, to call it, or to patch
+        claim = _claim(where, line, spec)
+        if claim is None:
+            continue
+        name = f"example {index + 1}" if spec.name is None else spec.name
+        out.append(ir.Example(name, claim, spec.fires, spec.line, spec.severity, line))
+    return tuple(out)
+
+
+def _claim(where: Where, line: int | None, spec: ExampleSpec) -> Any:
+    claims = where.text.claims
+    if spec.claim is not None:
+        claim = copy.deepcopy(spec.claim)
+    else:
+        if spec.base not in claims:
+            where.error(
+                f"example base {spec.base!r} is not a claim in [claims]"
+                f"{hint(str(spec.base), list(claims))}",
+                line=line,
+            )
+            return None
+        claim = copy.deepcopy(claims[spec.base])
+    try:
+        for path, value in (spec.set or {}).items():
+            patch(claim, path, copy.deepcopy(value))
+        for path in spec.unset or []:
+            patch(claim, path, UNSET)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        where.error(f"example patch: {exc}", line=line)
+        return None
+    return claim  # TOML dates stay dates: the claim parser accepts datetime.date
+
+
+UNSET = object()
+_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
+
+
+def patch(data: Any, path: str, value: Any) -> None:
+    """Set (or, with UNSET, remove) ``path`` like ``lines[0].units`` inside ``data``."""
+    steps: list[str | int] = []
+    for part in str(path).split("."):
+        match = _PATH_PART.fullmatch(part)
+        if not match:
+            raise ValueError(f"bad path {path!r}")
+        steps.append(match.group(1))
+        steps.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
+    target = data
+    for step in steps[:-1]:
+        if isinstance(step, str) and isinstance(target, dict) and step not in target:
+            target[step] = {}
+        target = target[step]
+    last = steps[-1]
+    if value is UNSET:
+        del target[last]
+    elif isinstance(last, int) and isinstance(target, list) and last == len(target):
+        target.append(value)
+    else:
+        target[last] = value

@@ -1,0 +1,130 @@
+"""Pass 1, read: the shape of what each file says (header, constants, each rule's keys), into
+the specs of :mod:`.specs`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .. import ir, schema
+from ..errors import RulesetError
+from ..expr import Env
+from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where
+from .specs import HeaderSpec, RuleSpec, structure
+from .state import Build, RuleWork
+
+
+def read_specs(build: Build) -> None:
+    """Check each file's header, constants and rules' keys; drop rules whose id is taken.
+
+    A file whose header cannot be read stops the build here: every later pass names its ruleset.
+    """
+    for text in build.texts:
+        info = _header(build.where(text), {t.name for t in build.texts})
+        if info is not None:
+            build.infos[text.file] = info
+    if build.problems:
+        raise RulesetError(build.problems)
+    for text in build.texts:
+        # Constants are local to their file; facts are shared by every ruleset in the program.
+        constants = _constants(build.where(text))
+        build.envs[text.file] = Env(
+            schema.BASE_ROOTS, build.fact_fields, constants, build.fact_bounds
+        )
+    seen: dict[str, Where] = {}
+    for text in build.texts:
+        for rule in text.rules:
+            where = build.where(text, rule)
+            rid = rule.id
+            if rid is not None and rid in seen:
+                other = seen[rid]
+                where.error(
+                    f"duplicate rule id {rid!r}: also defined at {other.text.file}:{other.line()}"
+                )
+                continue
+            if rid is not None:
+                seen[rid] = where
+            build.rules.append(_rule(where, build.infos[text.file].name))
+
+
+def _header(where: Where, known: set[str]) -> ir.RulesetInfo | None:
+    spec = structure(HeaderSpec, where.text.header, where, unknown="unknown key {key} in [ruleset]")
+    for required in spec.requires:
+        if required not in known:
+            where.error(f"requires ruleset {required!r}, which is not installed")
+    if spec.name is None or spec.version is None:
+        return None
+    return ir.RulesetInfo(spec.name, spec.version, where.text.file, spec.description)
+
+
+def _constants(where: Where) -> dict[str, ir.Const]:
+    text = where.text
+    out: dict[str, ir.Const] = {}
+    for name, value in text.constants.items():
+        line = text.constant_lines.get(name)
+        if not isinstance(name, str) or not FACT_NAME.match(name):
+            where.error(
+                f"constant name {name!r}: use lowercase letters, digits and _ (at most 64)",
+                line=line,
+            )
+            continue
+        size = constant_size_problem(value)
+        if size is not None:
+            where.error(f"constant {name!r}: {size}", line=line)
+            continue
+        const = constant(value)
+        if const is None:
+            where.error(
+                f"constant {name!r}: use a string, an integer, a date or a list of one of those (write decimal numbers in the condition text, where 1.1 is exact)",
+                line=line,
+            )
+        elif name in schema.BASE_ROOTS or name in ("exists", "date"):
+            where.error(f"constant {name!r} would hide a built-in name", line=line)
+        else:
+            out[name] = const
+    return out
+
+
+def _rule(where: Where, ruleset: str) -> RuleWork:
+    rule = where.rule
+    assert rule is not None
+    spec = structure(RuleSpec, rule.data, where, unknown="unknown key {key}")
+    # Not a name: resolve_facts reports it; kept hashable from here on.
+    derive = spec.derive if spec.derive is None or isinstance(spec.derive, str) else ""
+    has_severity, has_message = "severity" in rule.data, "message" in rule.data
+    if has_severity != has_message:
+        where.error("a finding needs both severity and message")
+    if derive is None and not has_message:
+        where.error("a rule must emit a finding (severity + message) or derive a fact (derive)")
+    return RuleWork(where, ruleset, spec, derive=derive)
+
+
+def constant_size_problem(value: Any) -> str | None:
+    """What makes a constant too large to accept, if anything."""
+    items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_LIST_ITEMS:
+        return f"a list of {len(items):,} items; at most {MAX_LIST_ITEMS:,}"
+    for item in items:
+        if isinstance(item, str) and len(item) > MAX_TEXT["string constant"]:
+            return f"a string of {len(item):,} characters; at most {MAX_TEXT['string constant']:,}"
+        if isinstance(item, int) and abs(item) >= 10**MAX_INT_DIGITS:
+            return f"an integer of more than {MAX_INT_DIGITS} digits"
+    return None
+
+
+def constant(value: Any) -> ir.Const | None:
+    if isinstance(value, bool):
+        return ir.Const(value, "bool")
+    if isinstance(value, int):
+        return ir.Const(value, "int")
+    if isinstance(value, str):
+        return ir.Const(value, "str")
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return ir.Const(value, "date")
+    if isinstance(value, list) and value:
+        items = [constant(v) for v in value]
+        kinds = {i.type for i in items if i is not None}
+        if None in items or len(kinds) != 1 or kinds & {"bool"}:
+            return None
+        return ir.Const(tuple(i.value for i in items), f"set[{kinds.pop()}]")
+    return None
