@@ -52,12 +52,12 @@ source = "Generated for benchmarks/build_cost.py"
 [[rule.example]]
 name = "fires"
 base = "base"
-set = {{ "lines[0].hcpcs" = "{code}", "lines[0].units" = "{over}" }}
+set = {{ "line[1].hcpcs" = "{code}", "line[1].units" = "{over}" }}
 fires = true
 [[rule.example]]
 name = "near miss"
 base = "base"
-set = {{ "lines[0].hcpcs" = "{code}", "lines[0].units" = "{threshold}" }}
+set = {{ "line[1].hcpcs" = "{code}", "line[1].units" = "{threshold}" }}
 fires = false
 """
 

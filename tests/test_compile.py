@@ -44,7 +44,7 @@ fires = true
 [[rule.example]]
 name = "near miss"
 base = "base"
-set = { "lines[0].units" = "100" }
+set = { "line[1].units" = "100" }
 fires = false
 """
 
@@ -169,7 +169,7 @@ def test_duplicate_rule_ids_across_rulesets_name_both(tmp_path):
 
 def test_an_example_that_disagrees_is_refused_at_build(tmp_path):
     body = GOOD_RULE.replace(
-        'set = { "lines[0].units" = "100" }', 'set = { "lines[0].units" = "101" }'
+        'set = { "line[1].units" = "100" }', 'set = { "line[1].units" = "101" }'
     )
     path = write(tmp_path, body)
     with pytest.raises(RulesetError) as info:

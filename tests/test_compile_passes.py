@@ -240,7 +240,7 @@ def test_type_check_locates_a_typo_in_the_condition(build):
 # -- 4. lower -----------------------------------------------------------------------------------
 
 
-def test_lower_turns_codes_scope_and_dates_into_conjuncts_and_fields(build):
+def test_lower_turns_codes_scope_and_dates_into_fields_not_conjuncts(build):
     body = RULE.replace(
         'severity = "warn"',
         'codes = ["J7632"]\nscope = ["medicare"]\neffective = { from = 2020-01-01 }\n'
@@ -250,7 +250,14 @@ def test_lower_turns_codes_scope_and_dates_into_conjuncts_and_fields(build):
     lower(b)
     assert b.problems == []
     rule = next(w.lowered for w in b.rules if w.spec.id == "MINE-X")
-    assert rule.conjuncts[:3] == (
+    # The when condition alone: nothing a backend must undo.
+    assert rule.conjuncts == (
+        ir.Compare(">", ir.Path("line", ("units",), "decimal"), ir.Const(1, "int")),
+    )
+    assert (rule.codes, rule.scope) == (("J7632",), ("medicare",))
+    assert rule.effective == (ir.Window("*", dt.date(2020, 1, 1), None),)
+    # What the fields mean as conditions, defined once in ir.
+    assert ir.field_conjuncts(rule) == (
         ir.codes_conjunct(("J7632",)),
         ir.scope_conjunct(("medicare",)),
         ir.Compare(
@@ -259,7 +266,7 @@ def test_lower_turns_codes_scope_and_dates_into_conjuncts_and_fields(build):
             ir.Const(dt.date(2020, 1, 1), "date"),
         ),
     )
-    assert (rule.codes, rule.scope) == (("J7632",), ("medicare",))
+    assert ir.field_conjuncts(rule, codes=False, scope=False) == ir.field_conjuncts(rule)[2:]
     assert rule.finding.severity == (("medicare", "deny"),)
     assert rule.depends == (ir.SCOPE_FACT, ir.SERVICE_FACT)
     assert rule.doc == ir.RuleDoc(
@@ -340,7 +347,7 @@ lines = [{ hcpcs = "J7632", units = "2" }]
 [[rule.example]]
 name = "patched"
 base = "base"
-set = { "lines[0].units" = "1", "lines[1]" = { hcpcs = "A" } }
+set = { "line[1].units" = "1", "line[2]" = { hcpcs = "A" } }
 fires = false
 
 [[rule.example]]
@@ -374,15 +381,39 @@ def test_check_examples_reports_each_problem_at_the_examples_line(build):
 
 def test_check_examples_refuses_patches_that_are_not_tables_or_lists(build):
     body = EXAMPLES.replace(
-        'set = { "lines[0].units" = "1", "lines[1]" = { hcpcs = "A" } }', "set = 1"
+        'set = { "line[1].units" = "1", "line[2]" = { hcpcs = "A" } }', "set = 1"
     )
     b = build(body.replace('base = "bsae"', 'base = "base"\nunset = "id"'), check_examples)
     check_examples(b)
     assert messages(b) == [
-        'example set must be a table of path = value, e.g. set = { "lines[0].units" = "1" }',
+        'example set must be a table of path = value, e.g. set = { "line[1].units" = "1" }',
         "example unset must be a list of paths",
     ]
     assert b.program_rules[0].examples == ()
+
+
+def test_example_paths_count_lines_from_1_as_findings_do(build):
+    # One counting convention wherever an author writes a line: line[1] is line = 1. The old
+    # 0-based spelling is refused with its translation, never read silently one line off.
+    body = EXAMPLES.replace('"line[2]" = { hcpcs = "A" }', '"line[1].modifiers" = ["KO"]')
+    b = build(
+        body.replace('base = "bsae"', 'base = "base"\nset = { "lines[0].units" = "3" }'),
+        check_examples,
+    )
+    check_examples(b)
+    assert messages(b) == [
+        "example patch: 'lines[0].units': a path names a line by its number, counted from 1 "
+        "as findings count lines: write 'line[1].units'"
+    ]
+    (example,) = b.program_rules[0].examples
+    assert example.claim["lines"] == [{"hcpcs": "J7632", "units": "1", "modifiers": ["KO"]}]
+
+
+def test_example_paths_refuse_item_0_and_a_bare_line(build):
+    for path, said in (("line[0].units", "items count from 1"), ("line.units", "write line[N]")):
+        b = build(EXAMPLES.replace('"line[1].units" = "1"', f'"{path}" = "1"'), check_examples)
+        check_examples(b)
+        assert said in messages(b)[0]
 
 
 def test_a_message_with_braces_is_said_as_written(build):
@@ -391,5 +422,28 @@ def test_a_message_with_braces_is_said_as_written(build):
     where = b.where(b.texts[0], b.texts[0].rules[0])
     structure(ExampleSpec, {"fires": True, "set": 1}, where, unknown="{key}")
     assert messages(b) == [
-        'example set must be a table of path = value, e.g. set = { "lines[0].units" = "1" }'
+        'example set must be a table of path = value, e.g. set = { "line[1].units" = "1" }'
     ]
+
+
+def test_lower_keeps_per_overlay_dates_as_windows(build):
+    body = RULE.replace(
+        'severity = "warn"',
+        "effective = { medicare = { from = 2007-07-01 }, cigna = { to = 2019-12-31 } }\n"
+        'severity = "warn"',
+    )
+    b = build(body, lower, core=True)
+    lower(b)
+    assert b.problems == []
+    rule = next(w.lowered for w in b.rules if w.spec.id == "MINE-X")
+    assert rule.effective == (
+        ir.Window("medicare", dt.date(2007, 7, 1), None),
+        ir.Window("cigna", None, dt.date(2019, 12, 31)),
+    )
+    (alternatives,) = ir.effective_conjuncts(rule.effective)
+    overlay = ir.Path(ir.SCOPE_FACT, ("overlay",), "str", derived=True)
+    # An overlay no window names is not date-limited.
+    assert alternatives.values[-1] == ir.Compare(
+        "not in", overlay, ir.Const(("medicare", "cigna"), "set[str]")
+    )
+    assert rule.depends == (ir.SCOPE_FACT, ir.SERVICE_FACT)

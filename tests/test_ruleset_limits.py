@@ -300,8 +300,8 @@ def test_regexes_run_in_linear_time_with_full_match_semantics(tmp_path, backend)
     path = write(
         tmp_path,
         rule('not matches(line.note, "(a+)+$")')
-        .replace("set = {", 'set = { "lines[0].note" = "aaaa",')
-        .replace('"lines[0].units" = "100"', '"lines[0].units" = "240"'),
+        .replace("set = {", 'set = { "line[1].note" = "aaaa",')
+        .replace('"line[1].units" = "100"', '"line[1].units" = "240"'),
     )
     engine = Engine(["core", path], backend=backend)
     examples = engine.program.rule("MINE-RULE").examples
@@ -341,13 +341,11 @@ def test_example_checks_run_each_rule_with_only_what_it_depends_on():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_failing_example_reports_what_the_whole_program_found(tmp_path, backend):
-    body = rule().replace(
-        'set = { "lines[0].units" = "100" }', 'set = { "lines[0].units" = "101" }'
-    )
+    body = rule().replace('set = { "line[1].units" = "100" }', 'set = { "line[1].units" = "101" }')
     problem = the_problem(refused(tmp_path, body, backend))
     assert problem.rule_id == "MINE-RULE"
     assert "example 'near miss': expected the rule not to fire, it did" in problem.message
-    body = rule().replace("fires = true", 'fires = true\nset = { "lines[0].units" = "5.5" }')
+    body = rule().replace("fires = true", 'fires = true\nset = { "line[1].units" = "5.5" }')
     problem = the_problem(refused(tmp_path, body, backend))
     # The claim's other findings (from core) are listed, as when examples ran the whole program.
     assert "it did not (the claim got: CLAIM-UNITS-NOT-WHOLE)" in problem.message

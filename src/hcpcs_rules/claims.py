@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import difflib
 import functools
 import itertools
 import json
@@ -45,7 +44,7 @@ from typing import Any, Literal
 import attrs
 
 from . import model
-from .errors import ClaimError
+from .errors import ClaimError, did_you_mean
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Claim, Result
 
@@ -615,11 +614,7 @@ class _Reader:
                 else:
                     known[key] = value
                 continue
-            hint = None
-            if len(key) <= _LONGEST_KEY:  # difflib's cost grows with the key's length squared
-                close = difflib.get_close_matches(key, shape.names, n=1)
-                hint = close[0] if close else None
-            message = "unknown key" + (f" (did you mean {hint!r}?)" if hint else "")
+            message = "unknown key" + did_you_mean(key, shape.names)
             if len(key) > _SHOWN_KEY:
                 message += f" ({len(key):,} characters)"
             key_problems.append((_key_path(path, key), message))

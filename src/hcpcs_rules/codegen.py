@@ -291,7 +291,7 @@ def compile_rule(
       them (:func:`hcpcs_rules.facts.make_fire` called without them; the durable backend).
     - ``run``: conjuncts for ``run(f, subjects)``, the python backend's whole rule: a loop over
       the subjects it selected that computes the message and derived fields inline on a match
-      (conjuncts its indexes already guarantee, such as the line's code, are left out).
+      (the caller leaves out what its indexes guarantee, such as the line's code).
     """
     emitter = _Emitter({f.name: f for f in program.facts})
     # Every derived fact the rule reads is a join (see ir.Rule.reads); exists()/not exists()

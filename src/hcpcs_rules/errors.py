@@ -11,6 +11,7 @@ characters before any of their text reaches a terminal.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 
@@ -52,6 +53,22 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
         return repr(char)[1:-1]
 
     return UNPRINTABLE.sub(escape, text)
+
+
+#: difflib's cost grows with the square of a word's length: a longer word gets no suggestion.
+LONGEST_SUGGESTED = 64
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the option closest to ``word``, or ``""``.
+
+    The one wording for every unknown name a user can write: claim keys, ruleset keys, fields,
+    facts, functions, ruleset names. Bounded, so a hostile name costs no more than a short one.
+    """
+    if len(word) > LONGEST_SUGGESTED:
+        return ""
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class HcpcsRulesError(Exception):

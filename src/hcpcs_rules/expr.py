@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import difflib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import attrs
 
 from . import ir, schema
+from .errors import did_you_mean
 from .functions import CLAIM_BOUND, COUNT_BOUND, FUNCTIONS, Bound, regex_error
 from .units import EXACT_CONTEXT
 
@@ -139,9 +139,7 @@ class Env:
         return [*self.roots, *self.derived, *self.constants, *FUNCTIONS, "exists", "date"]
 
 
-def _hint(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+_hint = did_you_mean
 
 
 #: What a node that failed checking stands for, so checking goes on with the rest of the

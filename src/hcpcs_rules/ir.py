@@ -20,6 +20,7 @@ Semantics every backend must honour, fixed here once:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Literal
 
@@ -45,14 +46,17 @@ __all__ = [
     "Rule",
     "RuleDoc",
     "RulesetInfo",
+    "Window",
     "codes_conjunct",
+    "effective_conjuncts",
+    "field_conjuncts",
     "scope_conjunct",
     "walk",
 ]
 
-# Two derived facts have a fixed meaning: the compiler lowers ``scope``, per-overlay severities and
-# ``effective`` dates into reads of them, and the backends read them too (the python backend's
-# scope index, the severity lookup at run time). Some ruleset must declare them (core does).
+# Two derived facts have a fixed meaning: a rule's ``scope``, per-overlay severities and
+# ``effective`` dates are judged on them (:func:`field_conjuncts` says how), so a rule with any of
+# those joins them. Some ruleset must declare them (core does).
 #: Per claim: ``overlay`` and ``program``, the payer as the scope and severity tables name it.
 SCOPE_FACT = "payer_scope"
 #: Per line: ``date`` (the line's date of service, else the claim's) and ``place``.
@@ -148,13 +152,26 @@ def walk(expr: Expr):
         yield from walk(expr.orelse)
 
 
-def codes_conjunct(codes: tuple[str, ...]) -> Expr:
-    """``codes = [...]`` lowered: the line's HCPCS code is one of them.
+@_node
+class Window:
+    """A date-of-service window of a rule's ``effective`` dates: the line's ``service.date`` is
+    on or after ``start`` and on or before ``end`` (a missing end is open)."""
 
-    Here, not in the compiler, because it defines an IR shape both sides rely on: the compiler
-    adds it to a rule's conjuncts, and a backend that indexes lines by code recognises it (equal
-    values) to leave it out.
-    """
+    #: ``"*"``: the window holds for every claim; else the payer overlay it limits (a claim of
+    #: an overlay no window names is not date-limited).
+    overlay: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+# What a rule's codes, scope and effective dates mean, as ordinary conditions. The IR keeps them
+# as fields of the Rule (a backend may index on them, as the python backend does on codes and
+# scope); a backend that evaluates them as tests asks for these. Defined once, here, so every
+# backend gives them the same meaning.
+
+
+def codes_conjunct(codes: tuple[str, ...]) -> Expr:
+    """``Rule.codes`` as a condition: the line's HCPCS code is one of them."""
     path = Path("line", ("hcpcs",), "str")
     if len(codes) == 1:
         return Compare("==", path, Const(codes[0], "str"))
@@ -162,12 +179,54 @@ def codes_conjunct(codes: tuple[str, ...]) -> Expr:
 
 
 def scope_conjunct(scope: tuple[str, ...]) -> Expr:
-    """``scope = [...]`` lowered: the claim's overlay or program is one of them (see
-    :func:`codes_conjunct` for why it lives here)."""
+    """``Rule.scope`` (other than ``("all",)``) as a condition: the claim's payer overlay or
+    program is one of them."""
     tokens = Const(scope, "set[str]")
     overlay = Path(SCOPE_FACT, ("overlay",), "str", derived=True)
     program = Path(SCOPE_FACT, ("program",), "str", derived=True)
     return BoolOp("or", (Compare("in", overlay, tokens), Compare("in", program, tokens)))
+
+
+def effective_conjuncts(windows: tuple[Window, ...]) -> tuple[Expr, ...]:
+    """``Rule.effective`` as conditions on the line's date of service: one test per end of an
+    every-claim window, or one alternative per overlay window plus "any other overlay"."""
+    dos = Path(SERVICE_FACT, ("date",), "date", derived=True)
+
+    def within(window: Window) -> list[Expr]:
+        tests: list[Expr] = []
+        if window.start is not None:
+            tests.append(Compare(">=", dos, Const(window.start, "date")))
+        if window.end is not None:
+            tests.append(Compare("<=", dos, Const(window.end, "date")))
+        return tests
+
+    if not windows:
+        return ()
+    if len(windows) == 1 and windows[0].overlay == "*":
+        return tuple(within(windows[0]))
+    overlay = Path(SCOPE_FACT, ("overlay",), "str", derived=True)
+    alternatives: list[Expr] = [
+        BoolOp("and", (Compare("==", overlay, Const(w.overlay, "str")), *within(w)))
+        for w in windows
+    ]
+    names = tuple(w.overlay for w in windows)
+    alternatives.append(Compare("not in", overlay, Const(names, "set[str]")))
+    return (BoolOp("or", tuple(alternatives)),)
+
+
+def field_conjuncts(
+    rule: Rule, *, codes: bool = True, scope: bool = True, effective: bool = True
+) -> tuple[Expr, ...]:
+    """The conditions a rule's ``codes``, ``scope`` and ``effective`` fields stand for, in that
+    order, leaving out the kinds a backend guarantees another way (an index)."""
+    out: list[Expr] = []
+    if codes and rule.codes:
+        out.append(codes_conjunct(rule.codes))
+    if scope and "all" not in rule.scope:
+        out.append(scope_conjunct(rule.scope))
+    if effective:
+        out.extend(effective_conjuncts(rule.effective))
+    return tuple(out)
 
 
 @_node
@@ -221,8 +280,8 @@ class Rule:
     ruleset: str
     title: str
     on: Literal["claim", "line"]
-    #: The condition as a conjunction: every conjunct must hold. Scope, codes and effective
-    #: dates have already been lowered into ordinary conjuncts.
+    #: The ``when`` condition as a conjunction: every conjunct must hold, and so must the
+    #: ``codes``, ``scope`` and ``effective`` fields below (:func:`field_conjuncts`).
     conjuncts: tuple[Expr, ...]
     finding: FindingSpec | None
     derive: str | None  # name of the DerivedFact it produces
@@ -237,11 +296,12 @@ class Rule:
     file: str
     file_line: int | None
     examples: tuple[Example, ...] = ()
-    #: The HCPCS codes and payer scope as written; their lowered conjuncts are in ``conjuncts``
-    #: (see :func:`codes_conjunct`, :func:`scope_conjunct`), so backends may index on them
-    #: instead.
+    #: A line rule's HCPCS codes: the line's code is one of them (empty: any code).
     codes: tuple[str, ...] = ()
+    #: The payer overlays or programs the rule applies to; ``("all",)``: every claim.
     scope: tuple[str, ...] = ("all",)
+    #: A line rule's date-of-service windows (empty: not date-limited); see :class:`Window`.
+    effective: tuple[Window, ...] = ()
     #: What the rule reference prints, as the author wrote it (never read to evaluate).
     doc: RuleDoc = attrs.field(factory=lambda: RuleDoc())
 

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from .errors import UNPRINTABLE as _CONTROL
-from .errors import RulesetError, RulesetProblem, printable
+from .errors import RulesetError, RulesetProblem, did_you_mean, printable
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -256,10 +256,7 @@ def resolve(
             except RulesetError as exc:
                 problems.extend(exc.problems)
         else:
-            import difflib
-
-            hint = difflib.get_close_matches(str(item), installed_names, n=1)
-            more = f" (did you mean {hint[0]!r}?)" if hint else ""
+            more = did_you_mean(str(item), installed_names)
             problems.append(
                 RulesetProblem(
                     f"<ruleset {item!r}>",

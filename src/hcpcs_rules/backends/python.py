@@ -10,7 +10,7 @@ was completed by a lower stratum, and each derived fact is computed once. Two in
 claim, keep rules away from subjects they cannot match:
 
 - **by code**: a rule with ``codes = [...]`` only runs over the lines with those codes (one
-  pass over the lines builds the index); its code test is then left out of ``run``;
+  pass over the lines builds the index), so ``run`` has no code test;
 - **by payer overlay**: a rule with a ``scope`` is skipped when the claim's ``payer_scope`` is
   outside it (the scope test reads ``payer_scope``, so the fact is complete by then).
 
@@ -34,19 +34,6 @@ from ..facts import Facts, make_fire
 __all__ = ["PythonBackend"]
 
 
-def _indexed_away(rule: ir.Rule) -> list[ir.Expr]:
-    """The rule's conjuncts minus those the schedule's indexes already guarantee."""
-    guaranteed = []
-    if rule.codes:
-        guaranteed.append(ir.codes_conjunct(rule.codes))
-    if "all" not in rule.scope:
-        guaranteed.append(ir.scope_conjunct(rule.scope))
-    remaining = list(rule.conjuncts)
-    for conj in guaranteed:
-        remaining.remove(conj)  # the compiler put it there; a ValueError here is a compiler bug
-    return remaining
-
-
 class PythonBackend:
     name = "python"
 
@@ -56,7 +43,9 @@ class PythonBackend:
         compiled = []
         for rule in program.rules:
             # Only run: the driver calls nothing else, and run hands _fire the message and fields.
-            one = compile_rule(rule, program, run=_indexed_away(rule))
+            # Codes and scope are the schedule's indexes (below); the dates are tests in run.
+            run = (*ir.field_conjuncts(rule, codes=False, scope=False), *rule.conjuncts)
+            one = compile_rule(rule, program, run=list(run))
             one.bind_fire(make_fire(one, fact_per))
             compiled.append(one)
         self._compiled = tuple(compiled)

@@ -14,7 +14,9 @@ It is an ordered sequence of passes (:data:`PASSES`), each a function of the sha
    their fields read;
 3. :func:`~.typecheck.type_check` (``typecheck.py``): fact fields, ``when``, message templates;
 4. :func:`~.lower.lower` (``lower.py``): codes, scope, effective dates and severities per payer
-   into conjuncts and IR fields; each sound rule becomes an :class:`~hcpcs_rules.ir.Rule`;
+   into IR fields (``Rule.codes``, ``scope``, ``effective``, ``finding.severity``; their meaning
+   as conditions is :func:`hcpcs_rules.ir.field_conjuncts`); each sound rule becomes an
+   :class:`~hcpcs_rules.ir.Rule`;
 5. :func:`~.stratify.stratify` (``stratify.py``): strata and evaluation order;
 6. :func:`~.examples.check_examples` (``examples.py``): example claims built and patched.
 
@@ -34,7 +36,7 @@ from ..errors import RulesetError, RulesetProblem
 
 # The lowering's fixed facts and IR shapes are defined with the IR, where the backends read them
 # too; re-exported because the lowering writes them.
-from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, scope_conjunct
+from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, field_conjuncts, scope_conjunct
 from .context import MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, PROGRAMS, SEVERITIES
 from .examples import check_examples
 from .lower import lower
@@ -56,6 +58,7 @@ __all__ = [
     "codes_conjunct",
     "compile_files",
     "compile_program",
+    "field_conjuncts",
     "scope_conjunct",
 ]
 

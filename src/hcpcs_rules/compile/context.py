@@ -6,15 +6,13 @@ A problem is reported through a :class:`Where`, bound to one file (and rule), so
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 from .. import load
-from ..errors import RulesetProblem
+from ..errors import RulesetProblem, did_you_mean
 from ..expr import ExprError
 
 SEVERITIES = ("reject", "deny", "warn", "info")
@@ -47,9 +45,7 @@ MAX_LIST_ITEMS = 1_000
 MAX_INT_DIGITS = 18
 
 
-def hint(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+hint = did_you_mean  # the compiler's short name for it
 
 
 @attrs.define

@@ -80,18 +80,38 @@ def _claim(where: Where, line: int | None, spec: ExampleSpec) -> Any:
 
 
 UNSET = object()
-_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
+_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)")
 
 
 def patch(data: Any, path: str, value: Any) -> None:
-    """Set (or, with UNSET, remove) ``path`` like ``lines[0].units`` inside ``data``."""
+    """Set (or, with UNSET, remove) ``path`` like ``line[1].units`` inside ``data``.
+
+    Paths count as an author counts everywhere else in a ruleset: ``line[1]`` is the claim's
+    first line, as ``line = 1`` in an example and a finding's line are, and any other list's
+    items count from 1 too (``line[1].modifiers[2]``). A path may name the item after the last
+    to append one (``line[2] = {...}`` on a one-line claim).
+    """
     steps: list[str | int] = []
-    for part in str(path).split("."):
+    for number, part in enumerate(str(path).split(".")):
         match = _PATH_PART.fullmatch(part)
         if not match:
             raise ValueError(f"bad path {path!r}")
-        steps.append(match.group(1))
-        steps.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
+        name = match.group(1)
+        indexes = [int(i) for i in re.findall(r"\[([0-9]+)\]", match.group(2))]
+        if number == 0 and name == "lines" and indexes:
+            fixed = re.sub(r"^lines\[([0-9]+)\]", lambda m: f"line[{int(m[1]) + 1}]", str(path))
+            raise ValueError(
+                f"{path!r}: a path names a line by its number, counted from 1 as findings count "
+                f"lines: write {fixed!r}"
+            )
+        if number == 0 and name == "line":
+            if len(indexes) != 1:
+                raise ValueError(f"{path!r}: write line[N] for the claim's Nth line")
+            name = "lines"
+        if any(i == 0 for i in indexes):
+            raise ValueError(f"{path!r}: items count from 1 ([1] is the first)")
+        steps.append(name)
+        steps.extend(i - 1 for i in indexes)
     target = data
     for step in steps[:-1]:
         if isinstance(step, str) and isinstance(target, dict) and step not in target:

@@ -1,14 +1,15 @@
 """Pass 4, lower: the catalogue vocabulary (codes, scope, effective dates, severities per payer)
-into plain conjuncts and IR fields, and each sound rule into an :class:`~hcpcs_rules.ir.Rule`.
+into IR fields, and each sound rule into an :class:`~hcpcs_rules.ir.Rule`.
 
-- ``codes = ["J7632"]``            -> ``line.hcpcs in ("J7632",)``, and ``Rule.codes``
-- ``scope = ["medicare", ...]``    -> a test on the claim's derived ``payer_scope``, ``Rule.scope``
-- ``effective = {from = ...}``     -> tests on the line's derived ``service.date``
+- ``codes = ["J7632"]``            -> ``Rule.codes``
+- ``scope = ["medicare", ...]``    -> ``Rule.scope``, judged on the claim's derived ``payer_scope``
+- ``effective = {from = ...}``     -> ``Rule.effective``, windows on the line's ``service.date``
 - ``severity = {medicare = ...}``  -> ``FindingSpec.severity``, looked up by the claim's payer
   overlay at emit time (:func:`severity` is the one place that decides it)
 
-The conjuncts come first, in that order, then the ``when`` conjuncts: the backends index on them
-(see :func:`~hcpcs_rules.ir.codes_conjunct`).
+``Rule.conjuncts`` holds the ``when`` condition only. What the fields mean as conditions is
+defined once, in :func:`hcpcs_rules.ir.field_conjuncts`; each backend decides how to honour them
+(the python backend indexes on codes and scope, the durable one makes network tests of them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import datetime as dt
 from typing import Any
 
 from .. import ir
-from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, scope_conjunct
+from ..ir import SCOPE_FACT, SERVICE_FACT
 from .context import CODE, FACT_NAME, MAX_LIST_ITEMS, SEVERITIES, Where, hint
 from .state import Build, RuleWork
 
@@ -32,11 +33,13 @@ def lower(build: Build) -> None:
 
 def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
     where, spec, on = work.where, work.spec, work.on
-    conjuncts: list[ir.Expr] = []
-    conjuncts += _codes(where, spec.codes, on)
-    scope = _scope(build, where, spec.scope, conjuncts)
-    effective = _effective(build, where, spec.effective, on, conjuncts)
-    conjuncts += work.when
+    codes = _codes(where, spec.codes, on)
+    scope = _scope(build, where, spec.scope)
+    windows = _effective(build, where, spec.effective, on)
+    # The facts a rule's scope and dates join, read off what they mean as conditions.
+    implied = [*ir.effective_conjuncts(windows)]
+    if "all" not in scope:
+        implied.append(ir.scope_conjunct(tuple(scope)))
     finding = None
     if spec.severity is not None and "message" in work.rule.data:
         pairs = severity(where, spec.severity, scope)
@@ -47,7 +50,7 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
     derive_fields = tuple(work.fields.items()) if work.derive is not None else ()
     reads, tested = set(), set()
     messages = [] if finding is None else [p for p in finding.message if not isinstance(p, str)]
-    for expr in [*conjuncts, *(e for _, e in derive_fields), *messages]:
+    for expr in [*implied, *work.when, *(e for _, e in derive_fields), *messages]:
         for node in ir.walk(expr):
             if isinstance(node, ir.Path) and node.derived:
                 reads.add(node.root)
@@ -62,13 +65,12 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
         where.error(f"a rule cannot read the fact {work.derive!r} it derives", key="derive")
     if not work.sound:
         return None
-    codes = spec.codes
     return ir.Rule(
         id=work.rule.id or "?",
         ruleset=work.ruleset,
         title=spec.title.strip(),
         on=on,  # type: ignore[arg-type]
-        conjuncts=tuple(conjuncts),
+        conjuncts=tuple(work.when),
         finding=finding,
         derive=work.derive,
         derive_fields=derive_fields,
@@ -78,12 +80,13 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
         depends=tuple(sorted(reads | tested)),
         file=where.text.file,
         file_line=work.rule.line,
-        codes=tuple(codes) if on == "line" and codes else (),
+        codes=codes,
         scope=tuple(scope),
+        effective=windows,
         doc=ir.RuleDoc(
             scope=tuple(scope),
-            codes=tuple(codes) if isinstance(codes, list) else (),
-            effective=effective,
+            codes=tuple(spec.codes) if isinstance(spec.codes, list) else (),
+            effective=spec.effective if windows else None,
             when=spec.when,
             message=spec.message,
             notes=spec.notes,
@@ -91,15 +94,15 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
     )
 
 
-def _codes(where: Where, codes: Any, on: str) -> list[ir.Expr]:
+def _codes(where: Where, codes: Any, on: str) -> tuple[str, ...]:
     if codes is None:
-        return []
+        return ()
     if on != "line":
         where.error(
             "codes only applies to line rules; a claim rule can test a derived flag instead",
             key="codes",
         )
-        return []
+        return ()
     if (
         not isinstance(codes, list)
         or not codes
@@ -110,11 +113,11 @@ def _codes(where: Where, codes: Any, on: str) -> list[ir.Expr]:
             f"codes must be a non-empty list of HCPCS codes (capitals and digits, at most 16 each, at most {MAX_LIST_ITEMS:,} codes)",
             key="codes",
         )
-        return []
-    return [codes_conjunct(tuple(codes))]
+        return ()
+    return tuple(codes)
 
 
-def _scope(build: Build, where: Where, scope: Any, conjuncts: list[ir.Expr]) -> list[str]:
+def _scope(build: Build, where: Where, scope: Any) -> list[str]:
     if isinstance(scope, str):
         scope = [scope]
     elif isinstance(scope, tuple):  # the spec's default, ("all",)
@@ -134,40 +137,34 @@ def _scope(build: Build, where: Where, scope: Any, conjuncts: list[ir.Expr]) -> 
         if len(scope) > 1:
             where.error("scope 'all' cannot be combined with other overlays", key="scope")
         return ["all"]
-    if _require_fact(build, where, "scope", SCOPE_FACT, {"overlay", "program"}, "scope"):
-        conjuncts.append(scope_conjunct(tuple(scope)))
+    _require_fact(build, where, "scope", SCOPE_FACT, {"overlay", "program"}, "scope")
     return scope
 
 
-def _effective(
-    build: Build, where: Where, effective: Any, on: str, conjuncts: list[ir.Expr]
-) -> Any:
+def _effective(build: Build, where: Where, effective: Any, on: str) -> tuple[ir.Window, ...]:
     if effective is None:
-        return None
+        return ()
     if on != "line":
         where.error(
             "effective dates are judged on a line's date of service: use them on line rules",
             key="effective",
         )
-        return None
+        return ()
     if not isinstance(effective, dict) or not effective:
         where.error(
             "effective must be a table: {from = 2007-07-01, to = ...} or one such table per overlay",
             key="effective",
         )
-        return None
+        return ()
     if not _require_fact(build, where, "effective", SERVICE_FACT, {"date"}, "effective"):
-        return None
-    dos = ir.Path(SERVICE_FACT, ("date",), "date", derived=True)
+        return ()
     if set(effective) <= {"from", "to"}:
-        conjuncts.extend(_window(where, effective, dos))
-        return effective
+        return (_window(where, "*", effective),)
     if not _require_fact(
         build, where, "effective", SCOPE_FACT, {"overlay"}, "per-overlay effective dates"
     ):
-        return None
-    overlay = ir.Path(SCOPE_FACT, ("overlay",), "str", derived=True)
-    alternatives: list[ir.Expr] = []
+        return ()
+    windows = []
     for name, window in effective.items():
         if not FACT_NAME.match(name):
             where.error(
@@ -180,19 +177,13 @@ def _effective(
                 f"effective.{name} must be a table {{from = ..., to = ...}}", key="effective"
             )
             continue
-        tests = _window(where, window, dos)
-        alternatives.append(
-            ir.BoolOp("and", (ir.Compare("==", overlay, ir.Const(name, "str")), *tests))
-        )
-    # Overlays with no window of their own are not date-limited.
-    alternatives.append(ir.Compare("not in", overlay, ir.Const(tuple(effective), "set[str]")))
-    conjuncts.append(ir.BoolOp("or", tuple(alternatives)))
-    return effective
+        windows.append(_window(where, name, window))
+    return tuple(windows)
 
 
-def _window(where: Where, window: dict[str, Any], dos: ir.Path) -> list[ir.Expr]:
-    tests: list[ir.Expr] = []
-    for key, op in (("from", ">="), ("to", "<=")):
+def _window(where: Where, overlay: str, window: dict[str, Any]) -> ir.Window:
+    ends: dict[str, dt.date | None] = {"from": None, "to": None}
+    for key in ends:
         if key not in window:
             continue
         value = window[key]
@@ -202,11 +193,11 @@ def _window(where: Where, window: dict[str, Any], dos: ir.Path) -> list[ir.Expr]
                 key="effective",
             )
             continue
-        tests.append(ir.Compare(op, dos, ir.Const(value, "date")))
-    start, end = window.get("from"), window.get("to")
-    if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+        ends[key] = value
+    start, end = ends["from"], ends["to"]
+    if start is not None and end is not None and end < start:
         where.error("effective 'to' is before 'from'", key="effective")
-    return tests
+    return ir.Window(overlay, start, end)
 
 
 def _require_fact(

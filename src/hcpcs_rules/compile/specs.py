@@ -142,7 +142,7 @@ class ExampleSpec:
     base: Any = _as_written()
     claim: Any = _as_written()
     set: dict[str, Any] | None = key(
-        'example set must be a table of path = value, e.g. set = { "lines[0].units" = "1" }',
+        'example set must be a table of path = value, e.g. set = { "line[1].units" = "1" }',
         (dict,),
     )
     unset: list[Any] | None = key("example unset must be a list of paths", (list,))

@@ -56,6 +56,6 @@ fires = true
 [[rule.example]]
 name = "near miss"
 base = "base"
-set = {{ "lines[0].units" = "100" }}
+set = {{ "line[1].units" = "100" }}
 fires = false
 """

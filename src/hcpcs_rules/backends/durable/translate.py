@@ -119,7 +119,8 @@ def translate(
         negated: list[str] = []
         positive: set[str] = set(rule.reads)
         residual: list[ir.Expr] = []
-        for conj in rule.conjuncts:
+        # Codes, scope and dates become network tests like any condition.
+        for conj in (*ir.field_conjuncts(rule), *rule.conjuncts):
             if isinstance(conj, ir.Exists):
                 positive.add(conj.fact)
                 continue
