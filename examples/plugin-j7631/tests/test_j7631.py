@@ -1,0 +1,98 @@
+"""The J7631 plugin, tested as its team would: installed, found through its entry point."""
+
+from __future__ import annotations
+
+import copy
+import math
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hcpcs_rules
+from hcpcs_rules.testing import assert_examples_pass, available_backends
+
+CLAIM = {
+    "id": "J7631-WORKED",
+    "payer": "medicare",
+    "date_of_service": "2026-03-02",
+    "place_of_service": "12",
+    "diagnoses": ["J45.40"],
+    "ordering_provider": {"npi": "1993999998", "pecos_enrolled": True},
+    "supplier": {
+        "npi": "1234567893",
+        "taxonomy": "333600000X",
+        "ptan": "AB1234",
+        "enrollments": [{"payer": "medicare", "status": "active", "effective": "2005-01-01"}],
+        "accreditation": {"status": "accredited", "expires": "2027-06-30"},
+        "surety_bond": {"amount": "50000", "expires": "2027-01-31"},
+        "pharmacy_license": {"state": "PA", "expires": "2027-12-31"},
+    },
+    "lines": [
+        {
+            "hcpcs": "J7631",
+            "modifiers": ["KO"],
+            "units": "240",
+            "dispensed": {"quantity": "240", "unit": "mL", "concentration_mg_per_ml": "10"},
+            "days_supply": 30,
+            "ndc": "00172640649",
+            "ndc_quantity": "240",
+            "ndc_unit": "ML",
+            "diagnosis_pointers": [1],
+            "charge": "120.00",
+        }
+    ],
+}
+
+ENGINES = {b: hcpcs_rules.Engine(rulesets=["j7631"], backend=b) for b in available_backends()}
+
+
+def ids(result: hcpcs_rules.Result) -> set[str]:
+    return {f.rule_id for f in result.findings}
+
+
+def test_the_entry_point_is_found_and_results_name_the_plugin():
+    for engine in ENGINES.values():
+        assert "j7631@0.1.0" in engine.rulesets
+        assert "core" in {label.split("@")[0] for label in engine.rulesets}
+
+
+def test_every_example_passes_on_every_backend():
+    assert_examples_pass(["j7631"])
+
+
+@pytest.mark.parametrize("backend", sorted(ENGINES))
+def test_the_worked_example_is_clean(backend):
+    result = ENGINES[backend].evaluate(CLAIM)
+    assert ids(result) == set(), result.findings
+    assert result.lines[0].expected_units is None or result.lines[0].expected_units == 240
+
+
+@pytest.mark.parametrize("backend", sorted(ENGINES))
+def test_kp_on_a_single_drug_code_is_rejected_for_medicare_only(backend):
+    claim = copy.deepcopy(CLAIM)
+    claim["lines"][0]["modifiers"] = ["KP"]
+    assert "J7631-MULTIPLE-DRUG-MODIFIER" in ids(ENGINES[backend].evaluate(claim))
+    claim["payer"] = "aetna"
+    claim["supplier"]["enrollments"].append(
+        {"payer": "aetna", "status": "active", "effective": "2005-01-01"}
+    )
+    assert "J7631-MULTIPLE-DRUG-MODIFIER" not in ids(ENGINES[backend].evaluate(claim))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mg=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("20000"), places=3),
+    billed=st.integers(min_value=1, max_value=3000),
+)
+def test_units_mismatch_fires_exactly_when_billed_units_are_not_mg_over_10_rounded_up(mg, billed):
+    claim = copy.deepcopy(CLAIM)
+    line = claim["lines"][0]
+    line["dispensed"] = {"quantity": str(mg), "unit": "mg"}
+    line["units"] = str(billed)
+    expected = math.ceil(mg / 10)
+    results = [engine.evaluate(claim) for engine in ENGINES.values()]
+    for result in results:
+        assert ("J7631-UNITS-MISMATCH" in ids(result)) == (billed != expected)
+    assert len({tuple(sorted(ids(r))) for r in results}) == 1  # the backends agree
