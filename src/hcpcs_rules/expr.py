@@ -41,6 +41,7 @@ from .units import EXACT_CONTEXT
 
 __all__ = [
     "AGGREGATES",
+    "MAX_AGGREGATES",
     "MAX_DEPTH",
     "MAX_DIGITS",
     "MAX_NODES",
@@ -64,6 +65,9 @@ MAX_TEXT = 4_000
 MAX_DEPTH = 40
 #: Most expression nodes in one expression (the shipped rulesets' largest has about 40).
 MAX_NODES = 1_000
+#: Most aggregates in one expression. Each walks every line, so a line rule's condition costs
+#: lines x aggregates per claim: a few are plenty (the shipped rules use at most two).
+MAX_AGGREGATES = 16
 #: Most digits exact arithmetic may need: the precision of the context rules compute in, which
 #: raises rather than rounds. Every arithmetic expression's worst case is bounded statically
 #: (see :func:`digits_bound`) and refused at compile time beyond this.
@@ -198,6 +202,7 @@ class _Checker:
         self.origin: dict[int, tuple[ir.Expr, ast.AST]] = {}
         #: The loop variable of the aggregate being checked (None outside one).
         self.each: str | None = None
+        self.aggregates = 0
 
     def span(self, node: ast.AST) -> tuple[int, int]:
         """``node``'s character offsets in ``text`` (ast counts UTF-8 bytes)."""
@@ -515,6 +520,11 @@ class _Checker:
             )
         if self.each is not None:
             return self.fail(node, f"{name}(): aggregates cannot be nested")
+        self.aggregates += 1
+        if self.aggregates > MAX_AGGREGATES:
+            return self.fail(
+                node, f"{name}(): more than {MAX_AGGREGATES} aggregates in one expression"
+            )
         var = loop.target.id
         taken = {*self.env.roots, *self.env.derived, *self.env.constants, "lines", "line"}
         if var in taken:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 __all__ = [
     "claim_json",
+    "cross_line_claims",
     "decimals",
     "differential_claims",
     "disguised_claims",
@@ -291,6 +292,40 @@ def claim_json() -> st.SearchStrategy[dict]:
             ),
             "ordering_provider",
         ),
+    )
+
+
+def cross_line_claims() -> st.SearchStrategy[dict]:
+    """Claims whose lines collide on purpose: a few codes, a few dates a month apart or missing,
+    repeated NDCs and fee lines, from 1 to 8 lines. For comparing the backends on rules that
+    aggregate over lines, compare one line with another, or compute with dates and strings."""
+    days = st.sampled_from(["2026-03-02", "2026-03-03", "2026-04-15", "2025-12-31"])
+    line = st.builds(
+        _merge,
+        st.fixed_dictionaries(
+            {
+                "hcpcs": st.sampled_from(("J7632", "J7631", "Q0513", "Q0514", "A7003")),
+                "units": st.one_of(decimal_texts(0, 300, 0), decimal_texts(0, 3, 1)),
+            }
+        ),
+        _optional(
+            st.lists(st.sampled_from(("KO", "KP", "GA")), max_size=2, unique=True), "modifiers"
+        ),
+        _optional(days, "date_of_service"),
+        _optional(st.sampled_from(["00172-6406-49", "12345-6789-01"]), "ndc"),
+        _optional(decimal_texts(0, 50, 2), "charge"),
+    )
+    return st.builds(
+        _merge,
+        st.fixed_dictionaries(
+            {
+                "id": st.just("CROSS-LINE"),
+                "payer": st.sampled_from(PAYERS),
+                "supplier": st.just({"npi": "1234567893"}),
+                "lines": st.lists(line, min_size=1, max_size=8),
+            }
+        ),
+        _optional(days, "date_of_service"),
     )
 
 
