@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 __all__ = [
     "claim_json",
     "cross_line_claims",
+    "cross_line_conditions",
     "decimals",
     "differential_claims",
     "disguised_claims",
@@ -326,6 +327,87 @@ def cross_line_claims() -> st.SearchStrategy[dict]:
             }
         ),
         _optional(days, "date_of_service"),
+    )
+
+
+def cross_line_conditions(on: str = "line") -> st.SearchStrategy[str]:
+    """Conditions of the language that aggregate over lines, compare lines (in a line rule,
+    ``on="line"``), compute with dates and join strings: for building small rulesets on which the
+    backends are compared, with :func:`cross_line_claims`."""
+    simple = [
+        'l.hcpcs == "Q0513"',
+        'l.hcpcs in ["J7632", "J7631"]',
+        '"KO" in l.modifiers',
+        "l.charge > 10",
+        "l.units >= 1",
+        "l.date_of_service == None",
+        "l.date_of_service - claim.date_of_service > 30",
+        "l.date_of_service + 1 == claim.date_of_service",
+        'l.hcpcs + "/" + l.ndc == "J7632/00172-6406-49"',
+    ]
+    if on == "line":
+        simple += [
+            "l.hcpcs == line.hcpcs",
+            "l.number != line.number",
+            "l.number < line.number",
+            "l.date_of_service == line.date_of_service",
+            "l.units > line.units",
+            "line.date_of_service - l.date_of_service <= 1",
+        ]
+    filters = st.recursive(
+        st.sampled_from(simple),
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            inner.map(lambda f: f"not ({f})"),
+        ),
+        max_leaves=3,
+    )
+    numbers = st.sampled_from(["l.units", "l.charge", "l.number"])
+    limits = st.sampled_from(["0", "1", "2", "10.5", "250"])
+
+    def where(f: str | None) -> str:
+        return "" if f is None else f" if {f}"
+
+    maybe = st.one_of(st.none(), filters)
+    aggregate = st.one_of(
+        st.builds(
+            lambda f, k: f"count(l for l in lines{where(f)}) > {k}", maybe, st.integers(0, 3)
+        ),
+        st.builds(
+            lambda v, f, k: f"sum({v} for l in lines{where(f)}) > {k}", numbers, maybe, limits
+        ),
+        st.builds(
+            lambda op, v, f, cmp, k: f"{op}({v} for l in lines{where(f)}) {cmp} {k}",
+            st.sampled_from(["min", "max"]),
+            numbers,
+            maybe,
+            st.sampled_from(["<", ">=", "=="]),
+            limits,
+        ),
+        st.builds(
+            lambda op, f: f'{op}(l.date_of_service for l in lines{where(f)}) < date("2026-03-03")',
+            st.sampled_from(["min", "max"]),
+            maybe,
+        ),
+        st.builds(lambda f: f"max(l.hcpcs for l in lines{where(f)}) == None", maybe),
+        st.builds(lambda c, f: f"any({c} for l in lines{where(f)})", filters, maybe),
+        st.builds(lambda c, f: f"all({c} for l in lines{where(f)})", filters, maybe),
+        st.builds(
+            lambda k: f"claim.date_of_service + {k} > max(l.date_of_service for l in lines)",
+            st.integers(-40, 40),
+        ),
+    )
+    return st.recursive(
+        aggregate,
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            inner.map(lambda c: f"not ({c})"),
+        ),
+        max_leaves=2,
     )
 
 
