@@ -281,6 +281,7 @@ ENV = Env(
         ),
         ('line.hcpcs - "x" == "y"', None, "strings can only be joined with '+'"),
         ('line.hcpcs + 1 == "y"', None, "arithmetic needs numbers, not str"),
+        ("summ(l.units for l in lines) > 1", None, "unknown function 'summ' (did you mean 'sum'?)"),
     ],
 )
 def test_mistakes_in_the_language_are_located(text, span, fragment):

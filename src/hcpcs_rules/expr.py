@@ -468,7 +468,8 @@ class _Checker:
         function = FUNCTIONS.get(name)
         if function is None:
             return self.fail(
-                node, f"unknown function {name!r}{_hint(name, [*FUNCTIONS, 'exists', 'date'])}"
+                node,
+                f"unknown function {name!r}{_hint(name, [*FUNCTIONS, *AGGREGATES, 'exists', 'date'])}",
             )
         if len(node.args) != len(function.params):
             return self.fail(
