@@ -96,3 +96,19 @@ def test_units_mismatch_fires_exactly_when_billed_units_are_not_mg_over_10_round
     for result in results:
         assert ("J7631-UNITS-MISMATCH" in ids(result)) == (billed != expected)
     assert len({tuple(sorted(ids(r))) for r in results}) == 1  # the backends agree
+
+
+@pytest.mark.parametrize("backend", sorted(ENGINES))
+def test_every_dispensing_fee_after_the_first_is_flagged_at_any_claim_size(backend):
+    claim = copy.deepcopy(CLAIM)
+    fee = {"hcpcs": "Q0513", "units": "1", "diagnosis_pointers": [1]}
+    claim["lines"] += [dict(fee, hcpcs=code) for code in ("Q0513", "J7611", "Q0514", "G0333")]
+    claim["lines"] += [dict(fee, hcpcs="J7611") for _ in range(40)]
+    claim["lines"].append(dict(fee))  # line 46, after 40 other lines
+    flagged = [
+        (f.line, f.message)
+        for f in ENGINES[backend].evaluate(claim).findings
+        if f.rule_id == "J7631-MCR-DISPENSING-FEE-REPEATED"
+    ]
+    assert [line for line, _ in flagged] == [4, 5, 46]
+    assert flagged[0][1].startswith("Q0514 is dispensing fee 2 of 4 on this claim")
