@@ -127,6 +127,8 @@ class Env:
         derived: Mapping[str, Mapping[str, str]],
         constants: Mapping[str, ir.Const],
         bounds: Mapping[str, Mapping[str, Bound]] | None = None,
+        *,
+        records: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.roots = roots  # base fact roots
         self.derived = derived  # derived fact name -> fields
@@ -134,12 +136,15 @@ class Env:
         #: derived fact -> field -> the digits its values can need (numeric fields only); a
         #: field without a bound (not typed yet) counts as a claim value.
         self.bounds = bounds if bounds is not None else {}
+        #: record type -> fields: schema.RECORDS, with the extension fields this ruleset may read
+        self.records = records if records is not None else schema.RECORDS
 
     def names(self) -> list[str]:
         return [*self.roots, *self.derived, *self.constants, *FUNCTIONS, "exists", "date"]
 
 
 _hint = did_you_mean
+_EXTENSION_TABLES = {record: on for on, record in schema.EXTENSION_RECORDS.items()}
 
 
 #: What a node that failed checking stands for, so checking goes on with the rest of the
@@ -351,13 +356,18 @@ class _Checker:
         where = root
         for index, name in enumerate(chain):
             if name not in fields:
-                return self.fail(node, f"{where} has no field {name!r}{_hint(name, list(fields))}")
+                declare = ""
+                if kind in _EXTENSION_TABLES:  # say where a new one is declared
+                    declare = f" (declare it under [ruleset.extensions.{_EXTENSION_TABLES[kind]}])"
+                return self.fail(
+                    node, f"{where} has no field {name!r}{_hint(name, list(fields))}{declare}"
+                )
             kind = fields[name]
             where = f"{where}.{name}"
             if index < len(chain) - 1:
-                if kind not in schema.RECORDS:
+                if kind not in self.env.records:
                     return self.fail(node, f"{where} is {kind}, it has no fields")
-                fields = schema.RECORDS[kind]
+                fields = self.env.records[kind]
         return ir.Path(root, tuple(chain), kind, derived)
 
     def visit_Call(self, node: ast.Call) -> ir.Expr:

@@ -58,7 +58,7 @@ def _rule_env(build: Build, work: RuleWork) -> Env:
     roots = dict(env.roots)
     if work.on == "claim":
         roots.pop("line")  # a claim rule has no line to read
-    return Env(roots, build.fact_fields, env.constants, build.fact_bounds)
+    return Env(roots, build.fact_fields, env.constants, build.fact_bounds, records=env.records)
 
 
 def _flatten(expr: ir.Expr) -> list[ir.Expr]:
