@@ -634,8 +634,11 @@ class _Reader:
             raw_value = known.get(name, _FAILED)
             if raw_value is _FAILED:
                 if field.extensions is not None:
-                    # Absent: every declared field is a missing value (the rules still read it).
-                    values[name] = _no_extensions(self.schema.extensions(field.extensions))
+                    # Absent: every declared field is a missing value (the rules still read it);
+                    # with none declared, the class default (no fields) is that already.
+                    declared = self.schema.extensions(field.extensions)
+                    if declared:
+                        values[name] = _no_extensions(declared)
                     continue
                 if field.required:
                     problems.append((f"{path}.{name}", "required key is missing"))
