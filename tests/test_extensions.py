@@ -321,6 +321,16 @@ def test_hand_built_claims_are_read_field_by_field(built):
     object.__setattr__(bad.lines[0], "extensions", Extensions({"rate": 0.5}))
     assert "binary floats" in errors_of(built(), bad)["$.lines[0].extensions.rate"]
 
+    class Sneaky(Extensions):
+        def items(self):  # never called: the reader reads the stored values
+            raise AssertionError
+
+    object.__setattr__(bad.lines[0], "extensions", Sneaky({"refills": 2}))
+    assert built().parse_claim(bad).lines[0].extensions == Extensions({"refills": 2})
+    object.__setattr__(bad.lines[0], "extensions", object.__new__(Sneaky))
+    message = errors_of(built(), bad)["$.lines[0].extensions"]
+    assert message.startswith("could not be read (AttributeError")
+
 
 def test_extensions_round_trip_and_pickle(built):
     from hcpcs_rules.claims import unstructure_claim

@@ -692,11 +692,15 @@ class _Reader:
         fields = _extension_fields(declared)
         if issubclass(type(raw), model.Extensions):
             # A typed claim's extensions: the stored values, read through the class's own slot.
-            stored = _extension_values_slot.__get__(raw, model.Extensions)
-            pairs: Any = list(dict.items(stored)) if isinstance(stored, dict) else None
-            if pairs is None:
+            try:
+                stored = _extension_values_slot.__get__(raw, model.Extensions)
+            except Exception as exc:  # an instance made without __init__, say
+                self.problems.append((path, f"could not be read ({_safe_error_text(exc)})"))
+                return _FAILED
+            if not isinstance(stored, dict):
                 self.problems.append((path, "could not be read as an object"))
                 return _FAILED
+            pairs: Any = list(dict.items(stored))
         else:
             pairs = self.pairs(raw, _EXTENSIONS_SHAPE, path)
             if pairs is None:
