@@ -97,6 +97,10 @@ class Engine:
     claim whose payer nobody knows is a :class:`ClaimError`).
 
     After :meth:`close`, every evaluation raises :class:`~hcpcs_rules.errors.EngineClosed`.
+
+    ``payers`` (attribute): every payer name a claim may give here (:func:`known_payers`).
+    ``claim_schema``: how claims are read (:meth:`parse_claim`): the extension fields the
+    rulesets declare, and those payers.
     """
 
     def __init__(
