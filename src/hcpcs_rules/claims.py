@@ -48,7 +48,7 @@ from .errors import ClaimError, did_you_mean
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Claim, Result
 
-__all__ = ["parse_claim", "unstructure_claim", "unstructure_result"]
+__all__ = ["ClaimSchema", "parse_claim", "unstructure_claim", "unstructure_result"]
 
 # ASCII only: `\d` and Decimal() also accept Arabic-Indic, full-width and other digits.
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
@@ -404,6 +404,7 @@ class _Field:
     shape: _Shape | None = None  # objects
     item: _Field | None = None  # lists: how each item is read
     limit: _ListLimit | None = None  # lists
+    extensions: str | None = None  # "claim" or "line": read against the declared fields
 
 
 @attrs.frozen
@@ -427,6 +428,8 @@ def _field_of(owner: type, name: str, type_: Any, required: bool) -> _Field:
         return _Field(name, required, optional, item=item, limit=limit)
     if typing.get_origin(type_) is Literal:
         return _Field(name, required, optional, read=_literal_reader(args))
+    if type_ is model.Extensions:
+        return _Field(name, False, False, extensions="claim" if owner is Claim else "line")
     if attrs.has(type_):
         return _Field(name, required, optional, shape=_shape_of(type_))
     return _Field(name, required, optional, read=_SCALAR_READERS[type_])
@@ -451,6 +454,77 @@ def _check_dispensed(values: dict[str, Any]) -> tuple[str, str] | None:
 
 
 _CHECKS = {model.Dispensed: _check_dispensed}
+
+# ---------------------------------------------------------------------- what an engine adds
+# The model fixes the claim's shape; an engine adds two things its rulesets decide: the extension
+# fields they declare (name and type, on the claim and on each line) and the payers they know.
+
+
+@attrs.frozen
+class ClaimSchema:
+    """What an engine's rulesets add to the claim's shape (see :meth:`Engine.parse_claim`).
+
+    ``claim_extensions`` / ``line_extensions``: the declared extension fields, ``(name, type)``
+    pairs, sorted; the types are :data:`hcpcs_rules.schema.EXTENSION_TYPES`. ``payers``: the payer
+    names a claim may give (exactly, case-sensitive), or None to accept any (the module-level
+    :func:`parse_claim`, which reads shape only).
+    """
+
+    claim_extensions: tuple[tuple[str, str], ...] = ()
+    line_extensions: tuple[tuple[str, str], ...] = ()
+    payers: frozenset[str] | None = None
+
+    def extensions(self, on: str) -> tuple[tuple[str, str], ...]:
+        return self.claim_extensions if on == "claim" else self.line_extensions
+
+
+#: The module-level parse_claim's schema: no extension fields, any payer.
+SHAPE_ONLY = ClaimSchema()
+
+_EXTENSION_SCALARS: dict[str, Callable[[Any, Limits], Any]] = {
+    "str": _read_str,
+    "int": _read_int,
+    "decimal": _read_decimal,
+    "bool": _read_bool,
+    "date": _read_date,
+}
+
+
+def _extension_field(name: str, type_: str) -> _Field:
+    if type_.startswith("list[") and type_.endswith("]"):
+        item = _Field(f"{name}[]", True, False, read=_EXTENSION_SCALARS[type_[5:-1]])
+        return _Field(name, False, True, item=item, limit=_GENERAL_LIST_LIMIT)
+    return _Field(name, False, True, read=_EXTENSION_SCALARS[type_])
+
+
+@functools.lru_cache(maxsize=64)  # one entry per distinct declaration set, not per claim
+def _extension_fields(declared: tuple[tuple[str, str], ...]) -> dict[str, _Field]:
+    return {name: _extension_field(name, type_) for name, type_ in declared}
+
+
+@functools.lru_cache(maxsize=64)
+def _no_extensions(declared: tuple[tuple[str, str], ...]) -> model.Extensions:
+    """What a claim or line without an ``extensions`` object has under these declarations."""
+    if not declared:
+        return model.NO_EXTENSIONS
+    return model.Extensions(declared=frozenset(name for name, _ in declared))
+
+
+_MOST_PAYERS_SHOWN = 12
+
+
+def _unknown_payer(payer: str, known: frozenset[str]) -> str:
+    names = sorted(known)
+    shown = ", ".join(names[:_MOST_PAYERS_SHOWN]) + (
+        " ..." if len(names) > _MOST_PAYERS_SHOWN else ""
+    )
+    return (
+        f"unknown payer {_describe(payer)}{did_you_mean(payer, names)}: no ruleset or policy of "
+        f"this engine knows it, so no payer's rules would run (known, case-sensitive: {shown})"
+    )
+
+
+_extension_values_slot = model.Extensions.__dict__["_values"]
 
 # ------------------------------------------------------------------------------------ reading
 
@@ -479,10 +553,11 @@ def _key_path(path: str, key: str) -> str:
 
 
 class _Reader:
-    __slots__ = ("limits", "problems")
+    __slots__ = ("limits", "problems", "schema")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, schema: ClaimSchema = SHAPE_ONLY) -> None:
         self.limits = limits
+        self.schema = schema
         self.problems: list[tuple[str, str]] = []
 
     def value(self, raw: Any, field: _Field, path: str) -> Any:
@@ -558,6 +633,13 @@ class _Reader:
             name = field.name
             raw_value = known.get(name, _FAILED)
             if raw_value is _FAILED:
+                if field.extensions is not None:
+                    # Absent: every declared field is a missing value (the rules still read it);
+                    # with none declared, the class default (no fields) is that already.
+                    declared = self.schema.extensions(field.extensions)
+                    if declared:
+                        values[name] = _no_extensions(declared)
+                    continue
                 if field.required:
                     problems.append((f"{path}.{name}", "required key is missing"))
                     failed = True
@@ -575,12 +657,20 @@ class _Reader:
                 continue
             if field.shape is not None:
                 value = self.object(raw_value, field.shape, f"{path}.{name}")
+            elif field.extensions is not None:
+                value = self.extensions(raw_value, field.extensions, f"{path}.{name}")
             else:
                 value = self.list(raw_value, field, f"{path}.{name}")
             if value is _FAILED:
                 failed = True
             else:
                 values[name] = value
+        payers = self.schema.payers
+        if payers is not None and shape.cls is Claim:
+            payer = values.get("payer")
+            if payer is not None and payer not in payers:
+                problems.append((f"{path}.payer", _unknown_payer(payer, payers)))
+                failed = True
         if shape.check is not None and not failed:
             found = shape.check(values)
             if found is not None:
@@ -590,6 +680,84 @@ class _Reader:
         if failed or key_problems:
             return _FAILED
         return shape.cls(**values)
+
+    def extensions(self, raw: Any, on: str, path: str) -> Any:
+        """An ``extensions`` object read against the fields declared for ``on`` (claim, line).
+
+        Each declared field is read like a claim field of its type (same readers, same limits);
+        ``null`` is a missing value. Any other key is a problem: undeclared fields are usually
+        typos, and a rule can never read them.
+        """
+        declared = self.schema.extensions(on)
+        fields = _extension_fields(declared)
+        if issubclass(type(raw), model.Extensions):
+            # A typed claim's extensions: the stored values, read through the class's own slot.
+            try:
+                stored = _extension_values_slot.__get__(raw, model.Extensions)
+            except Exception as exc:  # an instance made without __init__, say
+                self.problems.append((path, f"could not be read ({_safe_error_text(exc)})"))
+                return _FAILED
+            if not isinstance(stored, dict):
+                self.problems.append((path, "could not be read as an object"))
+                return _FAILED
+            pairs: Any = list(dict.items(stored))
+        else:
+            pairs = self.pairs(raw, _EXTENSIONS_SHAPE, path)
+            if pairs is None:
+                return _FAILED
+            if type(pairs) is dict:
+                pairs = list(pairs.items())
+        values: dict[str, Any] = {}
+        failed = False
+        for key, value in pairs:
+            if type(key) is not str:
+                text = _exact_str(key)
+                if text is None:
+                    self.problems.append(
+                        (
+                            f"{path}[{_describe(key)}]",
+                            f"key is not a string: {_type_name(key)} (object keys are strings)",
+                        )
+                    )
+                    failed = True
+                    continue
+                key = text
+            field = fields.get(key) if len(key) <= _LONGEST_KEY else None
+            if field is None:
+                self.problems.append((_key_path(path, key), self._undeclared(key, on, fields)))
+                failed = True
+                continue
+            if key in values:
+                self.problems.append((_key_path(path, key), "duplicate key"))
+                failed = True
+                continue
+            read = self.value(value, field, _key_path(path, key))
+            if read is _FAILED:
+                failed = True
+            elif read is not None:  # null: the field is missing, as if not given
+                values[key] = read
+        if failed:
+            return _FAILED
+        if not values:
+            return _no_extensions(declared)
+        return model.Extensions(values, declared=frozenset(fields))
+
+    def _undeclared(self, key: str, on: str, fields: dict[str, _Field]) -> str:
+        size = f" ({len(key):,} characters)" if len(key) > _SHOWN_KEY else ""
+        if self.schema is SHAPE_ONLY:
+            return (
+                f"undeclared extension field{size}: hcpcs_rules.parse_claim reads no extensions; "
+                "use Engine.parse_claim (or Engine.evaluate), whose rulesets declare them"
+            )
+        if not fields:
+            return (
+                f"undeclared extension field{size}: no ruleset of this engine declares "
+                f"{on} extensions ([ruleset.extensions.{on}])"
+            )
+        return (
+            f"undeclared extension field{size}{did_you_mean(key, fields)} "
+            f"(declared {on} extensions: {', '.join(sorted(fields))})"
+        )
 
     def keys(
         self, pairs: Any, shape: _Shape, path: str, key_problems: list[tuple[str, str]]
@@ -681,16 +849,19 @@ class _Reader:
         return raw if kind is dict else list(dict.items(raw))
 
 
+# ``pairs`` reads an extensions object like any object; this shape only names it in messages.
+_EXTENSIONS_SHAPE = _Shape(model.Extensions, (), frozenset(), ())
+
 # ------------------------------------------------------------------------- trusted claims
 # parse_claim() returns claims it built; handing one back (Engine.evaluate does) must not re-read
 # it. They are remembered by identity only (never hashed or compared: a Claim's fields could hold
-# anything a caller put there), with the limits they were read under, and forgotten when they die,
-# so nothing here grows with the number of claims.
+# anything a caller put there), with the limits and schema they were read under, and forgotten when
+# they die, so nothing here grows with the number of claims.
 
-_trusted: dict[int, tuple[weakref.ref[Claim], Limits]] = {}
+_trusted: dict[int, tuple[weakref.ref[Claim], Limits, ClaimSchema]] = {}
 
 
-def _trust(claim: Claim, limits: Limits) -> None:
+def _trust(claim: Claim, limits: Limits, schema: ClaimSchema) -> None:
     key = id(claim)
 
     # No lock: each dict operation is atomic, and an id cannot be reused before this callback has
@@ -700,14 +871,17 @@ def _trust(claim: Claim, limits: Limits) -> None:
         if entry is not None and entry[0] is ref:
             _trusted.pop(key, None)
 
-    _trusted[key] = (weakref.ref(claim, forget), limits)
+    _trusted[key] = (weakref.ref(claim, forget), limits, schema)
 
 
-def _is_trusted(value: Any, limits: Limits) -> bool:
+def _trusted_under(value: Any, limits: Limits) -> ClaimSchema | None:
+    """The schema a claim this module built was read under (with these limits), else None."""
     if type(value) is not Claim:
-        return False
+        return None
     entry = _trusted.get(id(value))
-    return entry is not None and entry[0]() is value and (entry[1] is limits or entry[1] == limits)
+    if entry is None or entry[0]() is not value or not (entry[1] is limits or entry[1] == limits):
+        return None
+    return entry[2]
 
 
 def parse_claim(data: Any, *, limits: Limits | None = None) -> Claim:
@@ -716,18 +890,36 @@ def parse_claim(data: Any, *, limits: Limits | None = None) -> Claim:
     ``data`` is a mapping (usually decoded JSON) or a :class:`Claim`. A claim this function
     returned is handed back unchanged; any other ``Claim`` instance is checked like data, field by
     field. Nothing but a ``ClaimError`` is raised, whatever the input.
+
+    This reads the contract's shape only: any payer name, and no extension fields (an
+    ``extensions`` object must be empty). :meth:`hcpcs_rules.Engine.parse_claim` reads a claim
+    the way that engine's rulesets need it: their extension fields, and only payers they know.
     """
+    return parse_claim_with(data, limits, SHAPE_ONLY)
+
+
+def parse_claim_with(data: Any, limits: Limits | None, schema: ClaimSchema) -> Claim:
+    """:func:`parse_claim` under an engine's :class:`ClaimSchema` (what Engine.parse_claim runs)."""
     if limits is None:
         limits = DEFAULT_LIMITS
     elif type(limits) is not Limits:
         raise TypeError(f"limits must be a hcpcs_rules.Limits, not {_type_name(limits)}")
-    if _is_trusted(data, limits):
-        return data
-    reader = _Reader(limits)
+    read_under = _trusted_under(data, limits)
+    if read_under is not None:
+        if read_under is schema or read_under == schema:
+            return data
+        if (
+            read_under.claim_extensions == schema.claim_extensions
+            and read_under.line_extensions == schema.line_extensions
+            and (schema.payers is None or data.payer in schema.payers)
+        ):
+            # Read under the same extension fields: only the payer may differ, and it is known.
+            return data
+    reader = _Reader(limits, schema)
     claim = reader.object(data, _shape_of(Claim), "$")
     if claim is _FAILED:
         raise ClaimError(reader.problems)
-    _trust(claim, limits)
+    _trust(claim, limits, schema)
     return claim
 
 

@@ -20,7 +20,7 @@ import attrs
 
 from . import ir
 from .backends import Backend, make_backend
-from .claims import parse_claim
+from .claims import ClaimSchema, parse_claim_with
 from .compile import compile_files
 from .errors import (
     BackendError,
@@ -35,11 +35,19 @@ from .failure import EvaluationFailure
 from .limits import DEFAULT_LIMITS, Limits
 from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
 
-__all__ = ["DEFAULT_BACKEND", "Engine", "EngineConfig", "evaluate"]
+__all__ = ["CORE_PAYERS", "DEFAULT_BACKEND", "Engine", "EngineConfig", "evaluate"]
 
 #: The python backend is the default: proven identical to durable_rules (tests/test_differential.py),
 #: 5-10x faster per claim, concurrent under threads, and it runs on every Python >= 3.11.
 DEFAULT_BACKEND = "python"
+
+#: The payers the claim contract names (docs/claim-format.md): Medicare fee-for-service, whose
+#: name core's payer_scope tests, and the commercial payers the shipped rulesets have overlays
+#: for. A claim naming any other payer is a ClaimError unless a ruleset or the engine's
+#: ``payers`` adds it (see :attr:`Engine.payers`).
+CORE_PAYERS = frozenset({"medicare", "aetna", "bcbs", "cigna", "uhc"})
+# Lines of business, not payers (claims.py refuses them as a payer with its own message).
+_NOT_PAYERS = frozenset({"medicare_advantage", "commercial"})
 
 
 @attrs.frozen
@@ -55,6 +63,7 @@ class EngineConfig:
     backend: str = "python"
     check_examples: bool = True
     limits: Limits = DEFAULT_LIMITS
+    payers: tuple[str, ...] = ()
 
     def build(self, **overrides: Any) -> Engine:
         """A new Engine with this configuration (``overrides`` replace fields, by name)."""
@@ -84,8 +93,14 @@ class Engine:
     ``check_examples``: run every rule's examples at build time (default on).
     ``limits``: the bounds on each claim (:class:`~hcpcs_rules.limits.Limits`; default
     ``Limits()``); a claim beyond them is a :class:`ClaimError` naming the limit.
+    ``payers``: payer names this engine accepts besides :attr:`payers` the rulesets know (a
+    claim whose payer nobody knows is a :class:`ClaimError`).
 
     After :meth:`close`, every evaluation raises :class:`~hcpcs_rules.errors.EngineClosed`.
+
+    ``payers`` (attribute): every payer name a claim may give here (:func:`known_payers`).
+    ``claim_schema``: how claims are read (:meth:`parse_claim`): the extension fields the
+    rulesets declare, and those payers.
     """
 
     def __init__(
@@ -95,6 +110,7 @@ class Engine:
         backend: str = DEFAULT_BACKEND,
         check_examples: bool = True,
         limits: Limits | None = None,
+        payers: Iterable[str] = (),
     ) -> None:
         if limits is None:
             limits = DEFAULT_LIMITS
@@ -102,13 +118,22 @@ class Engine:
             raise TypeError(f"limits must be a hcpcs_rules.Limits, not {type(limits).__name__}")
         self._closed = False
         rulesets = _selection(rulesets)
+        extra_payers = _payer_names(payers)
         self.config = EngineConfig(
             rulesets=rulesets if isinstance(rulesets, tuple) else None,
             backend=backend,
             check_examples=check_examples,
             limits=limits,
+            payers=extra_payers,
         )
         self.program: ir.Program = compile_files(rulesets)
+        self.payers: frozenset[str] = known_payers(self.program, extra_payers)
+        #: How this engine reads a claim: its rulesets' extension fields, and known payers.
+        self.claim_schema = ClaimSchema(
+            claim_extensions=tuple((n, t) for on, n, t in self.program.extensions if on == "claim"),
+            line_extensions=tuple((n, t) for on, n, t in self.program.extensions if on == "line"),
+            payers=self.payers,
+        )
         self.backend: Backend = make_backend(backend, self.program)
         self.rulesets: tuple[str, ...] = tuple(r.label for r in self.program.rulesets)
         self._fact_names = tuple(f.name for f in self.program.facts)
@@ -126,12 +151,23 @@ class Engine:
     def backend_name(self) -> str:
         return self.backend.name
 
+    def parse_claim(self, claim: Mapping[str, Any] | Claim) -> Claim:
+        """Read ``claim`` as this engine does before evaluating it, or raise :class:`ClaimError`.
+
+        Like :func:`hcpcs_rules.parse_claim`, within this engine's limits, and also: the
+        ``extensions`` of the claim and its lines may hold the fields its rulesets declare (any
+        other is a ClaimError with its path), and the payer must be one of :attr:`payers`. A claim
+        this engine parsed is evaluated without being read again; a ``Claim`` read for another
+        engine is read again, field by field, against this one's declarations.
+        """
+        return parse_claim_with(claim, self.limits, self.claim_schema)
+
     def evaluate(self, claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
         """Check one claim. Raises :class:`ClaimError` if it does not fit the input shape or the
         engine's limits, :class:`~hcpcs_rules.errors.EngineClosed` once the engine is closed."""
         if self._closed:
             raise EngineClosed("this Engine was closed; build a new one to evaluate claims")
-        typed = parse_claim(claim, limits=self.limits)
+        typed = parse_claim_with(claim, self.limits, self.claim_schema)
         facts = Facts(typed, self._fact_names, explain)
         self.backend.evaluate(facts)
         return self._result(typed, facts)
@@ -206,6 +242,27 @@ class Engine:
             rulesets=self.rulesets,
             trace=tuple(f.trace) if f.trace is not None else (),
         )
+
+
+def known_payers(program: ir.Program, extra: Iterable[str] = ()) -> frozenset[str]:
+    """The payers a claim may name on an engine of ``program``: the contract's
+    (:data:`CORE_PAYERS`), those its rulesets declare (``Program.payers``, where present) and
+    ``extra`` (the engine's ``payers``: a policy's payer mapping, say). The one place the set is
+    made."""
+    return CORE_PAYERS | frozenset(getattr(program, "payers", ())) | frozenset(extra)
+
+
+def _payer_names(payers: Any) -> tuple[str, ...]:
+    """``payers`` as a sorted tuple of names, or TypeError/ValueError saying what is wrong."""
+    if isinstance(payers, str | bytes) or not isinstance(payers, Iterable):
+        raise TypeError(f"payers must be a list of payer names, not {type(payers).__name__}")
+    names = tuple(payers)
+    for name in names:
+        if type(name) is not str or not name.strip() or len(name) > 64:
+            raise ValueError(f"payers: {name!r} is not a payer name (a non-blank string)")
+        if name in _NOT_PAYERS:
+            raise ValueError(f"payers: {name!r} is a line of business, not a payer")
+    return tuple(sorted(set(names)))
 
 
 def evaluate_outcome(
@@ -353,7 +410,7 @@ def _outcome(
         if evaluate is None:
             result = engine.evaluate(example.claim, explain=True)
         else:
-            typed = parse_claim(example.claim)
+            typed = engine.parse_claim(example.claim)
             facts = Facts(typed, engine._fact_names, True)
             evaluate(facts)
             result = engine._result(typed, facts)

@@ -149,6 +149,8 @@ class Env:
         constants: Mapping[str, ir.Const],
         bounds: Mapping[str, Mapping[str, Bound]] | None = None,
         per: Mapping[str, str] | None = None,
+        *,
+        records: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.roots = roots  # base fact roots
         self.derived = derived  # derived fact name -> fields
@@ -158,6 +160,8 @@ class Env:
         self.bounds = bounds if bounds is not None else {}
         #: derived fact -> "line" | "claim", where known: aggregates refuse per-line facts.
         self.per = per if per is not None else {}
+        #: record type -> fields: schema.RECORDS, with the extension fields this ruleset may read
+        self.records = records if records is not None else schema.RECORDS
 
     def names(self) -> list[str]:
         return [
@@ -172,6 +176,7 @@ class Env:
 
 
 _hint = did_you_mean
+_EXTENSION_TABLES = {record: on for on, record in schema.EXTENSION_RECORDS.items()}
 
 
 #: What a node that failed checking stands for, so checking goes on with the rest of the
@@ -424,13 +429,18 @@ class _Checker:
         where = root
         for index, name in enumerate(chain):
             if name not in fields:
-                return self.fail(node, f"{where} has no field {name!r}{_hint(name, list(fields))}")
+                declare = ""
+                if kind in _EXTENSION_TABLES:  # say where a new one is declared
+                    declare = f" (declare it under [ruleset.extensions.{_EXTENSION_TABLES[kind]}])"
+                return self.fail(
+                    node, f"{where} has no field {name!r}{_hint(name, list(fields))}{declare}"
+                )
             kind = fields[name]
             where = f"{where}.{name}"
             if index < len(chain) - 1:
-                if kind not in schema.RECORDS:
+                if kind not in self.env.records:
                     return self.fail(node, f"{where} is {kind}, it has no fields")
-                fields = schema.RECORDS[kind]
+                fields = self.env.records[kind]
         return ir.Path(root, tuple(chain), kind, derived)
 
     def visit_Call(self, node: ast.Call) -> ir.Expr:

@@ -372,6 +372,9 @@ class Program:
     rulesets: tuple[RulesetInfo, ...]
     facts: tuple[DerivedFact, ...]
     rules: tuple[Rule, ...]  # ordered by (stratum, ruleset order, file order)
+    #: Extension fields the rulesets declare, ``(on, name, type)`` with ``on`` "claim" or "line",
+    #: sorted: what claims are parsed against (a field two rulesets share is listed once).
+    extensions: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def strata(self) -> int:

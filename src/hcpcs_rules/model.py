@@ -12,6 +12,7 @@ tuples (so a claim is hashable and cannot change while it is being evaluated).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, Literal, NewType
 
@@ -27,6 +28,7 @@ __all__ = [
     "Compound",
     "Dispensed",
     "Enrollment",
+    "Extensions",
     "Finding",
     "LineResult",
     "Order",
@@ -58,6 +60,80 @@ _frozen = attrs.frozen(kw_only=True, slots=True)
 
 
 # ----------------------------------------------------------------------------------- input
+
+
+class Extensions(Mapping[str, Any]):
+    """The ``extensions`` of a claim or a line: fields that rulesets declare, read-only.
+
+    A mapping of field name to value (only the fields the claim gives). Conditions read a field
+    as ``line.extensions.order_date``: attribute access returns the value, or None (a missing
+    value) for a field that is *declared* but absent; a name nobody declared is an
+    AttributeError. Which fields are declared is the engine's business: only the claim parser
+    (``claims.py``, under an engine's declarations) builds instances that declare any, so a
+    hand-built ``Extensions(...)`` declares exactly the fields it holds.
+
+    Immutable and hashable like the rest of a claim; equality is by values alone.
+    """
+
+    __slots__ = ("_declared", "_values")
+
+    def __init__(
+        self, values: Mapping[str, Any] | None = None, *, declared: frozenset[str] = frozenset()
+    ) -> None:
+        items = dict(values or {})
+        object.__setattr__(self, "_values", items)
+        object.__setattr__(self, "_declared", frozenset(declared) | frozenset(items))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: Mapping's own methods always win, which is why
+        # the compiler refuses extension fields named like them (keys, get, items...). Private
+        # names are never fields (before __init__ ran, _declared itself is one of them).
+        if not name.startswith("_") and name in self._declared:
+            return self._values.get(name)
+        raise AttributeError(f"no extension field {name!r} is declared")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Extensions are read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Extensions are read-only")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Extensions):
+            return self._values == other._values
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"Extensions({self._values!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Explicit, so pickling (worker processes) never goes near __getattr__.
+        return (_extensions, (self._values, self._declared))
+
+    @property
+    def declared(self) -> frozenset[str]:
+        """The field names attribute access answers for (present or not)."""
+        return self._declared
+
+
+def _extensions(values: dict[str, Any], declared: frozenset[str]) -> Extensions:
+    return Extensions(values, declared=declared)
+
+
+#: What a claim or line without extensions has (one shared instance: it is immutable).
+NO_EXTENSIONS = Extensions()
 
 
 @_frozen
@@ -152,6 +228,7 @@ class ClaimLine:
     note: str | None = None
     attachments: tuple[Attachment, ...] = ()
     compound: Compound | None = None
+    extensions: Extensions = NO_EXTENSIONS
 
 
 @_frozen
@@ -166,6 +243,7 @@ class Claim:
     diagnoses: tuple[str, ...] = ()
     patient: Patient | None = None
     ordering_provider: OrderingProvider | None = None
+    extensions: Extensions = NO_EXTENSIONS
 
 
 # ---------------------------------------------------------------------------------- output
@@ -234,6 +312,9 @@ class Result:
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(Decimal, format_decimal)
 _converter.register_unstructure_hook(dt.date, dt.date.isoformat)
+_converter.register_unstructure_hook(
+    Extensions, lambda ext: {name: _converter.unstructure(v) for name, v in ext.items()}
+)
 
 
 def unstructure(value: Any) -> Any:

@@ -8,6 +8,11 @@ Conditions read *facts*. Five base facts come from the claim itself (``claim``, 
 Types are small strings, enough for the checks a ruleset author needs ("cannot compare date with
 str"): ``str int decimal bool date null any``, ``list[T]``, ``set[T]`` (a literal set of
 constants) and record names (``Dispensed``, ``Enrollment``...).
+
+``claim.extensions`` and ``line.extensions`` are records too (``ClaimExtensions``,
+``LineExtensions``), empty here: their fields are what the rulesets declare
+(``[ruleset.extensions.claim]``), so the compiler gives each ruleset's expressions a copy of
+:data:`RECORDS` holding the fields that ruleset may read (:func:`records_with_extensions`).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from . import model
 
 __all__ = [
     "BASE_ROOTS",
+    "EXTENSION_RECORDS",
+    "EXTENSION_TYPES",
     "RECORDS",
     "comparable",
     "is_list",
     "item_type",
     "numeric",
+    "records_with_extensions",
     "type_of_annotation",
 ]
 
@@ -63,9 +71,32 @@ def type_of_annotation(annotation: object) -> str:
     raise TypeError(f"no schema type for {annotation!r}")  # pragma: no cover - model bug
 
 
+#: The record type of ``extensions`` on the claim and on a line, by where it is.
+EXTENSION_RECORDS = {"claim": "ClaimExtensions", "line": "LineExtensions"}
+#: The types an extension field may be declared with: the claim's own scalar types, and lists
+#: of them (read from JSON arrays, like ``line.modifiers``).
+EXTENSION_TYPES = (
+    "str",
+    "int",
+    "decimal",
+    "bool",
+    "date",
+    "list[str]",
+    "list[int]",
+    "list[decimal]",
+    "list[date]",
+)
+
+
 def _record_fields(cls: type) -> dict[str, str]:
     hints = typing.get_type_hints(cls)
-    return {f.name: type_of_annotation(hints[f.name]) for f in attrs.fields(cls)}
+    out = {}
+    for f in attrs.fields(cls):
+        if hints[f.name] is model.Extensions:
+            out[f.name] = EXTENSION_RECORDS["claim" if cls is model.Claim else "line"]
+        else:
+            out[f.name] = type_of_annotation(hints[f.name])
+    return out
 
 
 #: Record types reachable from the base facts, by name: ``{"Dispensed": {"quantity": ...}}``.
@@ -81,6 +112,20 @@ RECORDS: dict[str, dict[str, str]] = {
         model.PharmacyLicense,
     )
 }
+
+RECORDS.update({name: {} for name in EXTENSION_RECORDS.values()})
+
+
+def records_with_extensions(
+    claim: typing.Mapping[str, str], line: typing.Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """:data:`RECORDS` with these extension fields (name -> type) declared."""
+    return {
+        **RECORDS,
+        EXTENSION_RECORDS["claim"]: dict(claim),
+        EXTENSION_RECORDS["line"]: dict(line),
+    }
+
 
 _claim_fields = _record_fields(model.Claim)
 # Lines, supplier, patient and ordering provider are facts of their own, not claim fields:

@@ -10,6 +10,7 @@ from .. import ir, schema
 from ..errors import RulesetError
 from ..expr import Env
 from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where
+from .extensions import declare_extensions, extension_records
 from .specs import HeaderSpec, RuleSpec, structure
 from .state import Build, RuleWork
 
@@ -25,11 +26,16 @@ def read_specs(build: Build) -> None:
             build.infos[text.file] = info
     if build.problems:
         raise RulesetError(build.problems)
+    declare_extensions(build)
     for text in build.texts:
         # Constants are local to their file; facts are shared by every ruleset in the program.
         constants = _constants(build.where(text))
         build.envs[text.file] = Env(
-            schema.BASE_ROOTS, build.fact_fields, constants, build.fact_bounds
+            schema.BASE_ROOTS,
+            build.fact_fields,
+            constants,
+            build.fact_bounds,
+            records=extension_records(build, text),
         )
     seen: dict[str, Where] = {}
     for text in build.texts:

@@ -89,6 +89,8 @@ class HeaderSpec:
     requires: list[str] = key(
         "requires must be a list of ruleset names", (list,), accept=_names, default=()
     )
+    #: ``[ruleset.extensions.claim]`` / ``.line``: checked by compile/extensions.py
+    extensions: Any = _as_written()
 
 
 @attrs.frozen

@@ -9,6 +9,7 @@ from ..errors import RulesetProblem
 from ..expr import Env
 from ..functions import Bound
 from .context import Where
+from .extensions import DeclaredExtension
 from .specs import RuleSpec
 
 
@@ -62,6 +63,8 @@ class Build:
     fact_bounds: dict[str, dict[str, Bound]] = attrs.field(factory=dict)
     #: fact-deriving rules, each after the rules deriving the facts its fields read (resolve)
     fact_order: list[RuleWork] = attrs.field(factory=list)
+    #: extension fields declared, one entry per ruleset declaring one (read specs)
+    extensions: list[DeclaredExtension] = attrs.field(factory=list)
     #: the lowered rules, stratified and in evaluation order (lower, stratify)
     program_rules: list[ir.Rule] = attrs.field(factory=list)
 
@@ -73,4 +76,5 @@ class Build:
             rulesets=tuple(self.infos[t.file] for t in self.texts),
             facts=tuple(self.facts.values()),
             rules=tuple(self.program_rules),
+            extensions=tuple(sorted({(d.on, d.name, d.type) for d in self.extensions})),
         )

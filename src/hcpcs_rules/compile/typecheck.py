@@ -58,7 +58,9 @@ def _rule_env(build: Build, work: RuleWork) -> Env:
     roots = dict(env.roots)
     if work.on == "claim":
         roots.pop("line")  # a claim rule has no line to read
-    return Env(roots, build.fact_fields, env.constants, build.fact_bounds, _per(build))
+    return Env(
+        roots, build.fact_fields, env.constants, build.fact_bounds, _per(build), records=env.records
+    )
 
 
 def _per(build: Build) -> dict[str, str]:
@@ -67,7 +69,9 @@ def _per(build: Build) -> dict[str, str]:
 
 
 def _with_per(build: Build, env: Env) -> Env:
-    return Env(env.roots, env.derived, env.constants, env.bounds, _per(build))
+    return Env(
+        env.roots, env.derived, env.constants, env.bounds, _per(build), records=env.records
+    )
 
 
 def _flatten(expr: ir.Expr) -> list[ir.Expr]:
