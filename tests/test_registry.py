@@ -10,6 +10,7 @@ import textwrap
 import threading
 
 import pytest
+
 import registry_plugin
 from hcpcs_rules import Engine, RulesetError, evaluate_many, functions
 from hcpcs_rules.cli import main
@@ -148,7 +149,7 @@ def test_process_wide_register_is_still_supported_and_can_be_replaced(flag_rules
     try:
         functions.register("note_flag", ["str"], "bool", doc="first")(first)
         old = Engine([flag_ruleset], check_examples=False)
-        with pytest.raises(ValueError, match="already registered .*replace=True"):
+        with pytest.raises(ValueError, match=r"already registered .*replace=True"):
             functions.register("note_flag", ["str"], "bool", doc="second")(second)
         functions.register("note_flag", ["str"], "bool", doc="second", replace=True)(second)
         new = Engine([flag_ruleset], check_examples=False)

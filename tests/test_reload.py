@@ -8,14 +8,17 @@ import time
 import weakref
 
 import pytest
+
 from hcpcs_rules import (
     Engine,
     EngineSlot,
     RulesetError,
-    engine as engine_module,
     evaluate,
     reload_default_engine,
     reset_default_engine,
+)
+from hcpcs_rules import (
+    engine as engine_module,
 )
 from hcpcs_rules.testing import available_backends
 from hcpcs_rules.testing.rulesets import HEADER, rule

@@ -347,18 +347,15 @@ def _claims_with_locations(args: argparse.Namespace, err: TextIO, stdin: TextIO)
         for record in read_claims(path, stdin, max_record_bytes=args.max_record_bytes):
             if record.problem is None:
                 yield record.location, record.claim
-            elif isinstance(record.problem, ClaimError):
-                yield record.location, record.problem  # reported like an invalid claim
-            else:
-                _say(err, str(record.problem))
+            else:  # unreadable or not a claim: said, and left out of the counts
+                _say(err, f"{record.location}: {record.problem}")
 
 
 def _coverage(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     from .authoring import coverage
 
     engine = _engine(args, err)
-    claims = (claim for _, claim in _claims_with_locations(args, err, stdin))
-    report = coverage(engine, (c for c in claims if not isinstance(c, ClaimError)))
+    report = coverage(engine, (claim for _, claim in _claims_with_locations(args, err, stdin)))
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2), file=out)
         return EXIT_OK
@@ -387,11 +384,7 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> 
         except (RulesetError, RuntimeError) as exc:
             _say(err, str(exc))
             return EXIT_INPUT
-    claims = (
-        (location, claim)
-        for location, claim in _claims_with_locations(args, err, stdin)
-        if not isinstance(claim, ClaimError)
-    )
+    claims = _claims_with_locations(args, err, stdin)
     totals: Counter[str] = Counter()
     for change in diff(engines[0], engines[1], claims):
         totals["claims"] += 1

@@ -186,9 +186,11 @@ def write_reference(program: ir.Program, folder: Path, only: set[str] | None = N
     }
     manifest = _manifest(folder)
     index = folder / "README.md"
+    # Another run's index (of other rulesets) is not this run's to redo; a file of someone
+    # else's in its place is refused below, as for any page.
     theirs = manifest.get("README.md") != tag
-    if only is not None and (index.exists() or index.is_symlink()) and theirs:
-        del pages["README.md"]  # another run's index (of other rulesets): not ours to redo
+    if only is not None and _looks_generated(index) and theirs:
+        del pages["README.md"]
     for name in pages:
         path = folder / name
         if (path.exists() or path.is_symlink()) and not _looks_generated(path):
