@@ -306,7 +306,7 @@ def check_examples_of(engine: Engine) -> None:
                             culprit.id,
                             f"rule {culprit.id} ({at}) raised {type(cause).__name__}: {cause} "
                             f"while running example {example.name!r} of {rule.id}"
-                            + _function_hint(culprit),
+                            + _function_hint(culprit, engine.functions),
                         )
                     )
                 continue
@@ -330,15 +330,15 @@ def check_examples_of(engine: Engine) -> None:
         raise RulesetError(problems)
 
 
-def _function_hint(rule: ir.Rule) -> str:
-    """Which plugin functions the rule calls, and whose they are: the usual suspects."""
+def _function_hint(rule: ir.Rule, table: Mapping[str, Any]) -> str:
+    """Which plugin functions the rule calls (from the Engine's table), and whose they are: the
+    usual suspects when a rule raises."""
     exprs = [*rule.conjuncts, *(e for _, e in rule.derive_fields)]
     called = sorted({n.name for e in exprs for n in ir.walk(e) if isinstance(n, ir.Call)})
     plugins = [
-        f"{name} (from {_functions.FUNCTIONS[name].origin})"
+        f"{name} (from {table[name].origin})"
         for name in called
-        if name in _functions.FUNCTIONS
-        and _functions.FUNCTIONS[name].origin != _functions.BUILTIN_ORIGIN
+        if name in table and table[name].origin != _functions.BUILTIN_ORIGIN
     ]
     return f"; the plugin functions it calls: {', '.join(plugins)}" if plugins else ""
 
