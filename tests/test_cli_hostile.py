@@ -300,9 +300,21 @@ def test_docs_never_removes_or_overwrites_files_it_did_not_write(tmp_path):
     (out / "CLAIM-NPI-INVALID.md").write_text("# my own text now\n")
     code, _, err = run(["docs", "--out", str(out), "--ruleset", str(hostile_plugin.RULESET)])
     assert code == 0, err
-    assert not (out / "CLAIM-POS-INVALID.md").exists()  # generated, stale: removed
+    # Documenting one ruleset leaves the pages of others alone (issue 10)...
+    assert (out / "CLAIM-POS-INVALID.md").exists()
     assert (out / "CLAIM-NPI-INVALID.md").read_text() == "# my own text now\n"
     assert (out / "NOTES.md").exists() and (out / "TEST-HOSTILE-NOTE.md").exists()
+    # ...and a full run removes the stale pages it wrote (hostile is not installed), but
+    # refuses to overwrite the page someone rewrote.
+    (out / "CLAIM-NPI-INVALID.md").unlink()
+    (out / "J7632-UNITS-MISMATCH.md").write_text("# my own text now\n")
+    code, _, err = run(["docs", "--out", str(out)])
+    assert code == 2 and "J7632-UNITS-MISMATCH.md exists and was not written by" in err
+    (out / "J7632-UNITS-MISMATCH.md").unlink()
+    code, _, err = run(["docs", "--out", str(out)])
+    assert code == 0, err
+    assert not (out / "TEST-HOSTILE-NOTE.md").exists()  # generated, stale: removed
+    assert (out / "NOTES.md").read_text() == "# NOTES: mine\n"
 
 
 def test_docs_refuses_to_overwrite_a_readme_or_follow_a_link_it_did_not_write(tmp_path):

@@ -38,7 +38,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
     for stage in (
         "errors limits units vocab model ir failure schema functions builtin claims reader"
         " reference",
-        "load",
+        "load registry",
         "expr",
         "compile",
         "runtime",
@@ -46,8 +46,8 @@ STAGES: tuple[frozenset[str], ...] = tuple(
         "facts",
         "backends",
         "engine",
-        "batch",
-        "testing",
+        "batch slot",
+        "testing authoring",
         "hcpcs_rules cli",
     )
 )

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .batch import evaluate_many
 from .claims import parse_claim
-from .engine import Engine, EngineConfig, evaluate
+from .engine import Engine, EngineConfig, evaluate, reload_default_engine, reset_default_engine
 from .errors import (
     BackendError,
     ClaimError,
@@ -29,6 +29,7 @@ from .model import (
     Result,
     TraceStep,
 )
+from .slot import EngineSlot
 
 try:
     __version__ = version("hcpcs-rules")
@@ -43,6 +44,7 @@ __all__ = [
     "Engine",
     "EngineClosed",
     "EngineConfig",
+    "EngineSlot",
     "EvaluationFailure",
     "Finding",
     "Limits",
@@ -57,4 +59,6 @@ __all__ = [
     "evaluate",
     "evaluate_many",
     "parse_claim",
+    "reload_default_engine",
+    "reset_default_engine",
 ]

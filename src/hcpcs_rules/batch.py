@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import pickle
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
@@ -39,6 +39,7 @@ import attrs
 from .engine import Engine, EngineConfig, default_engine, evaluate_outcome
 from .errors import ClaimError, WorkerError
 from .failure import EvaluationFailure, claim_id_of
+from .functions import Function
 from .model import Result
 
 __all__ = ["DEFAULT_MAX_RETRIES", "evaluate_many"]
@@ -93,19 +94,21 @@ def _work(
     return [evaluate_outcome(engine, claim, explain, start + i) for i, claim in enumerate(chunk)]
 
 
-def _plugin_modules() -> tuple[str, ...]:
-    """Modules outside hcpcs_rules whose import registered condition functions.
+def _plugin_modules(functions: Mapping[str, Function]) -> tuple[str, ...]:
+    """Modules outside hcpcs_rules whose import registered (process-wide) condition functions
+    that ``functions``, an Engine's table, holds.
 
     Spawned workers import them before building so that those functions exist there too.
+    Functions from ``hcpcs_rules.functions`` entry points and ``Engine(functions=...)``
+    providers need nothing here: the worker's build finds and calls them again.
     ``__main__`` is left out: spawn already re-runs the main script's top level in each worker.
     """
-    from .functions import FUNCTIONS
-
     modules = set()
-    for function in FUNCTIONS.values():
+    for function in functions.values():
         module = getattr(function.impl, "__module__", None)
         if (
             isinstance(module, str)
+            and function.origin in ("", module)  # registered process-wide, at import
             and module not in ("__main__", "__mp_main__")
             and module != "hcpcs_rules"
             and not module.startswith("hcpcs_rules.")
@@ -188,7 +191,7 @@ class _Batch:
     ) -> None:
         self.engine = engine  # also evaluates, here, chunks that cannot be pickled
         self.config = engine.config
-        self.imports = _plugin_modules()
+        self.imports = _plugin_modules(engine.functions)
         self.workers = workers
         self.explain = explain
         self.chunksize = max(1, chunksize)

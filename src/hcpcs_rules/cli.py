@@ -102,7 +102,8 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
     from .batch import evaluate_many
     from .reader import read_claims
 
-    engine = _engine(args, err)
+    # A ruleset whose examples fail is not run on claims: its answers cannot be trusted.
+    engine = _engine(args, err, check_examples=True)
     threshold = SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     worst_reached = False
@@ -218,7 +219,7 @@ class _Failed(Exception):
     """Building the engine or program failed; the message was printed."""
 
 
-def _engine(args: argparse.Namespace, err: TextIO) -> Any:
+def _engine(args: argparse.Namespace, err: TextIO, check_examples: bool = False) -> Any:
     from .engine import Engine
     from .limits import Limits
 
@@ -226,7 +227,9 @@ def _engine(args: argparse.Namespace, err: TextIO) -> Any:
     max_lines = getattr(args, "max_lines", None)
     limits = None if max_lines is None else Limits(max_lines=max_lines)
     try:
-        return Engine(args.rulesets, backend=args.backend, check_examples=False, limits=limits)
+        return Engine(
+            args.rulesets, backend=args.backend, check_examples=check_examples, limits=limits
+        )
     except (RulesetError, RuntimeError) as exc:  # RuntimeError: backend unavailable here
         _say(err, str(exc))
         raise _Failed from None
@@ -268,7 +271,9 @@ def _docs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     program = _program(args, err)
     try:
-        written = write_reference(program, Path(args.out))
+        # With --ruleset, only those rulesets' pages (not those of rulesets they require).
+        only = _named_rulesets(program, args.rulesets) if args.rulesets else None
+        written = write_reference(program, Path(args.out), only=only)
     except (DocsError, OSError) as exc:
         _say(err, f"docs: {exc}")
         return EXIT_INPUT
@@ -276,12 +281,140 @@ def _docs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _functions(out: TextIO) -> int:
-    from .functions import FUNCTIONS
+def _named_rulesets(program: Any, selection: list[str]) -> set[str]:
+    paths = {os.path.realpath(s) for s in selection if s.endswith(".toml")}
+    return {
+        r.name for r in program.rulesets if r.name in selection or os.path.realpath(r.file) in paths
+    }
 
-    for name, fn in sorted(FUNCTIONS.items()):
-        _print_lines(f"{name}({', '.join(fn.params)}) -> {fn.returns}: {fn.doc}", out)
+
+def _functions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .registry import build_functions
+
+    try:
+        table = build_functions(args.rulesets)
+    except RulesetError as exc:
+        _say(err, str(exc))
+        return EXIT_INPUT
+    for name, fn in sorted(table.items()):
+        _print_lines(f"{name}({', '.join(fn.params)}) -> {fn.returns}: {fn.doc} [{fn.origin}]", out)
     return EXIT_OK
+
+
+def _rulesets(out: TextIO) -> int:
+    from .registry import installed_rulesets
+
+    broken = False
+    for info in installed_rulesets():
+        origin = info.distribution or "no distribution"
+        _print_lines(
+            f"{info.name} {info.version or '?'}  ({origin}; entry point {info.entry_point})", out
+        )
+        if info.path is not None:
+            _print_lines(f"    file: {info.path}", out)
+        for point in info.functions:
+            _print_lines(f"    functions: entry point {point}", out)
+        if info.problem is not None:
+            broken = True
+            _print_lines(f"    BROKEN: {info.problem}", out)
+    return EXIT_INPUT if broken else EXIT_OK
+
+
+def _test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .authoring import junit_xml, run_examples
+
+    cases = run_examples(args.names or None, args.backends)
+    for case in cases:
+        if not case.passed:
+            what = f"[{case.rule_id}] example {case.example!r}" if case.rule_id else "build"
+            _print_lines(f"FAIL {case.backend}: {case.where}: {what}: {case.problem}", out)
+    if args.junit_xml:
+        Path(args.junit_xml).write_text(junit_xml(cases), encoding="utf-8")
+    by_backend: Counter[str] = Counter(c.backend for c in cases)
+    failed: Counter[str] = Counter(c.backend for c in cases if not c.passed)
+    for backend in by_backend:
+        print(
+            f"{backend}: {by_backend[backend] - failed[backend]} passed, {failed[backend]} failed",
+            file=out,
+        )
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _claims_with_locations(args: argparse.Namespace, err: TextIO, stdin: TextIO) -> Iterator[Any]:
+    from .reader import read_claims
+
+    for path in args.paths:
+        for record in read_claims(path, stdin, max_record_bytes=args.max_record_bytes):
+            if record.problem is None:
+                yield record.location, record.claim
+            else:  # unreadable or not a claim: said, and left out of the counts
+                _say(err, f"{record.location}: {record.problem}")
+
+
+def _coverage(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from .authoring import coverage
+
+    engine = _engine(args, err)
+    report = coverage(engine, (claim for _, claim in _claims_with_locations(args, err, stdin)))
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2), file=out)
+        return EXIT_OK
+    width = max((len(r) for r in report.fired), default=0)
+    for rule_id, count in report.fired.items():
+        _print_lines(f"{rule_id:<{width}}  {count}", out)
+    never = report.never
+    print(
+        f"{report.claims} claims ({report.invalid} invalid, {report.failed} failed); "
+        f"{len(report.fired) - len(never)} of {len(report.fired)} rules fired",
+        file=out,
+    )
+    if never:
+        _print_lines("never fired: " + ", ".join(never), out)
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from .authoring import diff
+    from .engine import Engine
+
+    engines = []
+    for side in (args.old, args.new):
+        try:
+            engines.append(Engine(side, backend=args.backend))
+        except (RulesetError, RuntimeError) as exc:
+            _say(err, str(exc))
+            return EXIT_INPUT
+    claims = _claims_with_locations(args, err, stdin)
+    totals: Counter[str] = Counter()
+    for change in diff(engines[0], engines[1], claims):
+        totals["claims"] += 1
+        if not change.changes and change.old_status == change.new_status:
+            continue
+        totals["changed"] += 1
+        for c in change.changes:
+            totals[c.kind] += 1
+        if args.format == "json":
+            print(json.dumps(change.to_dict()), file=out)
+            continue
+        _print_lines(
+            f"{change.location} {change.claim_id or ''}: {change.old_status} -> {change.new_status}",
+            out,
+        )
+        for c in change.changes:
+            line = "claim" if c.line is None else f"line {c.line}"
+            if c.kind == "severity":
+                text = f"  ~ {c.rule_id} ({line}): {c.old_severity} -> {c.new_severity}"
+            elif c.kind == "added":
+                text = f"  + {c.rule_id} ({line}, {c.new_severity}): {c.message}"
+            else:
+                text = f"  - {c.rule_id} ({line}, {c.old_severity}): {c.message}"
+            _print_lines(text, out)
+    summary = (
+        f"{totals['claims']} claims, {totals['changed']} changed: {totals['added']} findings added, "
+        f"{totals['removed']} removed, {totals['severity']} changed severity"
+    )
+    print(summary, file=err if args.format == "json" else out)
+    return EXIT_FINDINGS if totals["changed"] else EXIT_OK
 
 
 _EPILOG = "exit status:\n" + "\n".join(
@@ -393,7 +526,60 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default="docs/rules", help="folder to write (default: docs/rules)")
     docs.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH")
 
-    sub.add_parser("functions", parents=[common], help="list the functions conditions may call")
+    functions = sub.add_parser(
+        "functions",
+        parents=[common],
+        help="list the functions conditions may call, with who registered each",
+    )
+    functions.add_argument("--ruleset", dest="rulesets", action="append", metavar="NAME_OR_PATH")
+
+    sub.add_parser(
+        "rulesets", parents=[common], help="list installed rulesets: version, distribution, file"
+    )
+
+    test = sub.add_parser(
+        "test", parents=[common], help="run rulesets' examples on every available backend"
+    )
+    test.add_argument("names", nargs="*", metavar="RULESET", help="names or paths (default: all)")
+    test.add_argument(
+        "--backend",
+        dest="backends",
+        action="append",
+        choices=("python", "durable"),
+        help="only this backend (repeatable; default: every one available here)",
+    )
+    test.add_argument("--junit-xml", metavar="PATH", help="also write JUnit XML for CI")
+
+    def claim_input(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="+", metavar="PATH", help="claims, as for check")
+        p.add_argument("--format", choices=("text", "json"), default="text")
+        p.add_argument(
+            "--max-record-bytes",
+            type=_positive_int,
+            default=DEFAULT_MAX_RECORD_BYTES,
+            metavar="BYTES",
+            help="largest record read (as for check)",
+        )
+
+    cover = sub.add_parser(
+        "coverage", parents=[common], help="how often each rule fired over claims; which never did"
+    )
+    claim_input(cover)
+    engine_options(cover)
+
+    compare = sub.add_parser(
+        "diff",
+        parents=[common],
+        help="findings that appear, disappear or change severity between two ruleset versions",
+    )
+    claim_input(compare)
+    compare.add_argument(
+        "--old", action="append", required=True, metavar="NAME_OR_PATH", help="repeatable"
+    )
+    compare.add_argument(
+        "--new", action="append", required=True, metavar="NAME_OR_PATH", help="repeatable"
+    )
+    compare.add_argument("--backend", default="python", choices=("python", "durable"))
     return parser
 
 
@@ -417,7 +603,15 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
             return _rule(args, out, err)
         if args.command == "docs":
             return _docs(args, out, err)
-        return _functions(out)
+        if args.command == "rulesets":
+            return _rulesets(out)
+        if args.command == "test":
+            return _test(args, out, err)
+        if args.command == "coverage":
+            return _coverage(args, out, err, stdin)
+        if args.command == "diff":
+            return _diff(args, out, err, stdin)
+        return _functions(args, out, err)
     except _Failed:
         return EXIT_INPUT
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from . import functions as _functions
 from . import ir
 from .backends import Backend, make_backend
 from .claims import ClaimSchema, parse_claim_with
@@ -35,7 +36,15 @@ from .failure import EvaluationFailure
 from .limits import DEFAULT_LIMITS, Limits
 from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
 
-__all__ = ["CORE_PAYERS", "DEFAULT_BACKEND", "Engine", "EngineConfig", "evaluate"]
+__all__ = [
+    "CORE_PAYERS",
+    "DEFAULT_BACKEND",
+    "Engine",
+    "EngineConfig",
+    "evaluate",
+    "reload_default_engine",
+    "reset_default_engine",
+]
 
 #: The python backend is the default: proven identical to durable_rules (tests/test_differential.py),
 #: 5-10x faster per claim, concurrent under threads, and it runs on every Python >= 3.11.
@@ -64,6 +73,8 @@ class EngineConfig:
     check_examples: bool = True
     limits: Limits = DEFAULT_LIMITS
     payers: tuple[str, ...] = ()
+    #: ``Engine(functions=...)``'s providers (see :mod:`hcpcs_rules.registry`).
+    functions: tuple[Any, ...] = ()
 
     def build(self, **overrides: Any) -> Engine:
         """A new Engine with this configuration (``overrides`` replace fields, by name)."""
@@ -95,6 +106,9 @@ class Engine:
     ``Limits()``); a claim beyond them is a :class:`ClaimError` naming the limit.
     ``payers``: payer names this engine accepts besides :attr:`payers` the rulesets know (a
     claim whose payer nobody knows is a :class:`ClaimError`).
+    ``functions``: more condition functions for this Engine only: providers, each a callable
+    taking a :class:`~hcpcs_rules.registry.FunctionTable` or its ``"module:callable"`` path
+    (:mod:`hcpcs_rules.registry`). ``engine.functions`` is the table the Engine was built with.
 
     After :meth:`close`, every evaluation raises :class:`~hcpcs_rules.errors.EngineClosed`.
 
@@ -111,7 +125,10 @@ class Engine:
         check_examples: bool = True,
         limits: Limits | None = None,
         payers: Iterable[str] = (),
+        functions: Iterable[Any] = (),
     ) -> None:
+        from .registry import build_functions  # the registry imports load, not the engine
+
         if limits is None:
             limits = DEFAULT_LIMITS
         elif type(limits) is not Limits:
@@ -125,9 +142,18 @@ class Engine:
             check_examples=check_examples,
             limits=limits,
             payers=extra_payers,
+            functions=tuple(functions),
         )
+        self.functions = build_functions(rulesets, self.config.functions)
+        # The compiler and code generator look functions up in the active table (functions.using):
+        # this build's, not whatever another thread is building with. Generated code binds them.
+        with _functions.using(self.functions):
+            self._build(rulesets, backend, check_examples)
+        self.limits = limits
+
+    def _build(self, rulesets: Any, backend: str, check_examples: bool) -> None:
         self.program: ir.Program = compile_files(rulesets)
-        self.payers: frozenset[str] = known_payers(self.program, extra_payers)
+        self.payers: frozenset[str] = known_payers(self.program, self.config.payers)
         #: How this engine reads a claim: its rulesets' extension fields, and known payers.
         self.claim_schema = ClaimSchema(
             claim_extensions=tuple((n, t) for on, n, t in self.program.extensions if on == "claim"),
@@ -144,8 +170,11 @@ class Engine:
         # engine's own limits (stricter, say) must not make a correct ruleset fail to build.
         self.limits: Limits = DEFAULT_LIMITS
         if check_examples:
-            check_examples_of(self)
-        self.limits = limits
+            try:
+                check_examples_of(self)
+            except BaseException:
+                self.backend.close()  # a refused build frees durable_rules' ruleset at once
+                raise
 
     @property
     def backend_name(self) -> str:
@@ -319,15 +348,23 @@ def check_examples_of(engine: Engine) -> None:
             except RuleExecutionError as exc:
                 # A rule raising on an example claim is a broken ruleset (or plugin function):
                 # say so with the other problems, once, on the rule that raised.
+                # Reported where the example is written (the claim that made it raise), naming
+                # the rule that raised and where that rule is.
                 if exc.rule_id not in failed:
                     failed.add(exc.rule_id)
                     culprit = closures.by_id.get(exc.rule_id, rule)
+                    cause = exc.__cause__ if exc.__cause__ is not None else exc
+                    at = (
+                        f"{culprit.file}:{culprit.file_line}" if culprit.file_line else culprit.file
+                    )
                     problems.append(
                         RulesetProblem(
-                            culprit.file,
-                            culprit.file_line,
+                            rule.file,
+                            example.file_line,
                             culprit.id,
-                            f"failed on the claim of example {example.name!r} of {rule.id}: {exc}",
+                            f"rule {culprit.id} ({at}) raised {type(cause).__name__}: {cause} "
+                            f"while running example {example.name!r} of {rule.id}"
+                            + _function_hint(culprit, engine.functions),
                         )
                     )
                 continue
@@ -349,6 +386,19 @@ def check_examples_of(engine: Engine) -> None:
                 )
     if problems:
         raise RulesetError(problems)
+
+
+def _function_hint(rule: ir.Rule, table: Mapping[str, Any]) -> str:
+    """Which plugin functions the rule calls (from the Engine's table), and whose they are: the
+    usual suspects when a rule raises."""
+    exprs = [*rule.conjuncts, *(e for _, e in rule.derive_fields)]
+    called = sorted({n.name for e in exprs for n in ir.walk(e) if isinstance(n, ir.Call)})
+    plugins = [
+        f"{name} (from {table[name].origin})"
+        for name in called
+        if name in table and table[name].origin != _functions.BUILTIN_ORIGIN
+    ]
+    return f"; the plugin functions it calls: {', '.join(plugins)}" if plugins else ""
 
 
 class _Closures:
@@ -447,6 +497,25 @@ def default_engine() -> Engine:
             if _default is None:
                 _default = Engine()
     return _default
+
+
+def reset_default_engine() -> None:
+    """Forget the default engine: the next :func:`evaluate` builds a new one over what is
+    installed then. Evaluations already running finish on the engine they started with."""
+    global _default
+    with _default_lock:
+        _default = None
+
+
+def reload_default_engine(**engine_args: Any) -> Engine:
+    """Build a new default engine now (``engine_args``: :class:`Engine`'s) and make it the one
+    :func:`evaluate` uses; returns it. If the build fails, the current default engine stays and
+    the error is raised. Evaluations already running finish on the engine they started with."""
+    global _default
+    new = Engine(**engine_args)  # built outside the lock: evaluate() never waits on a build
+    with _default_lock:
+        _default = new
+    return new
 
 
 def evaluate(claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:

@@ -5,13 +5,22 @@ each with a declared signature that the compiler type-checks. Every function mus
 values (``None``) for any argument and answer without raising: a claim with a missing field is an
 ordinary claim, and rules decide what a missing value means.
 
-Plugins add functions with :func:`register` (before building an Engine).
+Which functions an Engine may call is decided when it is built (:mod:`hcpcs_rules.registry`): the
+built-ins below, those registered process-wide with :func:`register` (the way plugins have always
+done it, at import), the ``hcpcs_rules.functions`` entry points of the rulesets it selects, and the
+providers given to ``Engine(functions=...)``. While an Engine is being built its table is the
+*active* one (:func:`using`), and :data:`FUNCTIONS` reads it: the compiler and the code generator
+look functions up through :data:`FUNCTIONS`, so two Engines can be built with different functions,
+even at the same time in two threads. Generated code binds each function when it is built, so a
+later registration never changes an Engine that already exists.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from string import Formatter
 from typing import Any
@@ -24,7 +33,22 @@ from .limits import CEILING_COUNT, CEILING_DECIMAL_PLACES, CEILING_INTEGER_DIGIT
 from .model import Dispensed, Enrollment
 from .units import EXACT_CONTEXT
 
-__all__ = ["CLAIM_BOUND", "COUNT_BOUND", "FUNCTIONS", "Bound", "Function", "register"]
+__all__ = [
+    "BUILTIN_ORIGIN",
+    "CLAIM_BOUND",
+    "COUNT_BOUND",
+    "FUNCTIONS",
+    "Bound",
+    "Function",
+    "make_function",
+    "process_functions",
+    "register",
+    "unregister",
+    "using",
+]
+
+#: The origin of the functions defined in this module.
+BUILTIN_ORIGIN = "hcpcs_rules (built-in)"
 
 #: Digits a number can need: (before the decimal point, after it). The compiler adds these up
 #: through arithmetic and refuses any expression that could outgrow exact arithmetic's precision
@@ -72,6 +96,9 @@ class Function:
     #: more than once must be cheap to repeat, so the call is used when it is not a name or a
     #: field read. ``coalesce`` is ``({0} if {0} is not None else {1})``.
     inline: str | None = None
+    #: Who registered it: the built-ins, a module (``register``), a distribution's entry point or
+    #: an ``Engine(functions=...)`` provider. Shown by ``hcpcs-rules functions`` and in errors.
+    origin: str = ""
 
     def result_bound(self, args: Sequence[Bound]) -> Bound:
         if self.bound is None:
@@ -81,8 +108,107 @@ class Function:
         return self.bound
 
 
-FUNCTIONS: dict[str, Function] = {}
+#: Every function registered in this process: the built-ins, then :func:`register`'s.
+_PROCESS: dict[str, Function] = {}
+#: The table of the Engine being built in this thread/context (None: no build under way).
+_ACTIVE: ContextVar[Mapping[str, Function] | None] = ContextVar(
+    "hcpcs_rules_functions", default=None
+)
 _NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+
+class _CurrentFunctions(MutableMapping[str, Function]):
+    """The functions in effect here: the active Engine build's table, else the process-wide one.
+
+    Writing (``FUNCTIONS[name] = ...``, as tests do with ``monkeypatch.setitem``) changes the
+    process-wide table, which later Engine builds start from.
+    """
+
+    def _table(self) -> Mapping[str, Function]:
+        active = _ACTIVE.get()
+        return _PROCESS if active is None else active
+
+    def __getitem__(self, name: str) -> Function:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._table()))
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._table()
+
+    def __setitem__(self, name: str, function: Function) -> None:
+        _PROCESS[name] = function
+
+    def __delitem__(self, name: str) -> None:
+        del _PROCESS[name]
+
+    def __repr__(self) -> str:
+        return f"FUNCTIONS({sorted(self._table())})"
+
+
+#: The functions conditions may call, as the compiler sees them (see the module docstring).
+FUNCTIONS: MutableMapping[str, Function] = _CurrentFunctions()
+
+
+def process_functions() -> dict[str, Function]:
+    """A copy of the process-wide table: the built-ins and every :func:`register` so far."""
+    return dict(_PROCESS)
+
+
+@contextmanager
+def using(table: Mapping[str, Function]) -> Iterator[None]:
+    """Make ``table`` the functions in effect in this thread/context for the ``with`` block."""
+    token = _ACTIVE.set(table)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def make_function(
+    name: str,
+    params: Sequence[str],
+    returns: str,
+    impl: Callable[..., Any],
+    *,
+    doc: str,
+    constant_params: Sequence[int] = (),
+    bound: Bound | Callable[[Sequence[Bound]], Bound] | None = None,
+    prepare: Callable[[Any], Any] | None = None,
+    inline: str | None = None,
+    origin: str = "",
+) -> Function:
+    """A checked :class:`Function` (ValueError for a bad name or hook): what :func:`register`
+    and :class:`hcpcs_rules.registry.FunctionTable` store."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"a condition function name must be a lowercase identifier, not {name!r}")
+    if prepare is not None and not constant_params:
+        raise ValueError(f"{name}: prepare needs constant_params, the arguments it prepares")
+    if inline is not None:
+        _check_inline(name, inline, len(params))
+    if not callable(impl):
+        raise ValueError(f"{name}: the implementation must be callable, not {impl!r}")
+    return Function(
+        name,
+        tuple(params),
+        returns,
+        impl,
+        doc,
+        tuple(constant_params),
+        bound,
+        prepare=prepare,
+        inline=inline,
+        origin=origin or _module_of(impl),
+    )
+
+
+def _module_of(impl: Callable[..., Any]) -> str:
+    module = getattr(impl, "__module__", None)
+    return module if isinstance(module, str) else "?"
 
 
 def register(
@@ -95,38 +221,68 @@ def register(
     bound: Bound | Callable[[Sequence[Bound]], Bound] | None = None,
     prepare: Callable[[Any], Any] | None = None,
     inline: str | None = None,
+    replace: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``impl`` under ``name`` for use in conditions (decorator).
+    """Register ``impl`` process-wide under ``name`` for use in conditions (decorator).
 
-    ``bound``: for a function returning a number, the most digits its result can have (see
-    :class:`Function`); without one the result counts as a claim value (12 digits before the
-    decimal point, 6 after). ``prepare`` and ``inline``: how generated code calls it (see
-    :class:`Function`).
+    Engines built afterwards may call it (see :mod:`hcpcs_rules.registry` for functions that
+    belong to one Engine only). ``bound``: for a function returning a number, the most digits
+    its result can have (see :class:`Function`); without one the result counts as a claim value
+    (12 digits before the decimal point, 6 after). ``prepare`` and ``inline``: how generated code
+    calls it (see :class:`Function`). ``replace``: replace an earlier registration of ``name``
+    (a reloaded plugin module); without it a second, different function of that name is a
+    ValueError. A built-in cannot be replaced.
     """
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"a condition function name must be a lowercase identifier, not {name!r}")
-    if prepare is not None and not constant_params:
-        raise ValueError(f"{name}: prepare needs constant_params, the arguments it prepares")
-    if inline is not None:
-        _check_inline(name, inline, len(params))
+    # Checked now, not when decorating: a bad registration fails at the line that wrote it.
+    make_function(
+        name, params, returns, _check_only, doc=doc, constant_params=constant_params,
+        bound=bound, prepare=prepare, inline=inline,
+    )  # fmt: skip
 
     def decorate(impl: Callable[..., Any]) -> Callable[..., Any]:
-        if name in FUNCTIONS and FUNCTIONS[name].impl is not impl:
-            raise ValueError(f"a condition function named {name!r} is already registered")
-        FUNCTIONS[name] = Function(
+        known = _PROCESS.get(name)
+        if known is not None and known.impl is not impl:
+            if known.origin == BUILTIN_ORIGIN:
+                raise ValueError(
+                    f"{name!r} is a built-in condition function; it cannot be replaced"
+                )
+            if not replace:
+                raise ValueError(
+                    f"a condition function named {name!r} is already registered (by "
+                    f"{known.origin}); pass replace=True to replace it"
+                )
+        _PROCESS[name] = make_function(
             name,
-            tuple(params),
+            params,
             returns,
             impl,
-            doc,
-            tuple(constant_params),
-            bound,
+            doc=doc,
+            constant_params=constant_params,
+            bound=bound,
             prepare=prepare,
             inline=inline,
+            origin=BUILTIN_ORIGIN if _defining_builtins else _module_of(impl),
         )
         return impl
 
     return decorate
+
+
+def unregister(name: str) -> None:
+    """Remove a function :func:`register` added (KeyError if there is none; ValueError for a
+    built-in). Engines built before keep it."""
+    known = _PROCESS[name]
+    if known.origin == BUILTIN_ORIGIN:
+        raise ValueError(f"{name!r} is a built-in condition function; it cannot be removed")
+    del _PROCESS[name]
+
+
+def _check_only(*_: Any) -> None:
+    """Stands in for the implementation while a registration's arguments are checked."""
+
+
+# The definitions below are the built-ins; the flag is cleared at the end of this module.
+_defining_builtins = True
 
 
 def _check_inline(name: str, template: str, arity: int) -> None:
@@ -409,3 +565,7 @@ def _enrolled_on(enrollments: Iterable[Enrollment] | None, payer: str | None, da
         and (e.end is None or day <= e.end)
         for e in enrollments
     )
+
+
+# Every later registration is a plugin's.
+_defining_builtins = False

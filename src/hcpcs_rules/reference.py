@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from . import ir
 
 __all__ = ["MANIFEST", "DocsError", "index_markdown", "rule_markdown", "write_reference"]
@@ -136,34 +138,59 @@ def index_markdown(program: ir.Program) -> str:
     return "\n".join(lines) + "\n"
 
 
-def reference_pages(program: ir.Program) -> dict[str, str]:
-    pages = {f"{rule.id}.md": rule_markdown(rule, program) for rule in program.rules}
+def reference_pages(program: ir.Program, only: set[str] | None = None) -> dict[str, str]:
+    """Every page: one per rule (of the rulesets named in ``only``, if given) and the index."""
+    rules = [r for r in program.rules if only is None or r.ruleset in only]
+    pages = {f"{rule.id}.md": rule_markdown(rule, program) for rule in rules}
+    if only is not None:
+        program = attrs.evolve(program, rules=tuple(rules))
     pages["README.md"] = index_markdown(program)
     return pages
 
 
 #: Lists the pages ``write_reference`` wrote in a folder: the only files it may ever remove.
+#: One page a line, then a tab and the ruleset it documents (the index: the rulesets it lists,
+#: ``*`` for all); a line without a tab (older versions) counts as a page of every ruleset.
 MANIFEST = ".hcpcs-rules-docs"
 _MANIFEST_HEAD = (
-    "# Pages written here by `hcpcs-rules docs`, one per line. When a rule goes away its page is\n"
-    "# removed, but only if it is listed here and still reads as a generated page.\n"
+    "# Pages written here by `hcpcs-rules docs`, one per line, with the ruleset each documents.\n"
+    "# When a rule goes away its page is removed, but only if it is listed here and still reads\n"
+    "# as a generated page.\n"
 )
 _PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.md\Z")
 _INDEX_HEAD = "# Rule reference\n\nGenerated from the ruleset files by `hcpcs-rules docs`"
+ALL = "*"
 
 
 class DocsError(Exception):
     """The reference cannot be written without touching a file it did not write."""
 
 
-def write_reference(program: ir.Program, folder: Path) -> list[Path]:
+def write_reference(program: ir.Program, folder: Path, only: set[str] | None = None) -> list[Path]:
     """Write one page per rule plus an index into ``folder``; remove the pages of rules that are
     gone. Only pages this function wrote are ever removed or overwritten: a stale page goes only
     if the folder's manifest (``.hcpcs-rules-docs``) lists it and it still starts like a generated
     page; a file in the way of a new page that does not look generated is a :class:`DocsError`
-    (nothing is written then)."""
+    (nothing is written then).
+
+    ``only``: document just these rulesets (by name). Pages of other rulesets in the folder are
+    left alone and stay in the manifest; a stale page is removed only if the manifest says it
+    documented one of ``only``. The index lists the rules of ``only``, and is written only if
+    the folder has none or its index was written for the same rulesets.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    pages = reference_pages(program)
+    tag = ALL if only is None else ",".join(sorted(only))
+    pages = reference_pages(program, only)
+    owners = {
+        name: (tag if name == "README.md" else program.rule(name[:-3]).ruleset) for name in pages
+    }
+    manifest = _manifest(folder)
+    index = folder / "README.md"
+    # Another run's index (of other rulesets) is not this run's to redo; a file of someone
+    # else's in its place is refused below, as for any page.
+    theirs = manifest.get("README.md") != tag
+    if only is not None and _looks_generated(index) and theirs:
+        del pages["README.md"]
     for name in pages:
         path = folder / name
         if (path.exists() or path.is_symlink()) and not _looks_generated(path):
@@ -171,25 +198,48 @@ def write_reference(program: ir.Program, folder: Path) -> list[Path]:
                 f"{path} exists and was not written by `hcpcs-rules docs`; not overwriting it "
                 "(move it away, or choose another --out folder)"
             )
-    for name in sorted(_manifest(folder) - set(pages)):
-        stale = folder / name
-        if _looks_generated(stale):
-            stale.unlink()
+    kept: dict[str, str | None] = {}
+    for name, owner in sorted(manifest.items()):
+        if name in pages:
+            continue
+        if only is None:
+            ours = True
+        elif name == "README.md":
+            ours = owner == tag
+        else:
+            ours = owner in only  # an older manifest's page (owner None) is nobody's to remove
+        if not ours:
+            kept[name] = owner
+        elif _looks_generated(folder / name):
+            (folder / name).unlink()
     written = []
     for name, text in pages.items():
         path = folder / name
         _replace(path, text)
         written.append(path)
-    _replace(folder / MANIFEST, _MANIFEST_HEAD + "".join(f"{name}\n" for name in sorted(pages)))
+        kept[name] = owners[name]
+    _replace(
+        folder / MANIFEST,
+        _MANIFEST_HEAD
+        + "".join(
+            f"{name}\t{kept[name]}\n" if kept[name] else f"{name}\n" for name in sorted(kept)
+        ),
+    )
     return written
 
 
-def _manifest(folder: Path) -> set[str]:
+def _manifest(folder: Path) -> dict[str, str | None]:
+    """The manifest's pages and whose they are (None: an older manifest did not say)."""
     try:
         text = (folder / MANIFEST).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return set()
-    return {line for line in text.splitlines() if _PAGE_NAME.match(line)}
+        return {}
+    out: dict[str, str | None] = {}
+    for line in text.splitlines():
+        name, _, owner = line.partition("\t")
+        if _PAGE_NAME.match(name):
+            out[name] = owner or None
+    return out
 
 
 def _looks_generated(path: Path) -> bool:
