@@ -223,6 +223,8 @@ def call_type(name: str, args: Sequence[ir.Expr]) -> str | tuple[int, str]:
     """The type of a call to one of :data:`TABLE_FUNCTIONS`, from the table it names, or the
     (argument index, message) of what is wrong with it."""
     table = args[0].value if args and isinstance(args[0], ir.Const) else None
+    if table is None and args[0].type == "any":
+        return "any"  # a table that could not be read: its problems are reported already
     if not isinstance(table, Table):
         return 0, f"{name}() argument 1 must be the name of a table"
     _impl, _params, dated, _doc = TABLE_FUNCTIONS[name]
@@ -260,15 +262,18 @@ def read_tables(
     declared: Any,
     lines: Mapping[str, Mapping[str, int]],
     quote: Callable[[int | None], str | None] | None = None,
-) -> tuple[dict[str, Table], list[RulesetProblem]]:
+) -> tuple[dict[str, Table | None], list[RulesetProblem]]:
     """The tables a ruleset file declares (``[tables]`` as TOML gave it), and every problem.
+
+    A table that cannot be read maps to None (its problems are in the list), so the compiler
+    still knows the name and does not report its every use as an unknown name too.
 
     ``lines`` gives, per table, the line of its ``[tables.<name>]`` header (key ``""``) and of
     each of its keys; ``quote(line)`` the file's text at a line. A CSV file is read relative to
     ``file``'s folder.
     """
     problems: list[RulesetProblem] = []
-    tables: dict[str, Table] = {}
+    tables: dict[str, Table | None] = {}
     if not declared:
         return tables, problems
     if not isinstance(declared, dict):
@@ -281,9 +286,7 @@ def read_tables(
         return tables, problems
     for name, decl in declared.items():
         reader = _TableReader(file, str(name), lines.get(name, {}), quote, problems)
-        table = reader.read(decl)
-        if table is not None:
-            tables[name] = table
+        tables[name] = reader.read(decl)
     return tables, problems
 
 
@@ -670,7 +673,7 @@ def _cell(kind: str, cell: Any, *, written: bool) -> Any:
     if kind == "date":
         if isinstance(cell, dt.date) and not isinstance(cell, dt.datetime):
             return cell
-        if isinstance(cell, str) and _DATE.match(cell):
+        if written and isinstance(cell, str) and _DATE.match(cell):  # TOML has its own dates
             try:
                 return dt.date.fromisoformat(cell)
             except ValueError:

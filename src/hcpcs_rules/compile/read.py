@@ -100,6 +100,8 @@ def _tables(where: Where, constants: dict[str, ir.Const]) -> dict[str, ir.Const]
             where.error(f"table {name!r}: a constant has that name too", line=line)
         elif name in schema.BASE_ROOTS or name in ("exists", "date"):
             where.error(f"table {name!r} would hide a built-in name", line=line)
+        elif table is None:
+            out[name] = ir.Const(None, "any")  # unreadable (reported): a name, but untyped
         else:
             out[name] = ir.Const(table, "table")
     return out
