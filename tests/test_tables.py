@@ -551,4 +551,4 @@ def test_a_broken_table_is_reported_once_not_at_every_use(tmp_path):
     assert found[0].message == (
         "table 'mue', column 'mue': not an integer of at most 12 digits: '2x0'"
     )
-    assert found[0].quote == "J7632,2x0,3,Clinical data,2026Q2"
+    assert found[0].source_line == "J7632,2x0,3,Clinical data,2026Q2"
