@@ -552,3 +552,18 @@ def test_a_broken_table_is_reported_once_not_at_every_use(tmp_path):
         "table 'mue', column 'mue': not an integer of at most 12 digits: '2x0'"
     )
     assert found[0].source_line == "J7632,2x0,3,Clinical data,2026Q2"
+
+
+def test_only_table_functions_are_typed_from_a_table(tmp_path, monkeypatch):
+    from hcpcs_rules import functions
+
+    monkeypatch.setitem(
+        functions.FUNCTIONS,
+        "pretend_table",
+        functions.Function("pretend_table", ("table", "any"), "$table", tables.lookup, "x", (0,)),
+    )
+    rule = _MUE_ONLY.replace(
+        "lookup_on(mue, line.hcpcs, service.date)", "pretend_table(ndc_hcpcs, 1)", 1
+    )
+    path = write(tmp_path, NDC_TABLE + MUE_TABLE + rule, {"data/mue.csv": MUE_CSV})
+    one_problem(path, "only table functions have")

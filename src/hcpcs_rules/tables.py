@@ -227,6 +227,8 @@ def call_type(name: str, args: Sequence[ir.Expr]) -> str | tuple[int, str]:
         return "any"  # a table that could not be read: its problems are reported already
     if not isinstance(table, Table):
         return 0, f"{name}() argument 1 must be the name of a table"
+    if name not in TABLE_FUNCTIONS:  # a plugin function declaring "$table": not ours to type
+        return 0, f"{name}() declares the return type '$table', which only table functions have"
     _impl, _params, dated, _doc = TABLE_FUNCTIONS[name]
     if dated and not table.dated:
         plain = name.removesuffix("_on")
