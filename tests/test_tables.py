@@ -567,3 +567,16 @@ def test_only_table_functions_are_typed_from_a_table(tmp_path, monkeypatch):
     )
     path = write(tmp_path, NDC_TABLE + MUE_TABLE + rule, {"data/mue.csv": MUE_CSV})
     one_problem(path, "only table functions have")
+
+
+def test_threads_share_one_engine_and_its_tables(table_engines):
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = table_engines("python")  # the durable backend serialises evaluations itself
+    days = ["2026-03-31", "2026-04-01", "2025-12-31", "2026-01-01"]
+    claims = [claim(dos=days[i % 4], units=str(200 + i % 120)) for i in range(400)]
+    serial = [engine.evaluate(c).to_dict() for c in claims]
+    with ThreadPoolExecutor(8) as pool:
+        threaded = list(pool.map(lambda c: engine.evaluate(c).to_dict(), claims))
+    assert threaded == serial
+    assert any(f["rule_id"] == "MINE-MUE" for r in serial for f in r["findings"])
