@@ -322,10 +322,10 @@ def test_message_template_problems_are_located_in_the_message(tmp_path):
 
 
 def test_a_field_expression_in_a_fields_table_is_located(tmp_path):
-    derive = '\n[[rule]]\nid = "MINE-D"\ntitle = "d"\nsource = "s"\nderive = "d"\n[rule.fields]\nx = "line.ndc + \':\'"\n'
+    derive = '\n[[rule]]\nid = "MINE-D"\ntitle = "d"\nsource = "s"\nderive = "d"\n[rule.fields]\nx = "line.ndc * 2"\n'
     (problem,) = problems(tmp_path, derive + GOOD_RULE)
     assert problem.message == "field 'x': arithmetic needs numbers, not str"
-    assert problem.source_line[problem.column - 1 : problem.end_column - 1] == "line.ndc + ':'"
+    assert problem.source_line[problem.column - 1 : problem.end_column - 1] == "line.ndc * 2"
 
 
 def test_where_the_file_position_is_unknown_the_message_says_whose_column_it_is(tmp_path):

@@ -106,22 +106,22 @@ def test_a_syntax_error_on_a_later_line_is_located_there():
 @pytest.mark.parametrize(
     "text",
     [
-        "line.ndc + ':'",
-        "-(line.ndc + ':') > 1",
-        "not (line.ndc + ':')",
-        "(line.ndc + ':') * 2 > 1",
-        "line.ndc + ':' == 'x'",
-        "(line.ndc + ':' if True else 1) > 1",
-        "max(line.ndc + ':', 1) > 1",
-        "[line.ndc + ':'] == 1",
-        "line.ndc + ':' in home",
-        "(line.ndc + ':') and True",
+        "line.ndc * ':'",
+        "-(line.ndc * ':') > 1",
+        "not (line.ndc * ':')",
+        "(line.ndc * ':') * 2 > 1",
+        "line.ndc * ':' == 'x'",
+        "(line.ndc * ':' if True else 1) > 1",
+        "max(line.ndc * ':', 1) > 1",
+        "[line.ndc * ':'] == 1",
+        "line.ndc * ':' in home",
+        "(line.ndc * ':') and True",
         "-line.unt > 1",
     ],
 )
 def test_a_problem_is_reported_once_not_again_by_what_is_built_on_it(text):
     (problem,) = problems_of(text)
-    assert span(text, problem) in ("line.ndc + ':'", "line.unt")
+    assert span(text, problem) in ("line.ndc * ':'", "line.unt")
 
 
 def test_independent_problems_are_all_reported_in_order():

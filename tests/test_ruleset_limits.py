@@ -234,6 +234,8 @@ def _deepest(kind: str) -> str:
         "if test": "(" * k + "line.units > 1" + " if True else False)" * k,
         "call": "max(" * (k - 1) + "line.units" + ", 1)" * (k - 1) + " > 1",
         "coalesce": "coalesce(" * (k - 1) + "line.units" + ", 1)" * (k - 1) + " > 1",
+        # Deep inside an aggregate's filter, which the generated code nests in a generator.
+        "aggregate": "count(l for l in lines if " + "not " * (k - 3) + "l.units > 1) > 0",
         "mixed": "coalesce(max(" * ((k - 1) // 2)
         + "line.units"
         + ", 1), 2)" * ((k - 1) // 2)
@@ -254,6 +256,7 @@ def _deepest(kind: str) -> str:
         "if test",
         "call",
         "coalesce",
+        "aggregate",
         "mixed",
     ],
 )

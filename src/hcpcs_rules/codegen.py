@@ -181,8 +181,47 @@ class _Emitter:
 
     def visit_Arith(self, node: ir.Arith) -> str:
         # Through the runtime's exact helpers: missing stays missing, and any rounding raises.
+        left, right = self.expr(node.left), self.expr(node.right)
+        kinds = (node.left.type, node.right.type)
+        if node.type == "str":
+            return f"_cat({left}, {right})"
+        if kinds == ("date", "date"):
+            return f"_days({left}, {right})"
+        if node.type == "date":
+            # date + int, int + date, date - int: one helper taking (date, signed days).
+            if kinds[0] != "date":
+                left, right = right, left
+            return f"_shift({left}, {right}, {-1 if node.op == '-' else 1})"
         helper = _ARITH[node.op]
-        return f"{helper}({self.expr(node.left)}, {self.expr(node.right)})"
+        return f"{helper}({left}, {right})"
+
+    def visit_Each(self, node: ir.Each) -> str:
+        if node.fields == ("number",):
+            return "_i"
+        head = f"_l.{_ident(node.fields[0])}"
+        for field in map(_ident, node.fields[1:]):  # records may be missing: guard each step
+            if _SIMPLE.match(head):
+                head = f"(None if {head} is None else {head}.{field})"
+            else:
+                temp = self.temp()
+                head = f"(None if ({temp} := {head}) is None else {temp}.{field})"
+        return head
+
+    def visit_Aggregate(self, node: ir.Aggregate) -> str:
+        # A generator over every line of the claim (f.lines, whatever the subject); the filter
+        # and value are ordinary expressions in which _l is the line and _i its number. The
+        # checker refuses nesting, so one pair of names is enough.
+        loop = "for _i, _l in enumerate(f.lines, 1)"
+        where = "" if node.where is None else f" if {self.test(node.where)}"
+        if node.op == "count":
+            return f"sum(1 {loop}{where})" if where else "len(f.lines)"
+        assert node.value is not None
+        if node.op in ("any", "all"):
+            return f"{node.op}({self.test(node.value)} {loop}{where})"
+        values = f"[{self.expr(node.value)} {loop}{where}]"
+        if node.op == "sum":
+            return f"_agg_sum({values}, {'0' if node.type == 'int' else '_ZERO'})"
+        return f"_agg_{node.op}({values})"
 
     def visit_Call(self, node: ir.Call) -> str:
         function = FUNCTIONS[node.name]
@@ -246,6 +285,8 @@ def _never_none(node: ir.Expr) -> bool:
 
 def _is_bool(node: ir.Expr) -> bool:
     # A function declared to return "bool" returns one; "$same" (coalesce) may return None.
+    if isinstance(node, ir.Aggregate):
+        return node.op in ("any", "all")
     return isinstance(node, ir.Compare | ir.BoolOp | ir.Not | ir.Exists) or (
         isinstance(node, ir.Call) and FUNCTIONS[node.name].returns == "bool"
     )

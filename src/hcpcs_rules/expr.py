@@ -13,7 +13,13 @@ What is accepted:
   ``True``, ``False``, ``None``, ``date("2007-07-01")``, lists/sets of literals;
 - paths: ``line.units``, ``supplier.accreditation.status``, ``units.expected_units``;
 - ``== != < <= > >= in not in``, ``and or not``, ``+ - *``, ``a if test else b``;
-- calls to the functions of :mod:`hcpcs_rules.functions`, and ``exists(fact)``.
+- calls to the functions of :mod:`hcpcs_rules.functions`, and ``exists(fact)``;
+- aggregates over the claim's lines, written as a generator over ``lines`` with an optional
+  filter: ``count(l for l in lines if l.hcpcs == "Q0513")``, ``sum(l.units for l in lines)``,
+  ``min(...)``, ``max(...)``, ``any(l.hcpcs == line.hcpcs and l.number != line.number for l in
+  lines)``, ``all(...)`` (meaning in :mod:`hcpcs_rules.ir`);
+- dates: ``date - date`` (days, an int), ``date + int`` and ``date - int`` (days later or
+  earlier); strings: ``str + str``.
 
 Division is left out on purpose: exact rounding is explicit (``ceil_div``, ``billing_units``).
 """
@@ -30,10 +36,13 @@ import attrs
 from . import ir, schema
 from .errors import did_you_mean
 from .functions import CLAIM_BOUND, COUNT_BOUND, FUNCTIONS, Bound, regex_error
+from .limits import CEILING_COUNT
 from .tables import call_type as table_call_type
 from .units import EXACT_CONTEXT
 
 __all__ = [
+    "AGGREGATES",
+    "MAX_AGGREGATES",
     "MAX_DEPTH",
     "MAX_DIGITS",
     "MAX_NODES",
@@ -57,6 +66,9 @@ MAX_TEXT = 4_000
 MAX_DEPTH = 40
 #: Most expression nodes in one expression (the shipped rulesets' largest has about 40).
 MAX_NODES = 1_000
+#: Most aggregates in one expression. Each walks every line, so a line rule's condition costs
+#: lines x aggregates per claim: a few are plenty (the shipped rules use at most two).
+MAX_AGGREGATES = 16
 #: Most digits exact arithmetic may need: the precision of the context rules compute in, which
 #: raises rather than rounds. Every arithmetic expression's worst case is bounded statically
 #: (see :func:`digits_bound`) and refused at compile time beyond this.
@@ -73,6 +85,15 @@ _CMP = {
     ast.NotIn: "not in",
 }
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+#: The aggregate names, each taking one generator over ``lines``. ``count`` and ``max`` are also
+#: functions (of a list, of two numbers): a generator argument makes them aggregates.
+AGGREGATES = ("count", "sum", "min", "max", "any", "all")
+#: The most digits before the point a sum over the lines adds to its values': claims hold far
+#: fewer than CEILING_COUNT lines (and exact arithmetic raises rather than round, past it).
+_SUM_CARRY = len(str(CEILING_COUNT))
+#: Days between two dates of the years 1 to 9999 fit in 7 digits.
+_DAYS_BOUND: Bound = (7, 0)
 
 
 @attrs.frozen
@@ -128,6 +149,7 @@ class Env:
         derived: Mapping[str, Mapping[str, str]],
         constants: Mapping[str, ir.Const],
         bounds: Mapping[str, Mapping[str, Bound]] | None = None,
+        per: Mapping[str, str] | None = None,
     ) -> None:
         self.roots = roots  # base fact roots
         self.derived = derived  # derived fact name -> fields
@@ -135,9 +157,19 @@ class Env:
         #: derived fact -> field -> the digits its values can need (numeric fields only); a
         #: field without a bound (not typed yet) counts as a claim value.
         self.bounds = bounds if bounds is not None else {}
+        #: derived fact -> "line" | "claim", where known: aggregates refuse per-line facts.
+        self.per = per if per is not None else {}
 
     def names(self) -> list[str]:
-        return [*self.roots, *self.derived, *self.constants, *FUNCTIONS, "exists", "date"]
+        return [
+            *self.roots,
+            *self.derived,
+            *self.constants,
+            *FUNCTIONS,
+            *AGGREGATES,
+            "exists",
+            "date",
+        ]
 
 
 _hint = did_you_mean
@@ -169,6 +201,9 @@ class _Checker:
         #: id(IR node) -> (that node, the ast node it was built from), for the arithmetic and
         #: calls the digit bound may refuse after checking (the IR keeps no positions).
         self.origin: dict[int, tuple[ir.Expr, ast.AST]] = {}
+        #: The loop variable of the aggregate being checked (None outside one).
+        self.each: str | None = None
+        self.aggregates = 0
 
     def span(self, node: ast.AST) -> tuple[int, int]:
         """``node``'s character offsets in ``text`` (ast counts UTF-8 bytes)."""
@@ -188,7 +223,7 @@ class _Checker:
         if method is None:
             return self.fail(node, f"{_describe_node(node)} is not allowed in a condition")
         result = method(node)
-        if isinstance(result, ir.Arith | ir.Call):
+        if isinstance(result, ir.Arith | ir.Call | ir.Aggregate):
             self.origin.setdefault(id(result), (result, node))
         return result
 
@@ -257,6 +292,12 @@ class _Checker:
         left, right = self.visit(node.left), self.visit(node.right)
         if _failed(left, right):
             return _FAILED
+        kinds = (left.type, right.type)
+        if "date" in kinds or "str" in kinds:
+            kind = _date_or_text(op, *kinds)
+            if kind is None:
+                return self.fail(node, _why_not(op, *kinds))
+            return ir.Arith(op, left, right, kind)
         for side in (left, right):
             if side.type not in ("int", "decimal", "any"):
                 return self.fail(node, f"arithmetic needs numbers, not {side.type}")
@@ -321,6 +362,12 @@ class _Checker:
 
     def visit_Name(self, node: ast.Name) -> ir.Expr:
         name = node.id
+        if name == self.each:
+            return self.fail(node, f"{name!r} is a line; name one of its fields, e.g. {name}.hcpcs")
+        if name == "lines":
+            return self.fail(
+                node, "'lines' can only be aggregated, e.g. count(l for l in lines if ...)"
+            )
         if name in self.env.constants:
             return self.env.constants[name]
         if name in self.env.roots or name in self.env.derived:
@@ -341,6 +388,15 @@ class _Checker:
             return self.fail(node, "fields can only be read from a fact name")
         chain.reverse()
         root = current.id
+        if root == self.each:
+            return self.each_field(node, root, chain)
+        if (
+            self.each is not None
+            and root in self.env.derived
+            and root not in self.env.roots
+            and self.env.per.get(root) == "line"
+        ):
+            return self.fail(node, _PER_LINE_IN_AGGREGATE.format(root))
         if root in self.env.roots:
             fields, derived = self.env.roots[root], False
         elif root in self.env.derived:
@@ -348,6 +404,23 @@ class _Checker:
         else:
             options = [*self.env.roots, *self.env.derived]
             return self.fail(node, f"unknown fact {root!r}{_hint(root, options)}")
+        return self.walk_fields(node, root, fields, chain, derived)
+
+    def each_field(self, node: ast.Attribute, var: str, chain: list[str]) -> ir.Expr:
+        """A field of the line being aggregated: any field ``line`` has."""
+        found = self.walk_fields(node, var, _line_fields(self.env), chain, False)
+        if isinstance(found, ir.Path):
+            return ir.Each(found.fields, found.type)
+        return found
+
+    def walk_fields(
+        self,
+        node: ast.Attribute,
+        root: str,
+        fields: Mapping[str, str],
+        chain: list[str],
+        derived: bool,
+    ) -> ir.Expr:
         kind = ""
         where = root
         for index, name in enumerate(chain):
@@ -367,12 +440,19 @@ class _Checker:
         if node.keywords:
             return self.fail(node, "keyword arguments are not allowed")
         name = node.func.id
+        if name in AGGREGATES and (
+            name not in FUNCTIONS
+            or (len(node.args) == 1 and isinstance(node.args[0], ast.GeneratorExp))
+        ):
+            return self.aggregate(node, name)
         if name == "exists":
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
                 return self.fail(
                     node, "exists() takes the name of a derived fact, e.g. exists(units)"
                 )
             fact = node.args[0].id
+            if self.each is not None and self.env.per.get(fact) == "line":
+                return self.fail(node, _PER_LINE_IN_AGGREGATE.format(fact))
             if fact not in self.env.derived:
                 return self.fail(
                     node, f"exists(): no derived fact {fact!r}{_hint(fact, list(self.env.derived))}"
@@ -389,7 +469,8 @@ class _Checker:
         function = FUNCTIONS.get(name)
         if function is None:
             return self.fail(
-                node, f"unknown function {name!r}{_hint(name, [*FUNCTIONS, 'exists', 'date'])}"
+                node,
+                f"unknown function {name!r}{_hint(name, [*FUNCTIONS, *AGGREGATES, 'exists', 'date'])}",
             )
         if len(node.args) != len(function.params):
             return self.fail(
@@ -426,9 +507,119 @@ class _Checker:
             returns = typed
         return ir.Call(name, args, returns)
 
+    def aggregate(self, node: ast.Call, name: str) -> ir.Expr:
+        """``name(<value> for <var> in lines if <filter>...)``: an :class:`ir.Aggregate`."""
+        example = {
+            "count": 'count(l for l in lines if l.hcpcs == "Q0513")',
+            "any": 'any(l.hcpcs == "Q0513" for l in lines)',
+            "all": "all(l.units > 0 for l in lines)",
+        }.get(name, f'{name}(l.units for l in lines if l.hcpcs == "J7632")')
+        usage = f"{name}() takes one generator over the claim's lines, e.g. {example}"
+        if node.keywords or len(node.args) != 1 or not isinstance(node.args[0], ast.GeneratorExp):
+            return self.fail(node, usage)
+        gen = node.args[0]
+        if len(gen.generators) != 1 or gen.generators[0].is_async:
+            return self.fail(gen, f"{name}(): one 'for ... in lines' only; {usage}")
+        loop = gen.generators[0]
+        if not isinstance(loop.target, ast.Name):
+            return self.fail(loop.target, f"{name}(): the loop takes one name; {usage}")
+        if not (isinstance(loop.iter, ast.Name) and loop.iter.id == "lines"):
+            return self.fail(
+                loop.iter, f"{name}(): aggregates range over 'lines' (the claim's lines); {usage}"
+            )
+        if self.each is not None:
+            return self.fail(node, f"{name}(): aggregates cannot be nested")
+        self.aggregates += 1
+        if self.aggregates > MAX_AGGREGATES:
+            return self.fail(
+                node, f"{name}(): more than {MAX_AGGREGATES} aggregates in one expression"
+            )
+        var = loop.target.id
+        taken = {*self.env.roots, *self.env.derived, *self.env.constants, "lines", "line"}
+        if var in taken:
+            return self.fail(
+                loop.target,
+                f"{name}(): the loop name {var!r} is already a name here; use another, e.g. l",
+            )
+        self.each = var
+        try:
+            where: ir.Expr | None = None
+            tests = []
+            for test_node in loop.ifs:
+                test = self.visit(test_node)
+                self.expect_bool(test_node, test)
+                tests.append(test)
+            if tests:
+                where = tests[0] if len(tests) == 1 else ir.BoolOp("and", tuple(tests))
+            value: ir.Expr | None
+            if name == "count":
+                value = None
+                if not (isinstance(gen.elt, ast.Name) and gen.elt.id == var):
+                    self.fail(
+                        gen.elt,
+                        f"count() counts lines: write count({var} for {var} in lines if ...)",
+                    )
+            else:
+                value = self.visit(gen.elt)
+        finally:
+            self.each = None
+        if self.errors and (_failed(*tests) or (value is not None and _failed(value))):
+            return _FAILED
+        if value is None:
+            return ir.Aggregate("count", None, where, "int")
+        if name in ("any", "all"):
+            self.expect_bool(gen.elt, value)
+            return ir.Aggregate(name, value, where, "bool")
+        allowed = ("int", "decimal") if name == "sum" else ("int", "decimal", "date", "str")
+        if value.type not in (*allowed, "any"):
+            return self.fail(
+                gen.elt, f"{name}() needs {' or '.join(allowed)} values, not {value.type}"
+            )
+        kind = "decimal" if value.type == "any" and name == "sum" else value.type
+        return ir.Aggregate(name, value, where, kind)  # type: ignore[arg-type]
+
     def expect_bool(self, node: ast.AST, value: ir.Expr) -> None:
         if value.type not in ("bool", "any"):
             self.fail(node, f"expected a true/false condition, got {value.type}")
+
+
+_PER_LINE_IN_AGGREGATE = (
+    "an aggregate cannot read the per-line fact {0!r} (of any line): aggregate the line's own"
+    " fields, or derive a per-claim fact"
+)
+
+
+def _line_fields(env: Env) -> Mapping[str, str]:
+    # A claim rule's env has no `line` root, but its aggregates still read lines.
+    return env.roots.get("line", schema.BASE_ROOTS["line"])
+
+
+def _date_or_text(op: str, left: str, right: str) -> str | None:
+    """The type of ``left op right`` where a date or a string is involved, or None if refused."""
+    if op == "+" and left == right == "str":
+        return "str"
+    if op == "-" and left == right == "date":
+        return "int"
+    if op in ("+", "-") and left == "date" and right == "int":
+        return "date"
+    if op == "+" and left == "int" and right == "date":
+        return "date"
+    return None
+
+
+def _why_not(op: str, left: str, right: str) -> str:
+    if "str" in (left, right):
+        if left == right == "str":
+            return f"strings can only be joined with '+', not '{op}'"
+        bad = left if left not in ("int", "decimal") else right
+        return f"arithmetic needs numbers, not {bad}"
+    if op == "*":
+        return "dates cannot be multiplied"
+    if op == "+" and left == right == "date":
+        return "two dates cannot be added (date - date is the days between them)"
+    return (
+        f"cannot compute {left} {op} {right}: date - date (days), date + int or date - int (days)"
+    )
 
 
 def _accepts(want: str, got: str) -> bool:
@@ -461,7 +652,9 @@ def _describe_node(node: ast.AST) -> str:
         ast.Dict: "a dict literal",
         ast.JoinedStr: "an f-string",
         ast.ListComp: "a comprehension",
-        ast.GeneratorExp: "a generator",
+        ast.SetComp: "a comprehension",
+        ast.DictComp: "a comprehension",
+        ast.GeneratorExp: "a generator (only as the argument of count, sum, min, max, any, all)",
         ast.Await: "await",
     }
     return names.get(type(node), f"'{type(node).__name__}'")
@@ -529,7 +722,13 @@ def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
         # need more digits than the context holds, rather than fail on some claim later.
         for node, bound in _bounded_nodes(result, env):
             if sum(bound) > MAX_DIGITS:
-                what = f"{node.name}()" if isinstance(node, ir.Call) else f"'{node.op}'"
+                what = (
+                    f"{node.name}()"
+                    if isinstance(node, ir.Call)
+                    else f"{node.op}()"
+                    if isinstance(node, ir.Aggregate)
+                    else f"'{node.op}'"
+                )
                 source = checker.origin.get(id(node))
                 start, end = checker.span(source[1]) if source else (0, len(text))
                 checker.errors.append(
@@ -600,10 +799,32 @@ def _bounded_nodes(expr: ir.Expr, env: Env, *, collect: bool = True) -> list[tup
             if isinstance(node.value, Decimal | int) and not isinstance(node.value, bool):
                 return _const_bound(node.value)
             return (0, 0)
+        if isinstance(node, ir.Each):
+            return COUNT_BOUND if node.type == "int" else CLAIM_BOUND
+        if isinstance(node, ir.Aggregate):
+            inner = (0, 0)
+            if node.where is not None:
+                bound(node.where)
+            if node.value is not None:
+                inner = bound(node.value)
+            if node.op == "count":
+                result = COUNT_BOUND
+            elif node.op == "sum":
+                result = (inner[0] + _SUM_CARRY, inner[1])
+            elif _is_numeric(node):
+                result = inner
+            else:
+                return (0, 0)
+            out.append((node, result))
+            return result
         if isinstance(node, ir.Path):
             if node.derived:
                 return env.bounds.get(node.root, {}).get(node.fields[-1], CLAIM_BOUND)
             return COUNT_BOUND if node.type == "int" else CLAIM_BOUND
+        if isinstance(node, ir.Arith) and {node.left.type, node.right.type} & {"date", "str"}:
+            bound(node.left)
+            bound(node.right)
+            return _DAYS_BOUND if node.type == "int" else (0, 0)  # date - date, or not numeric
         if isinstance(node, ir.Arith):
             (li, lf), (ri, rf) = bound(node.left), bound(node.right)
             result = (li + ri, lf + rf) if node.op == "*" else (max(li, ri) + 1, max(lf, rf))

@@ -16,6 +16,20 @@ Semantics every backend must honour, fixed here once:
   of a lower stratum has finished. Each derived fact is therefore complete before it is read,
   and ``not exists(F)`` is well defined.
 - Each rule fires at most once per subject: once per claim (``on = "claim"``) or once per line.
+- Aggregates (:class:`Aggregate`) range over every line of the claim, in line order, whatever
+  the rule's subject; :class:`Each` reads a field of the line being aggregated. A line whose
+  filter is missing or false is left out. Of the lines left: ``count`` is how many there are;
+  ``sum`` adds the values that are not missing (missing values are left out, as in SQL), and the
+  sum of no values is ``0``; ``min`` and ``max`` of no values are missing; ``any`` of no lines is
+  false and ``all`` of no lines is true, and a missing condition counts as false in both (so a
+  line whose value is missing makes ``all`` false). Aggregates do not nest, and read no per-line
+  derived fact (of the subject or of the aggregated line): only base fields, constants and
+  per-claim derived facts, which join as anywhere else.
+- Dates: ``date - date`` is the whole number of days from the right date to the left one (an
+  int, negative when the left date is earlier); ``date + int``, ``int + date`` and
+  ``date - int`` move a date by a number of days. A result outside the years 1 to 9999 is an
+  error of the rule (raised, never clamped). ``str + str`` concatenates. As for numbers, a
+  missing operand makes the result missing.
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ import attrs
 __all__ = [
     "SCOPE_FACT",
     "SERVICE_FACT",
+    "Aggregate",
     "Arith",
     "BoolOp",
     "Call",
@@ -36,6 +51,7 @@ __all__ = [
     "Cond",
     "Const",
     "DerivedFact",
+    "Each",
     "Example",
     "Exists",
     "Expr",
@@ -102,6 +118,9 @@ class Not:
 
 @_node
 class Arith:
+    """``+ - *`` on numbers (exact); also dates (``date - date``: days, an int; ``date +/- int``:
+    a date) and strings (``str + str``: concatenation). ``type`` is the result's type."""
+
     op: Literal["+", "-", "*"]
     left: Expr
     right: Expr
@@ -129,7 +148,30 @@ class Exists:
     type: str = "bool"
 
 
-Expr = Const | Path | Compare | BoolOp | Not | Arith | Call | Cond | Exists
+@_node
+class Each:
+    """A field of the line an :class:`Aggregate` is at (``l.units`` in ``sum(l.units for l in
+    lines)``); ``("number",)`` is that line's 1-based number. Only inside an Aggregate."""
+
+    fields: tuple[str, ...]
+    type: str
+
+
+@_node
+class Aggregate:
+    """A value computed over every line of the claim (semantics in the module docstring).
+
+    ``value`` is what each line contributes (None for ``count``; the condition for ``any`` and
+    ``all``); ``where`` the filter a line must pass (None: every line).
+    """
+
+    op: Literal["count", "sum", "min", "max", "any", "all"]
+    value: Expr | None
+    where: Expr | None
+    type: str
+
+
+Expr = Const | Path | Compare | BoolOp | Not | Arith | Call | Cond | Exists | Each | Aggregate
 
 
 def walk(expr: Expr):
@@ -150,6 +192,11 @@ def walk(expr: Expr):
         yield from walk(expr.test)
         yield from walk(expr.body)
         yield from walk(expr.orelse)
+    elif isinstance(expr, Aggregate):
+        if expr.value is not None:
+            yield from walk(expr.value)
+        if expr.where is not None:
+            yield from walk(expr.where)
 
 
 @_node

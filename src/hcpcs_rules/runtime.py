@@ -37,6 +37,56 @@ def _mul(a: Any, b: Any) -> Any:
     return None if a is None or b is None else _EXACT.multiply(a, b)
 
 
+def _cat(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else a + b
+
+
+def _days(a: Any, b: Any) -> Any:
+    """``a - b`` for two dates: the days from ``b`` to ``a``."""
+    return None if a is None or b is None else (a - b).days
+
+
+def _shift(day: Any, days: Any, sign: int) -> Any:
+    """``day`` moved by ``sign * days`` days; outside the years 1 to 9999 it raises (the rule
+    fails with a RuleExecutionError naming it) rather than clamp or wrap."""
+    if day is None or days is None:
+        return None
+    try:
+        return day + dt.timedelta(days=sign * days)
+    except OverflowError:
+        raise ValueError(
+            f"date arithmetic out of range: {day.isoformat()} {'+' if sign > 0 else '-'} {days} days"
+        ) from None
+
+
+_ZERO = Decimal(0)
+
+
+def _agg_sum(values: list[Any], zero: Any) -> Any:
+    """Sum of the values that are not missing (``zero`` for none), exactly."""
+    total = zero
+    for value in values:
+        if value is None:
+            continue
+        # Whole numbers add as ints (exact, and an int field sums to an int); anything with a
+        # decimal goes through the exact context, which raises rather than round.
+        if type(total) is int and type(value) is int:
+            total += value
+        else:
+            total = _EXACT.add(total, value)
+    return total
+
+
+def _agg_min(values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _agg_max(values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
 def format_value(value: Any) -> str:
     """How a value reads inside a finding message."""
     if value is None:
@@ -97,6 +147,13 @@ RUNTIME: dict[str, Any] = {
     "_add": _add,
     "_sub": _sub,
     "_mul": _mul,
+    "_cat": _cat,
+    "_days": _days,
+    "_shift": _shift,
+    "_ZERO": _ZERO,
+    "_agg_sum": _agg_sum,
+    "_agg_min": _agg_min,
+    "_agg_max": _agg_max,
     "_fmt": format_value,
     "_fmt_str": _fmt_str,
     "_fmt_int": _fmt_int,

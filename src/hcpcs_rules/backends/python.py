@@ -15,7 +15,8 @@ claim, keep rules away from subjects they cannot match:
   outside it (the scope test reads ``payer_scope``, so the fact is complete by then).
 
 Cross-line rules need no join loops: per-claim flags (``exists(j7632_claim)``) are derived facts,
-looked up by key. Nothing is shared between evaluations except the compiled functions, so one
+looked up by key, and aggregates (``count(l for l in lines if ...)``) are generator expressions
+over ``f.lines`` inside the rule's own code. Nothing is shared between evaluations except the compiled functions, so one
 backend serves any number of threads without a lock.
 """
 

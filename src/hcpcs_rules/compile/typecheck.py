@@ -36,7 +36,7 @@ def type_check(build: Build) -> None:
 def _fields(build: Build, work: RuleWork) -> None:
     name = work.derive
     assert name is not None
-    env = build.envs[work.where.text.file]
+    env = _with_per(build, build.envs[work.where.text.file])
     exprs: dict[str, ir.Expr] = {}
     for field, source in field_texts(work).items():
         try:
@@ -58,7 +58,16 @@ def _rule_env(build: Build, work: RuleWork) -> Env:
     roots = dict(env.roots)
     if work.on == "claim":
         roots.pop("line")  # a claim rule has no line to read
-    return Env(roots, build.fact_fields, env.constants, build.fact_bounds)
+    return Env(roots, build.fact_fields, env.constants, build.fact_bounds, _per(build))
+
+
+def _per(build: Build) -> dict[str, str]:
+    # Aggregates refuse per-line facts: the checker needs to know which facts those are.
+    return {name: fact.per for name, fact in build.facts.items()}
+
+
+def _with_per(build: Build, env: Env) -> Env:
+    return Env(env.roots, env.derived, env.constants, env.bounds, _per(build))
 
 
 def _flatten(expr: ir.Expr) -> list[ir.Expr]:

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 __all__ = [
     "claim_json",
+    "cross_line_claims",
+    "cross_line_conditions",
     "decimals",
     "differential_claims",
     "disguised_claims",
@@ -291,6 +293,121 @@ def claim_json() -> st.SearchStrategy[dict]:
             ),
             "ordering_provider",
         ),
+    )
+
+
+def cross_line_claims() -> st.SearchStrategy[dict]:
+    """Claims whose lines collide on purpose: a few codes, a few dates a month apart or missing,
+    repeated NDCs and fee lines, from 1 to 8 lines. For comparing the backends on rules that
+    aggregate over lines, compare one line with another, or compute with dates and strings."""
+    days = st.sampled_from(["2026-03-02", "2026-03-03", "2026-04-15", "2025-12-31"])
+    line = st.builds(
+        _merge,
+        st.fixed_dictionaries(
+            {
+                "hcpcs": st.sampled_from(("J7632", "J7631", "Q0513", "Q0514", "A7003")),
+                "units": st.one_of(decimal_texts(0, 300, 0), decimal_texts(0, 3, 1)),
+            }
+        ),
+        _optional(
+            st.lists(st.sampled_from(("KO", "KP", "GA")), max_size=2, unique=True), "modifiers"
+        ),
+        _optional(days, "date_of_service"),
+        _optional(st.sampled_from(["00172-6406-49", "12345-6789-01"]), "ndc"),
+        _optional(decimal_texts(0, 50, 2), "charge"),
+    )
+    return st.builds(
+        _merge,
+        st.fixed_dictionaries(
+            {
+                "id": st.just("CROSS-LINE"),
+                "payer": st.sampled_from(PAYERS),
+                "supplier": st.just({"npi": "1234567893"}),
+                "lines": st.lists(line, min_size=1, max_size=8),
+            }
+        ),
+        _optional(days, "date_of_service"),
+    )
+
+
+def cross_line_conditions(on: str = "line") -> st.SearchStrategy[str]:
+    """Conditions of the language that aggregate over lines, compare lines (in a line rule,
+    ``on="line"``), compute with dates and join strings: for building small rulesets on which the
+    backends are compared, with :func:`cross_line_claims`."""
+    simple = [
+        'l.hcpcs == "Q0513"',
+        'l.hcpcs in ["J7632", "J7631"]',
+        '"KO" in l.modifiers',
+        "l.charge > 10",
+        "l.units >= 1",
+        "l.date_of_service == None",
+        "l.date_of_service - claim.date_of_service > 30",
+        "l.date_of_service + 1 == claim.date_of_service",
+        'l.hcpcs + "/" + l.ndc == "J7632/00172-6406-49"',
+    ]
+    if on == "line":
+        simple += [
+            "l.hcpcs == line.hcpcs",
+            "l.number != line.number",
+            "l.number < line.number",
+            "l.date_of_service == line.date_of_service",
+            "l.units > line.units",
+            "line.date_of_service - l.date_of_service <= 1",
+        ]
+    filters = st.recursive(
+        st.sampled_from(simple),
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            inner.map(lambda f: f"not ({f})"),
+        ),
+        max_leaves=3,
+    )
+    numbers = st.sampled_from(["l.units", "l.charge", "l.number"])
+    limits = st.sampled_from(["0", "1", "2", "10.5", "250"])
+
+    def where(f: str | None) -> str:
+        return "" if f is None else f" if {f}"
+
+    maybe = st.one_of(st.none(), filters)
+    aggregate = st.one_of(
+        st.builds(
+            lambda f, k: f"count(l for l in lines{where(f)}) > {k}", maybe, st.integers(0, 3)
+        ),
+        st.builds(
+            lambda v, f, k: f"sum({v} for l in lines{where(f)}) > {k}", numbers, maybe, limits
+        ),
+        st.builds(
+            lambda op, v, f, cmp, k: f"{op}({v} for l in lines{where(f)}) {cmp} {k}",
+            st.sampled_from(["min", "max"]),
+            numbers,
+            maybe,
+            st.sampled_from(["<", ">=", "=="]),
+            limits,
+        ),
+        st.builds(
+            lambda op, f: f'{op}(l.date_of_service for l in lines{where(f)}) < date("2026-03-03")',
+            st.sampled_from(["min", "max"]),
+            maybe,
+        ),
+        st.builds(lambda f: f"max(l.hcpcs for l in lines{where(f)}) == None", maybe),
+        st.builds(lambda c, f: f"any({c} for l in lines{where(f)})", filters, maybe),
+        st.builds(lambda c, f: f"all({c} for l in lines{where(f)})", filters, maybe),
+        st.builds(
+            lambda k: f"claim.date_of_service + {k} > max(l.date_of_service for l in lines)",
+            st.integers(-40, 40),
+        ),
+    )
+    return st.recursive(
+        aggregate,
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            inner.map(lambda c: f"not ({c})"),
+        ),
+        max_leaves=2,
     )
 
 

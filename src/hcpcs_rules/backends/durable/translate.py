@@ -127,6 +127,9 @@ def translate(
             if isinstance(conj, ir.Not) and isinstance(conj.value, ir.Exists):
                 negated.append(conj.value.fact)
                 continue
+            # Aggregates are never network tests (a pattern sees one fact): they stay in the
+            # guard, which reads every line of the claim from Facts, while the patterns still
+            # match each subject once.
             native = _native_test(conj, facts)
             if native is None:
                 residual.append(conj)
