@@ -580,3 +580,32 @@ def test_threads_share_one_engine_and_its_tables(table_engines):
         threaded = list(pool.map(lambda c: engine.evaluate(c).to_dict(), claims))
     assert threaded == serial
     assert any(f["rule_id"] == "MINE-MUE" for r in serial for f in r["findings"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lookups_inside_an_aggregate(tmp_path, backend):
+    rule = """
+[[rule]]
+id = "MINE-NDC-CLAIM"
+title = "A line's NDC belongs to another code"
+on = "claim"
+severity = "warn"
+when = "any(in_table(ndc_hcpcs, ndc_normalized(l.ndc)) and lookup(ndc_hcpcs, ndc_normalized(l.ndc)) != l.hcpcs for l in lines)"
+message = "{count(l for l in lines if in_table(ndc_hcpcs, ndc_normalized(l.ndc)))} line(s) with a listed NDC."
+source = "Test"
+[[rule.example]]
+name = "second line's NDC is J7631's"
+base = "base"
+set = { "line[2]" = { hcpcs = "J7632", units = "10", diagnosis_pointers = [1], ndc = "00172-6406-49" } }
+fires = true
+[[rule.example]]
+name = "no listed NDC"
+base = "base"
+fires = false
+"""
+    path = write(tmp_path, NDC_TABLE + rule)
+    engine = Engine(["core", path], backend=backend)  # the examples run on this backend
+    data = claim(ndc="00000-0000-00")
+    data["lines"].append({**data["lines"][0], "ndc": "00172-6406-49"})
+    found = [f for f in engine.evaluate(data).findings if f.rule_id == "MINE-NDC-CLAIM"]
+    assert [f.message for f in found] == ["1 line(s) with a listed NDC."]
