@@ -37,6 +37,7 @@ from . import ir, schema
 from .errors import did_you_mean
 from .functions import CLAIM_BOUND, COUNT_BOUND, FUNCTIONS, Bound, regex_error
 from .limits import CEILING_COUNT
+from .tables import call_type as table_call_type
 from .units import EXACT_CONTEXT
 
 __all__ = [
@@ -488,6 +489,7 @@ class _Checker:
         args = tuple(self.visit(a) for a in node.args)
         if _failed(*args):
             return _FAILED
+        before = len(self.errors)
         for index, (arg, want) in enumerate(zip(args, function.params, strict=True)):
             if want != "any" and not _accepts(want, arg.type):
                 self.fail(
@@ -507,6 +509,12 @@ class _Checker:
             returns = _join_types(*(a.type for a in args)) or "any"
         elif returns == "$number":
             returns = "int" if all(a.type == "int" for a in args) else "decimal"
+        elif returns == "$table":
+            # A table lookup's key and value types are the table's own (hcpcs_rules.tables).
+            typed = table_call_type(name, args) if len(self.errors) == before else "any"
+            if isinstance(typed, tuple):
+                return self.fail(node.args[typed[0]], typed[1])
+            returns = typed
         return ir.Call(name, args, returns)
 
     def aggregate(self, node: ast.Call, name: str) -> ir.Expr:

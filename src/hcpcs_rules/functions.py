@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 import re2
 
-from . import units, vocab
+from . import tables, units, vocab
 from .limits import CEILING_COUNT, CEILING_DECIMAL_PLACES, CEILING_INTEGER_DIGITS
 from .model import Dispensed, Enrollment
 from .units import EXACT_CONTEXT
@@ -565,6 +565,15 @@ def _enrolled_on(enrollments: Iterable[Enrollment] | None, payer: str | None, da
         and (e.end is None or day <= e.end)
         for e in enrollments
     )
+
+
+# ------------------------------------------------------------------------------------ tables
+
+# Lookups in the tables a ruleset declares (hcpcs_rules.tables). The table argument is a
+# constant (the Table, built once per Engine, immutable, shared by threads); the compiler takes
+# each call's types from the table itself ("$table": key type, value type, dated or not).
+for _name, (_impl, _params, _dated, _doc) in tables.TABLE_FUNCTIONS.items():
+    register(_name, _params, "$table", doc=_doc, constant_params=(0,))(_impl)
 
 
 # Every later registration is a plugin's.

@@ -104,6 +104,10 @@ class RulesetText:
     constant_lines: dict[str, int]
     raw: str = ""  # the file's text as read, to map a string value's characters back to it
     line_starts: tuple[int, ...] = ()  # where each line of ``raw`` starts
+    #: ``[tables.<name>]`` as written (hcpcs_rules.tables reads them), and per table the line of
+    #: its header (key ``""``) and of each of its keys.
+    tables: dict[str, Any] = attrs.field(factory=dict)
+    table_lines: dict[str, dict[str, int]] = attrs.field(factory=dict)
 
     @property
     def name(self) -> str:
@@ -285,6 +289,7 @@ def _positions(
     rules: list[dict[str, Any]] = []
     header_line: int | None = None
     constant_lines: dict[str, int] = {}
+    table_lines: dict[str, dict[str, int]] = {}
     section: str | None = None
     subtable = ""
     skip_to = 0  # last line of a multi-line string being skipped
@@ -308,6 +313,9 @@ def _positions(
                 header_line, section = number, "ruleset"
             elif name == "constants":
                 section = "constants"
+            elif name.startswith("tables.") and name.count(".") == 1:
+                section = name
+                table_lines.setdefault(name[7:].strip("\"'"), {}).setdefault("", number)
             else:
                 section = name
             continue
@@ -326,7 +334,9 @@ def _positions(
             rules[-1]["values"].setdefault(f"{subtable}.{name}", at[0])
         elif section == "constants":
             constant_lines.setdefault(name, number)
-    return rules, header_line, constant_lines
+        elif section is not None and section.startswith("tables."):
+            table_lines.setdefault(section[7:].strip("\"'"), {}).setdefault(name, number)
+    return rules, header_line, constant_lines, table_lines
 
 
 def _line_starts(raw: str) -> list[int]:
@@ -486,7 +496,7 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         raise RulesetError([RulesetProblem(file, None, None, f"not valid TOML: {why}")]) from None
 
     starts = _line_starts(raw)
-    positions, header_line, constant_lines = _positions(lines, raw, starts)
+    positions, header_line, constant_lines, table_lines = _positions(lines, raw, starts)
     problems: list[RulesetProblem] = []
     depth = _depth_of(data)
     if depth > MAX_TOML_DEPTH:
@@ -515,7 +525,8 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
             RulesetProblem(file, None, None, "rules must be written as [[rule]] tables")
         )
         raw_rules = []
-    for extra in sorted(set(data) - {"ruleset", "constants", "claims", "rule"}):
+    tables = table("tables")
+    for extra in sorted(set(data) - {"ruleset", "constants", "claims", "rule", "tables"}):
         problems.append(RulesetProblem(file, None, None, f"unknown top-level table {extra!r}"))
     if problems:
         raise RulesetError(problems)
@@ -541,6 +552,8 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         constant_lines,
         raw,
         tuple(starts),
+        tables,
+        table_lines,
     )
     problems = _control_characters(text)
     if problems:

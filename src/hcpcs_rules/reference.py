@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from . import ir
+from .tables import Table, tables_used
 
 __all__ = ["MANIFEST", "DocsError", "index_markdown", "rule_markdown", "write_reference"]
 
@@ -106,11 +107,36 @@ def rule_markdown(rule: ir.Rule, program: ir.Program) -> str:
     if doc.message:
         lines += ["**Message**", "", "```", doc.message.strip(), "```", ""]
     lines += ["**Source**", "", rule.source, ""]
+    used = _tables_of(rule)
+    if used:
+        lines += ["**Tables**", "", *(_table_text(t) for t in used), ""]
     if doc.notes:
         lines += ["**Notes**", "", doc.notes.strip(), ""]
     if rule.examples:
         lines += ["**Examples**", "", *(_example_text(e) for e in rule.examples), ""]
     return "\n".join(lines)
+
+
+def _tables_of(rule: ir.Rule) -> list[Table]:
+    exprs = [*rule.conjuncts, *(expr for _, expr in rule.derive_fields)]
+    if rule.finding is not None:
+        exprs += [part for part in rule.finding.message if not isinstance(part, str)]
+    return tables_used(exprs)
+
+
+def _table_text(table: Table) -> str:
+    """One table a rule reads: name, where its rows come from, how many, its columns."""
+    roles = {table.key: "key", table.value: "value"}
+    kind, *dates = table.effective or ("",)
+    for column, role in zip(dates, ("from", "to") if kind == "from" else (kind,), strict=False):
+        roles[column] = f"effective {role}"
+    columns = ", ".join(
+        f"{name} {kind}" + (f" ({roles[name]})" if name in roles else "")
+        for name, kind in table.columns
+    )
+    origin = "inline" if table.origin == "inline" else f"`{table.origin}`"
+    text = f"- `{table.name}`: {origin}, {table.rows:,} rows; columns {columns}"
+    return text + (f". Source: {table.source}" if table.source else "")
 
 
 def index_markdown(program: ir.Program) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .. import ir, schema
+from .. import ir, schema, tables
 from ..errors import RulesetError
 from ..expr import Env
 from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where
@@ -30,6 +30,7 @@ def read_specs(build: Build) -> None:
     for text in build.texts:
         # Constants are local to their file; facts are shared by every ruleset in the program.
         constants = _constants(build.where(text))
+        constants.update(_tables(build.where(text), constants))
         build.envs[text.file] = Env(
             schema.BASE_ROOTS,
             build.fact_fields,
@@ -88,6 +89,27 @@ def _constants(where: Where) -> dict[str, ir.Const]:
             where.error(f"constant {name!r} would hide a built-in name", line=line)
         else:
             out[name] = const
+    return out
+
+
+def _tables(where: Where, constants: dict[str, ir.Const]) -> dict[str, ir.Const]:
+    """``[tables.<name>]``, read (rows and CSV files too) by :mod:`hcpcs_rules.tables`; each a
+    constant of type ``table``, local to its file like the other constants."""
+    text = where.text
+    found, problems = tables.read_tables(text.file, text.tables, text.table_lines, text.quote)
+    for problem in problems:
+        where.report(problem)
+    out: dict[str, ir.Const] = {}
+    for name, table in found.items():
+        line = text.table_lines.get(name, {}).get("")
+        if name in constants:
+            where.error(f"table {name!r}: a constant has that name too", line=line)
+        elif name in schema.BASE_ROOTS or name in ("exists", "date"):
+            where.error(f"table {name!r} would hide a built-in name", line=line)
+        elif table is None:
+            out[name] = ir.Const(None, "any")  # unreadable (reported): a name, but untyped
+        else:
+            out[name] = ir.Const(table, "table")
     return out
 
 
