@@ -10,6 +10,7 @@ An Engine is immutable once built and may be shared by any number of threads.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,7 +34,17 @@ from .errors import (
 from .facts import Facts
 from .failure import EvaluationFailure
 from .limits import DEFAULT_LIMITS, Limits
-from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
+from .model import (
+    SEVERITY_RANK,
+    STATUS_BY_RANK,
+    Claim,
+    Finding,
+    LineResult,
+    Provenance,
+    Result,
+    RulesetDigest,
+)
+from .policy import BoundPolicy, Policy, bind, load_policy
 
 __all__ = ["DEFAULT_BACKEND", "Engine", "EngineConfig", "evaluate"]
 
@@ -55,6 +66,7 @@ class EngineConfig:
     backend: str = "python"
     check_examples: bool = True
     limits: Limits = DEFAULT_LIMITS
+    policy: Policy | None = None
 
     def build(self, **overrides: Any) -> Engine:
         """A new Engine with this configuration (``overrides`` replace fields, by name)."""
@@ -84,6 +96,11 @@ class Engine:
     ``check_examples``: run every rule's examples at build time (default on).
     ``limits``: the bounds on each claim (:class:`~hcpcs_rules.limits.Limits`; default
     ``Limits()``); a claim beyond them is a :class:`ClaimError` naming the limit.
+    ``policy``: an organisation's select/ignore, severity overrides and payer mapping
+    (:class:`~hcpcs_rules.policy.Policy`, a path to ``hcpcs-rules.toml`` or a ``pyproject.toml``
+    with ``[tool.hcpcs-rules]``, or a dict; see docs/policy.md), checked against the rulesets
+    here (:class:`~hcpcs_rules.policy.PolicyError`). None (default): the rulesets as written;
+    the working directory is never consulted.
 
     After :meth:`close`, every evaluation raises :class:`~hcpcs_rules.errors.EngineClosed`.
     """
@@ -95,6 +112,7 @@ class Engine:
         backend: str = DEFAULT_BACKEND,
         check_examples: bool = True,
         limits: Limits | None = None,
+        policy: Policy | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     ) -> None:
         if limits is None:
             limits = DEFAULT_LIMITS
@@ -102,13 +120,24 @@ class Engine:
             raise TypeError(f"limits must be a hcpcs_rules.Limits, not {type(limits).__name__}")
         self._closed = False
         rulesets = _selection(rulesets)
+        self.policy: Policy | None = load_policy(policy)
         self.config = EngineConfig(
             rulesets=rulesets if isinstance(rulesets, tuple) else None,
             backend=backend,
             check_examples=check_examples,
             limits=limits,
+            policy=self.policy,
         )
         self.program: ir.Program = compile_files(rulesets)
+        # Checked before the backend is built: a policy naming no rule fails fast and cheaply.
+        self._policy: BoundPolicy | None = (
+            None if self.policy is None else bind(self.policy, self.program)
+        )
+        self.digests: tuple[RulesetDigest, ...] = _digests(self.program)
+        self._provenance = Provenance(
+            rulesets=self.digests,
+            policy=None if self._policy is None else self._policy.digest,
+        )
         self.backend: Backend = make_backend(backend, self.program)
         self.rulesets: tuple[str, ...] = tuple(r.label for r in self.program.rulesets)
         self._fact_names = tuple(f.name for f in self.program.facts)
@@ -129,12 +158,24 @@ class Engine:
     def evaluate(self, claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
         """Check one claim. Raises :class:`ClaimError` if it does not fit the input shape or the
         engine's limits, :class:`~hcpcs_rules.errors.EngineClosed` once the engine is closed."""
+        return self._evaluate(claim, explain, self._policy)
+
+    def _evaluate(
+        self,
+        claim: Mapping[str, Any] | Claim,
+        explain: bool,
+        policy: BoundPolicy | None,
+    ) -> Result:
+        """Evaluate under ``policy`` (None: the rulesets as written, as examples are checked)."""
         if self._closed:
             raise EngineClosed("this Engine was closed; build a new one to evaluate claims")
         typed = parse_claim(claim, limits=self.limits)
+        mapping = None
+        if policy is not None and policy.payers:
+            typed, mapping = policy.map_claim(typed)
         facts = Facts(typed, self._fact_names, explain)
         self.backend.evaluate(facts)
-        return self._result(typed, facts)
+        return self._result(typed, facts, policy, mapping)
 
     def evaluate_many(
         self, claims: Iterable[Any], *, explain: bool = False
@@ -164,9 +205,23 @@ class Engine:
         self._closed = True
         self.backend.close()
 
-    def _result(self, claim: Claim, f: Facts) -> Result:
+    def _result(
+        self,
+        claim: Claim,
+        f: Facts,
+        policy: BoundPolicy | None = None,
+        mapping: tuple[str, str] | None = None,
+    ) -> Result:
         findings = f.findings
         findings.sort(key=_finding_order)
+        ignored: list[Finding] = []
+        trace = tuple(f.trace) if f.trace is not None else ()
+        if policy is not None:
+            scope = f.derived.get(ir.SCOPE_FACT, {}).get(0) or {}
+            overlay, program = scope.get("overlay"), scope.get("program")
+            findings, ignored = policy.apply(findings, overlay, program)
+            if trace:
+                trace = policy.apply_trace(trace, overlay, program)
         worst_by_line: dict[int, int] = {}
         worst = 0
         for finding in findings:
@@ -204,8 +259,36 @@ class Engine:
             findings=tuple(findings),
             lines=tuple(lines),
             rulesets=self.rulesets,
-            trace=tuple(f.trace) if f.trace is not None else (),
+            trace=trace,
+            provenance=self._provenance_of(policy, mapping),
+            ignored=tuple(ignored),
         )
+
+    def _provenance_of(
+        self, policy: BoundPolicy | None, mapping: tuple[str, str] | None
+    ) -> Provenance:
+        if policy is self._policy and mapping is None:
+            return self._provenance  # the common case: one value per Engine
+        return Provenance(
+            rulesets=self.digests,
+            policy=None if policy is None else policy.digest,
+            payer_mapping=mapping,
+        )
+
+
+def _digests(program: ir.Program) -> tuple[RulesetDigest, ...]:
+    """Each ruleset's name, version and the sha256 of its file, read once per Engine."""
+    out = []
+    for info in program.rulesets:
+        try:
+            data = Path(info.file).read_bytes()
+        except OSError as exc:  # removed between compiling and hashing: not what was compiled
+            raise RulesetError(
+                [RulesetProblem(info.file, None, None, f"cannot read to hash it: {exc}")]
+            ) from None
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        out.append(RulesetDigest(name=info.name, version=info.version, sha256=digest))
+    return tuple(out)
 
 
 def evaluate_outcome(
@@ -350,8 +433,9 @@ def _outcome(
     evaluate: Callable[[Facts], None] | None,
 ) -> str | None:
     try:
+        # Examples say what the rulesets do as written: never under the engine's policy.
         if evaluate is None:
-            result = engine.evaluate(example.claim, explain=True)
+            result = engine._evaluate(example.claim, True, None)
         else:
             typed = parse_claim(example.claim)
             facts = Facts(typed, engine._fact_names, True)
@@ -392,9 +476,23 @@ def default_engine() -> Engine:
     return _default
 
 
-def evaluate(claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
-    """Check one claim against every installed ruleset (see :class:`Engine`)."""
-    return default_engine().evaluate(claim, explain=explain)
+def evaluate(
+    claim: Mapping[str, Any] | Claim,
+    *,
+    explain: bool = False,
+    policy: Policy | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> Result:
+    """Check one claim against every installed ruleset (see :class:`Engine`).
+
+    ``policy`` (as ``Engine(policy=...)`` takes it) is read and checked against the default
+    engine's rulesets on every call; a service applying one policy to many claims should build
+    ``Engine(policy=...)`` once instead.
+    """
+    if policy is None:
+        return default_engine().evaluate(claim, explain=explain)
+    engine = default_engine()
+    bound = bind(load_policy(policy), engine.program)  # type: ignore[arg-type]
+    return engine._evaluate(claim, explain, bound)
 
 
 # Re-exported for callers that catch them from here.
