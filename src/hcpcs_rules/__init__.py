@@ -26,9 +26,11 @@ from .model import (
     ClaimLine,
     Finding,
     LineResult,
+    Provenance,
     Result,
     TraceStep,
 )
+from .policy import Policy, PolicyError
 
 try:
     __version__ = version("hcpcs-rules")
@@ -47,6 +49,9 @@ __all__ = [
     "Finding",
     "Limits",
     "LineResult",
+    "Policy",
+    "PolicyError",
+    "Provenance",
     "Result",
     "RuleExecutionError",
     "RulesetError",

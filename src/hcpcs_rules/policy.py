@@ -89,6 +89,10 @@ class SeverityOverride:
     severity: str
 
 
+def _sorted_unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(items)))
+
+
 @attrs.frozen
 class Policy:
     """What an organisation wants of the findings; see the module docstring and docs/policy.md.
@@ -97,8 +101,10 @@ class Policy:
     and the line numbers are where it was read, not what it says.
     """
 
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
+    # Sets in meaning (the most specific pattern decides, not the order), kept sorted so that
+    # equal policies compare equal; severity overrides keep their order (a tie goes to the later).
+    select: tuple[str, ...] = attrs.field(default=(), converter=_sorted_unique)
+    ignore: tuple[str, ...] = attrs.field(default=(), converter=_sorted_unique)
     severity: tuple[SeverityOverride, ...] = ()
     payers: tuple[tuple[str, str], ...] = ()  # (payer id or plan code, overlay), sorted
     origin: str = attrs.field(default="<policy>", eq=False)
@@ -118,8 +124,8 @@ class Policy:
     def normalized(self) -> dict[str, Any]:
         """The content as plain data in one canonical order: what :attr:`digest` hashes."""
         return {
-            "select": sorted(set(self.select)),
-            "ignore": sorted(set(self.ignore)),
+            "select": list(self.select),
+            "ignore": list(self.ignore),
             "severity": [list(attrs.astuple(s)) for s in self.severity],
             "payers": [list(p) for p in sorted(self.payers)],
         }
@@ -142,14 +148,10 @@ class Policy:
         extra = tuple(_patterns(list(ignore), "--ignore", "<command line>", {}, problems))
         if problems:
             raise PolicyError(problems)
-        return attrs.evolve(
-            self,
-            select=new_select,
-            ignore=self.ignore + tuple(p for p in extra if p not in self.ignore),
-        )
+        return attrs.evolve(self, select=new_select, ignore=self.ignore + extra)
 
     def line_of(self, key: str) -> int | None:
-        return dict(self.lines).get(key)
+        return _line_for(dict(self.lines), key)
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -211,6 +213,9 @@ def _read_file(path: Path) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else None
+        if line is None and "end of document" in str(exc):
+            # tomllib names no line for a file that stops mid-value: that is its last line.
+            line = max((n for n, text in enumerate(lines, 1) if text.strip()), default=None)
         quote = lines[line - 1] if line and line <= len(lines) else None
         raise PolicyError(
             [RulesetProblem(origin, line, None, f"not valid TOML: {exc}", quote)]
@@ -264,6 +269,17 @@ def _key_lines(lines: list[str], prefix: tuple[str, ...]) -> dict[str, int]:
     return found
 
 
+def _line_for(lines: Mapping[str, int], key: str) -> int | None:
+    """The line of ``key`` ("severity.X.medicare"), else of the nearest enclosing key written
+    on a line of its own (an inline table's entries share its line)."""
+    while True:
+        if key in lines:
+            return lines[key]
+        if "." not in key:
+            return None
+        key = key.rsplit(".", 1)[0]
+
+
 def _split_dotted(text: str) -> list[str]:
     return re.findall(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^.\s]+", text)
 
@@ -276,10 +292,7 @@ def _read(data: Mapping[str, Any], origin: str, lines: dict[str, int]) -> Policy
     problems: list[RulesetProblem] = []
 
     def problem(key: str, message: str) -> None:
-        line = lines.get(key)
-        if line is None and "." in key:
-            line = lines.get(key.split(".", 1)[0])
-        problems.append(RulesetProblem(origin, line, None, f"{key}: {message}"))
+        problems.append(RulesetProblem(origin, _line_for(lines, key), None, f"{key}: {message}"))
 
     if not isinstance(data, Mapping):
         raise PolicyError([RulesetProblem(origin, None, None, "a policy must be a table")])
@@ -534,8 +547,6 @@ def bind(policy: Policy, program: ir.Program) -> BoundPolicy:
 
     def problem(key: str, message: str) -> None:
         line = policy.line_of(key)
-        if line is None and "." in key:
-            line = policy.line_of(key.split(".", 1)[0])
         problems.append(RulesetProblem(policy.origin, line, None, f"{key}: {message}"))
 
     def check(pattern: str, key: str) -> list[str]:
