@@ -192,6 +192,23 @@ def test_policy_is_checked_against_the_rulesets_with_did_you_mean():
     ]
 
 
+def test_a_policy_built_directly_is_checked_too(plain):
+    from hcpcs_rules.policy import SeverityOverride
+
+    built = Policy(
+        select=("j7632 lower",),
+        severity=(SeverityOverride("J7632-*", "*", "humnaa"),),
+        payers=(("x", "medicre"),),
+    )
+    with pytest.raises(PolicyError) as info:
+        bind(built, plain.program)
+    assert [p.message.split(":")[0] for p in info.value.problems] == [
+        "select",
+        "severity.J7632-*",
+        "payers.x",
+    ]
+
+
 def test_validation_depends_on_the_rulesets_in_use():
     # J7632's rules exist only when j7632 is loaded: a core-only engine refuses the same policy.
     policy = {"ignore": ["J7632-SUP-*"]}

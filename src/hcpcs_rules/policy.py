@@ -187,10 +187,14 @@ def discover(start: str | os.PathLike[str]) -> Path | None:
 
 def _has_tool_table(path: Path) -> bool:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raw = path.read_bytes()
+    except OSError:
+        return True  # unreadable: reading it says why, rather than quietly using another file
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError):
         # A broken pyproject.toml may well hold our table: say so when reading it, not skip it.
-        return b"hcpcs-rules" in path.read_bytes()
+        return b"hcpcs-rules" in raw
     return isinstance(data.get("tool"), dict) and TOOL_TABLE[1] in data["tool"]
 
 
@@ -550,6 +554,9 @@ def bind(policy: Policy, program: ir.Program) -> BoundPolicy:
         problems.append(RulesetProblem(policy.origin, line, None, f"{key}: {message}"))
 
     def check(pattern: str, key: str) -> list[str]:
+        if not _pattern_ok(pattern):
+            problem(key, f"{pattern!r} is not a rule id or glob (A-Z, 0-9, '-', '*', '?')")
+            return []
         hits = [i for i in ids if _matches(pattern, i)]
         if not hits:
             hint = did_you_mean(pattern, ids)
@@ -587,6 +594,10 @@ def bind(policy: Policy, program: ir.Program) -> BoundPolicy:
     tables: dict[str, dict[str, str]] = {}
     for order, override in enumerate(policy.severity):
         key = f"severity.{override.pattern}"
+        # A Policy built directly (not read) has had none of the reading checks.
+        if override.severity not in SEVERITIES:
+            problem(key, f"unknown severity {override.severity!r}; one of {', '.join(SEVERITIES)}")
+            continue
         if override.overlay != "*" and override.overlay not in overlays:
             problem(
                 f"{key}.{override.overlay}",
