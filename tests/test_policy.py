@@ -100,6 +100,12 @@ def test_the_pyproject_form_reads_tool_hcpcs_rules(tmp_path):
     assert "severity.J7632-COM-*: unknown severity 'humnaa'" in problem.message
     path.write_text(path.read_text().replace("humnaa", "warn"))
     assert Policy.from_file(path).ignore == ("J7632-SUP-*",)
+    # Keys of [tool.hcpcs-rules] itself have their lines too; the project's own keys are not ours.
+    path.write_text(path.read_text().replace('ignore = ["J7632-SUP-*"]', 'ignore = "J7632-SUP-*"'))
+    with pytest.raises(PolicyError) as info:
+        Policy.from_file(path)
+    (problem,) = info.value.problems
+    assert problem.line == 8 and problem.message.startswith("ignore: must be a list")
     (tmp_path / "other").mkdir()
     bare = tmp_path / "other" / "pyproject.toml"
     bare.write_text('[project]\nname = "x"\n')
@@ -147,8 +153,8 @@ def test_reading_is_strict_with_file_and_line(tmp_path, text, line, message):
 
 def test_every_reading_problem_is_reported_at_once():
     with pytest.raises(PolicyError) as info:
-        Policy.from_dict({"selct": [], "ignore": "X", "payers": {"a": 1}})
-    assert len(info.value.problems) == 3
+        Policy.from_dict({"selct": [], "ignore": "X", "payers": {"a": 1, 2: "uhc"}, 3: None})
+    assert len(info.value.problems) == 5
 
 
 def test_what_engine_accepts_as_a_policy(tmp_path):
@@ -612,3 +618,15 @@ def test_check_workers_honour_the_policy(tmp_path, monkeypatch, workers):
     code_n, parallel, _ = run([*argv, "--workers", str(workers)])
     assert (code_n, parallel) == (code_1, serial)
     assert all(json.loads(line)["ignored"] for line in parallel.splitlines())
+
+
+def test_a_policy_engine_is_shared_by_threads_without_mixing():
+    from concurrent.futures import ThreadPoolExecutor
+
+    e = engine({"ignore": ["J7632-MCR-COMPOUNDED-*"], "payers": {"humana": "medicare_advantage"}})
+    inputs = [{**FEE, "id": f"C{i}", "payer": "humana" if i % 2 else "medicare"} for i in range(64)]
+    expected = [e.evaluate(c) for c in inputs]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(e.evaluate, inputs))
+    assert got == expected
+    assert {r.provenance.payer_mapping for r in got} == {None, ("humana", "medicare_advantage")}

@@ -254,7 +254,8 @@ def _key_lines(lines: list[str], prefix: tuple[str, ...]) -> dict[str, int]:
     ``[severity]`` and ``[payers]`` tables); a key it cannot place is reported without a line.
     """
     found: dict[str, int] = {}
-    table: tuple[str, ...] | None = ()
+    # Keys before any header are the policy's own in hcpcs-rules.toml, a project's in pyproject.
+    table: tuple[str, ...] | None = None if prefix else ()
     for number, text in enumerate(lines, start=1):
         header = _HEADER.match(text)
         if header:
@@ -267,7 +268,7 @@ def _key_lines(lines: list[str], prefix: tuple[str, ...]) -> dict[str, int]:
                 table = None
             continue
         assign = _ASSIGN.match(text)
-        if assign and table is not None and (table or not prefix):
+        if assign and table is not None:
             key = ".".join((*table, _unquote(assign.group(1))))
             found.setdefault(key, number)
     return found
@@ -351,7 +352,7 @@ def _read(data: Mapping[str, Any], origin: str, lines: dict[str, int]) -> Policy
         table = {}
     for payer, overlay in table.items():
         key = f"payers.{payer}"
-        if not _PAYER.match(payer) or payer != payer.strip():
+        if not isinstance(payer, str) or not _PAYER.match(payer) or payer != payer.strip():
             problem(
                 key,
                 f"{payer!r} is not a payer id (1 to 64 printable characters, no surrounding blanks)",
