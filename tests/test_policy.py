@@ -586,6 +586,11 @@ def test_check_text_output_shows_overrides_and_ignored(tmp_path, monkeypatch):
         ({}, ["--select", "j7632-lower"], "--select: 'j7632-lower' is not a rule id or glob"),
         ({}, ["--config", "missing.toml"], "cannot read the policy"),
         (
+            {"hcpcs-rules.toml": 'ignore = ["J7632-SUP-*"]\n'},
+            ["--ignore", "J7632-NOPE"],
+            "<command line>: --ignore: 'J7632-NOPE' matches no rule",
+        ),
+        (
             {"p.toml": "[payers]\nx = 'medicre'\n"},
             ["--config", "p.toml"],
             "did you mean 'medicare'",

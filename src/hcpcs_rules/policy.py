@@ -110,6 +110,9 @@ class Policy:
     origin: str = attrs.field(default="<policy>", eq=False)
     #: key path ("severity.J7632-X") -> line in ``origin``, for errors found after reading.
     lines: tuple[tuple[str, int], ...] = attrs.field(default=(), eq=False, repr=False)
+    #: Patterns given on the command line (:meth:`extend`): their errors name the flag, not a
+    #: line of ``origin``.
+    from_command_line: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, origin: str = "<policy>") -> Policy:
@@ -148,7 +151,12 @@ class Policy:
         extra = tuple(_patterns(list(ignore), "--ignore", "<command line>", {}, problems))
         if problems:
             raise PolicyError(problems)
-        return attrs.evolve(self, select=new_select, ignore=self.ignore + extra)
+        flags = self.from_command_line | set(extra)
+        if select is not None:
+            flags |= set(new_select)
+        return attrs.evolve(
+            self, select=new_select, ignore=self.ignore + extra, from_command_line=frozenset(flags)
+        )
 
     def line_of(self, key: str) -> int | None:
         return _line_for(dict(self.lines), key)
@@ -550,7 +558,11 @@ def bind(policy: Policy, program: ir.Program) -> BoundPolicy:
     emitting = {r.id for r in program.rules if r.finding is not None}
     overlays = known_overlays(program)
 
-    def problem(key: str, message: str) -> None:
+    def problem(key: str, message: str, pattern: str | None = None) -> None:
+        if pattern in policy.from_command_line and key in ("select", "ignore"):
+            # Given as --select/--ignore: no line of the policy file is to blame.
+            problems.append(RulesetProblem("<command line>", None, None, f"--{key}: {message}"))
+            return
         line = policy.line_of(key)
         problems.append(RulesetProblem(policy.origin, line, None, f"{key}: {message}"))
 
@@ -561,7 +573,7 @@ def bind(policy: Policy, program: ir.Program) -> BoundPolicy:
         hits = [i for i in ids if _matches(pattern, i)]
         if not hits:
             hint = did_you_mean(pattern, ids)
-            problem(key, f"{pattern!r} matches no rule of the rulesets in use{hint}")
+            problem(key, f"{pattern!r} matches no rule of the rulesets in use{hint}", pattern)
             return []
         findings = [i for i in hits if i in emitting]
         if not findings:
@@ -570,6 +582,7 @@ def bind(policy: Policy, program: ir.Program) -> BoundPolicy:
                 key,
                 f"{pattern!r} matches only rules that derive facts ({shown}); a policy selects,"
                 " ignores and grades findings",
+                pattern,
             )
         return findings
 
