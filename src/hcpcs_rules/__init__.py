@@ -26,9 +26,11 @@ from .model import (
     ClaimLine,
     Finding,
     LineResult,
+    Provenance,
     Result,
     TraceStep,
 )
+from .policy import Policy, PolicyError
 from .slot import EngineSlot
 
 try:
@@ -49,6 +51,9 @@ __all__ = [
     "Finding",
     "Limits",
     "LineResult",
+    "Policy",
+    "PolicyError",
+    "Provenance",
     "Result",
     "RuleExecutionError",
     "RulesetError",

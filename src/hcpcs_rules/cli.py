@@ -102,6 +102,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
     from .batch import evaluate_many
     from .reader import read_claims
 
+    args.policy = _policy(args, err)
     # A ruleset whose examples fail is not run on claims: its answers cannot be trusted.
     engine = _engine(args, err, check_examples=True)
     threshold = SEVERITY_RANK[args.fail_on]
@@ -176,13 +177,22 @@ def _report(result: Any, fmt: str, out: TextIO) -> None:
         print(f"{claim_id}  -  clean", file=out)
     for f in result.findings:
         line = "claim " if f.line is None else f"line {f.line}"
+        # An overridden severity shows the rule's own beside it: the policy changed it, not the rule.
+        severity = (
+            f.severity if f.rule_severity is None else f"{f.severity} (rule: {f.rule_severity})"
+        )
         print(
-            f"{claim_id}  {line}  {printable(f.rule_id)}  {f.severity}  {printable(f.message)}",
+            f"{claim_id}  {line}  {printable(f.rule_id)}  {severity}  {printable(f.message)}",
             file=out,
         )
+    if result.ignored:
+        ids = ", ".join(sorted({printable(f.rule_id) for f in result.ignored}))
+        print(f"{claim_id}  -  ignored by the policy: {ids}", file=out)
     for step in result.trace:
         derived = f" -> {', '.join(step.derived)}" if step.derived else ""
         emitted = f" [{step.finding}]" if step.finding else ""
+        if step.ignored:
+            emitted = f" [{step.finding}, ignored by the policy]"
         text = (
             f"{step.rule_id} on {step.subject} matched {', '.join(step.matched)}{derived}{emitted}"
         )
@@ -228,11 +238,43 @@ def _engine(args: argparse.Namespace, err: TextIO, check_examples: bool = False)
     limits = None if max_lines is None else Limits(max_lines=max_lines)
     try:
         return Engine(
-            args.rulesets, backend=args.backend, check_examples=check_examples, limits=limits
+            args.rulesets,
+            backend=args.backend,
+            check_examples=check_examples,
+            limits=limits,
+            policy=getattr(args, "policy", None),  # only `check` reads one
         )
     except (RulesetError, RuntimeError) as exc:  # RuntimeError: backend unavailable here
         _say(err, str(exc))
         raise _Failed from None
+
+
+def _policy(args: argparse.Namespace, err: TextIO) -> Any:
+    """``check``'s policy: --config, else the file discovered from the working directory (unless
+    --no-config), extended by --select/--ignore. The only place anything looks for a policy."""
+    from .policy import Policy, discover
+
+    try:
+        if args.config is not None:
+            policy = Policy.from_file(args.config)
+        elif args.no_config:
+            policy = None
+        else:
+            found = discover(Path.cwd())
+            policy = None if found is None else Policy.from_file(found)
+        if args.select is None and not args.ignore:
+            return policy
+        return (policy or Policy(origin="<command line>")).extend(
+            select=None if args.select is None else _split_patterns(args.select),
+            ignore=[p for text in args.ignore for p in _split_patterns([text])],
+        )
+    except RulesetError as exc:  # PolicyError
+        _say(err, str(exc))
+        raise _Failed from None
+
+
+def _split_patterns(texts: list[str]) -> list[str]:
+    return [p.strip() for text in texts for p in text.split(",") if p.strip()]
 
 
 def _program(args: argparse.Namespace, err: TextIO) -> Any:
@@ -503,6 +545,29 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="most service lines per claim (default: 50, the 837P limit; see Limits in docs/claim-format.md)",
+    )
+    config = check.add_mutually_exclusive_group()
+    config.add_argument(
+        "--config",
+        metavar="PATH",
+        help="policy file (hcpcs-rules.toml, or a pyproject.toml with [tool.hcpcs-rules]); "
+        "default: the nearest one from the working directory up",
+    )
+    config.add_argument(
+        "--no-config", action="store_true", help="use no policy file, not even a discovered one"
+    )
+    check.add_argument(
+        "--select",
+        action="append",
+        metavar="IDS",
+        help="keep only these rules' findings: ids or globs, comma-separated (replaces the policy's select)",
+    )
+    check.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="drop these rules' findings: ids or globs, comma-separated (added to the policy's ignore)",
     )
     engine_options(check)
 

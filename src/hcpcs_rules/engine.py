@@ -10,6 +10,7 @@ An Engine is immutable once built and may be shared by any number of threads.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,7 +35,17 @@ from .errors import (
 from .facts import Facts
 from .failure import EvaluationFailure
 from .limits import DEFAULT_LIMITS, Limits
-from .model import SEVERITY_RANK, STATUS_BY_RANK, Claim, Finding, LineResult, Result
+from .model import (
+    SEVERITY_RANK,
+    STATUS_BY_RANK,
+    Claim,
+    Finding,
+    LineResult,
+    Provenance,
+    Result,
+    RulesetDigest,
+)
+from .policy import BoundPolicy, Policy, bind, load_policy
 
 __all__ = [
     "CORE_PAYERS",
@@ -75,6 +86,7 @@ class EngineConfig:
     payers: tuple[str, ...] = ()
     #: ``Engine(functions=...)``'s providers (see :mod:`hcpcs_rules.registry`).
     functions: tuple[Any, ...] = ()
+    policy: Policy | None = None
 
     def build(self, **overrides: Any) -> Engine:
         """A new Engine with this configuration (``overrides`` replace fields, by name)."""
@@ -109,6 +121,11 @@ class Engine:
     ``functions``: more condition functions for this Engine only: providers, each a callable
     taking a :class:`~hcpcs_rules.registry.FunctionTable` or its ``"module:callable"`` path
     (:mod:`hcpcs_rules.registry`). ``engine.functions`` is the table the Engine was built with.
+    ``policy``: an organisation's select/ignore, severity overrides and payer mapping
+    (:class:`~hcpcs_rules.policy.Policy`, a path to ``hcpcs-rules.toml`` or a ``pyproject.toml``
+    with ``[tool.hcpcs-rules]``, or a dict; see docs/policy.md), checked against the rulesets
+    here (:class:`~hcpcs_rules.policy.PolicyError`). None (default): the rulesets as written;
+    the working directory is never consulted.
 
     After :meth:`close`, every evaluation raises :class:`~hcpcs_rules.errors.EngineClosed`.
 
@@ -126,6 +143,7 @@ class Engine:
         limits: Limits | None = None,
         payers: Iterable[str] = (),
         functions: Iterable[Any] = (),
+        policy: Policy | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     ) -> None:
         from .registry import build_functions  # the registry imports load, not the engine
 
@@ -136,6 +154,7 @@ class Engine:
         self._closed = False
         rulesets = _selection(rulesets)
         extra_payers = _payer_names(payers)
+        self.policy: Policy | None = load_policy(policy)
         self.config = EngineConfig(
             rulesets=rulesets if isinstance(rulesets, tuple) else None,
             backend=backend,
@@ -143,6 +162,7 @@ class Engine:
             limits=limits,
             payers=extra_payers,
             functions=tuple(functions),
+            policy=self.policy,
         )
         self.functions = build_functions(rulesets, self.config.functions)
         # The compiler and code generator look functions up in the active table (functions.using):
@@ -153,12 +173,23 @@ class Engine:
 
     def _build(self, rulesets: Any, backend: str, check_examples: bool) -> None:
         self.program: ir.Program = compile_files(rulesets)
-        self.payers: frozenset[str] = known_payers(self.program, self.config.payers)
+        # A policy's mapped payer ids are payers too: a claim may name them.
+        mapped = () if self.policy is None else tuple(name for name, _ in self.policy.payers)
+        self.payers: frozenset[str] = known_payers(self.program, (*self.config.payers, *mapped))
         #: How this engine reads a claim: its rulesets' extension fields, and known payers.
         self.claim_schema = ClaimSchema(
             claim_extensions=tuple((n, t) for on, n, t in self.program.extensions if on == "claim"),
             line_extensions=tuple((n, t) for on, n, t in self.program.extensions if on == "line"),
             payers=self.payers,
+        )
+        # Checked before the backend is built: a policy naming no rule fails fast and cheaply.
+        self._policy: BoundPolicy | None = (
+            None if self.policy is None else bind(self.policy, self.program)
+        )
+        self.digests: tuple[RulesetDigest, ...] = _digests(self.program)
+        self._provenance = Provenance(
+            rulesets=self.digests,
+            policy=None if self._policy is None else self._policy.digest,
         )
         self.backend: Backend = make_backend(backend, self.program)
         self.rulesets: tuple[str, ...] = tuple(r.label for r in self.program.rulesets)
@@ -194,12 +225,24 @@ class Engine:
     def evaluate(self, claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
         """Check one claim. Raises :class:`ClaimError` if it does not fit the input shape or the
         engine's limits, :class:`~hcpcs_rules.errors.EngineClosed` once the engine is closed."""
+        return self._evaluate(claim, explain, self._policy)
+
+    def _evaluate(
+        self,
+        claim: Mapping[str, Any] | Claim,
+        explain: bool,
+        policy: BoundPolicy | None,
+    ) -> Result:
+        """Evaluate under ``policy`` (None: the rulesets as written, as examples are checked)."""
         if self._closed:
             raise EngineClosed("this Engine was closed; build a new one to evaluate claims")
         typed = parse_claim_with(claim, self.limits, self.claim_schema)
+        mapping = None
+        if policy is not None and policy.payers:
+            typed, mapping = policy.map_claim(typed)
         facts = Facts(typed, self._fact_names, explain)
         self.backend.evaluate(facts)
-        return self._result(typed, facts)
+        return self._result(typed, facts, policy, mapping)
 
     def evaluate_many(
         self, claims: Iterable[Any], *, explain: bool = False
@@ -229,9 +272,23 @@ class Engine:
         self._closed = True
         self.backend.close()
 
-    def _result(self, claim: Claim, f: Facts) -> Result:
+    def _result(
+        self,
+        claim: Claim,
+        f: Facts,
+        policy: BoundPolicy | None = None,
+        mapping: tuple[str, str] | None = None,
+    ) -> Result:
         findings = f.findings
         findings.sort(key=_finding_order)
+        ignored: list[Finding] = []
+        trace = tuple(f.trace) if f.trace is not None else ()
+        if policy is not None:
+            scope = f.derived.get(ir.SCOPE_FACT, {}).get(0) or {}
+            overlay, program = scope.get("overlay"), scope.get("program")
+            findings, ignored = policy.apply(findings, overlay, program)
+            if trace:
+                trace = policy.apply_trace(trace, overlay, program)
         worst_by_line: dict[int, int] = {}
         worst = 0
         for finding in findings:
@@ -269,8 +326,36 @@ class Engine:
             findings=tuple(findings),
             lines=tuple(lines),
             rulesets=self.rulesets,
-            trace=tuple(f.trace) if f.trace is not None else (),
+            trace=trace,
+            provenance=self._provenance_of(policy, mapping),
+            ignored=tuple(ignored),
         )
+
+    def _provenance_of(
+        self, policy: BoundPolicy | None, mapping: tuple[str, str] | None
+    ) -> Provenance:
+        if policy is self._policy and mapping is None:
+            return self._provenance  # the common case: one value per Engine
+        return Provenance(
+            rulesets=self.digests,
+            policy=None if policy is None else policy.digest,
+            payer_mapping=mapping,
+        )
+
+
+def _digests(program: ir.Program) -> tuple[RulesetDigest, ...]:
+    """Each ruleset's name, version and the sha256 of its file, read once per Engine."""
+    out = []
+    for info in program.rulesets:
+        try:
+            data = Path(info.file).read_bytes()
+        except OSError as exc:  # removed between compiling and hashing: not what was compiled
+            raise RulesetError(
+                [RulesetProblem(info.file, None, None, f"cannot read to hash it: {exc}")]
+            ) from None
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        out.append(RulesetDigest(name=info.name, version=info.version, sha256=digest))
+    return tuple(out)
 
 
 def known_payers(program: ir.Program, extra: Iterable[str] = ()) -> frozenset[str]:
@@ -457,8 +542,9 @@ def _outcome(
     evaluate: Callable[[Facts], None] | None,
 ) -> str | None:
     try:
+        # Examples say what the rulesets do as written: never under the engine's policy.
         if evaluate is None:
-            result = engine.evaluate(example.claim, explain=True)
+            result = engine._evaluate(example.claim, True, None)
         else:
             typed = engine.parse_claim(example.claim)
             facts = Facts(typed, engine._fact_names, True)
@@ -521,6 +607,25 @@ def reload_default_engine(**engine_args: Any) -> Engine:
 def evaluate(claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
     """Check one claim against every installed ruleset (see :class:`Engine`)."""
     return default_engine().evaluate(claim, explain=explain)
+
+
+def evaluate(
+    claim: Mapping[str, Any] | Claim,
+    *,
+    explain: bool = False,
+    policy: Policy | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> Result:
+    """Check one claim against every installed ruleset (see :class:`Engine`).
+
+    ``policy`` (as ``Engine(policy=...)`` takes it) is read and checked against the default
+    engine's rulesets on every call; a service applying one policy to many claims should build
+    ``Engine(policy=...)`` once instead.
+    """
+    if policy is None:
+        return default_engine().evaluate(claim, explain=explain)
+    engine = default_engine()
+    bound = bind(load_policy(policy), engine.program)  # type: ignore[arg-type]
+    return engine._evaluate(claim, explain, bound)
 
 
 # Re-exported for callers that catch them from here.

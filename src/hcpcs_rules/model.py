@@ -35,7 +35,9 @@ __all__ = [
     "OrderingProvider",
     "Patient",
     "PharmacyLicense",
+    "Provenance",
     "Result",
+    "RulesetDigest",
     "Severity",
     "Status",
     "Supplier",
@@ -261,6 +263,9 @@ class Finding:
     message: str
     source: str
     payer: str | None = None  # the payer overlay that produced it; None when payer-neutral
+    #: The rule's own severity when the engine's policy overrode it (``severity`` is then the
+    #: policy's); None when the rule's severity stands.
+    rule_severity: Severity | None = None
 
     def sort_key(self) -> tuple[int, str]:
         """Stable order: claim-level findings first, then by line, then by rule id."""
@@ -287,7 +292,28 @@ class TraceStep:
     subject: str  # "claim" or "line N"
     matched: tuple[str, ...]  # ids of the facts the rule matched, e.g. ("line:1", "units:1")
     derived: tuple[str, ...]  # ids of the facts it derived
-    finding: str | None  # the severity it emitted, if any
+    finding: str | None  # the severity it emitted, if any (after the policy's override)
+    #: The policy ignores this rule's findings: it fired, but its finding is in Result.ignored.
+    ignored: bool = False
+
+
+@_frozen
+class RulesetDigest:
+    """One ruleset an engine was built from, and the sha256 of its file's bytes."""
+
+    name: str
+    version: str
+    sha256: str  # "sha256:<hex>"
+
+
+@_frozen
+class Provenance:
+    """Exactly what produced a Result: the rulesets' contents and the policy (docs/policy.md)."""
+
+    rulesets: tuple[RulesetDigest, ...]
+    policy: str | None = None  # "sha256:<hex>" of the policy's normalized content; None: none
+    #: ``(payer, overlay)`` when the policy's payer mapping had this claim evaluated as ``overlay``.
+    payer_mapping: tuple[str, str] | None = None
 
 
 @_frozen
@@ -298,6 +324,10 @@ class Result:
     lines: tuple[LineResult, ...]
     rulesets: tuple[str, ...]
     trace: tuple[TraceStep, ...] = ()
+    #: Set by every Engine; None only for a Result built by hand.
+    provenance: Provenance | None = None
+    #: Findings the rules emitted that the engine's policy ignores (not counted in ``status``).
+    ignored: tuple[Finding, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: decimals as strings, dates as ISO strings."""

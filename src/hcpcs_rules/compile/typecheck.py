@@ -69,9 +69,7 @@ def _per(build: Build) -> dict[str, str]:
 
 
 def _with_per(build: Build, env: Env) -> Env:
-    return Env(
-        env.roots, env.derived, env.constants, env.bounds, _per(build), records=env.records
-    )
+    return Env(env.roots, env.derived, env.constants, env.bounds, _per(build), records=env.records)
 
 
 def _flatten(expr: ir.Expr) -> list[ir.Expr]:
