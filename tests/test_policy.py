@@ -339,8 +339,8 @@ def test_payer_mapping_to_a_commercial_overlay(plain, backend):
     claim = example_claim(plain.program, rule, "Aetna: warn")
     claim["payer"] = "acme-ppo-42"
     snapshot = copy.deepcopy(claim)
-    unmapped = engine(backend=backend).evaluate(claim)
-    assert rule not in ids(unmapped.findings)  # an unknown commercial payer has no overlay
+    with pytest.raises(hcpcs_rules.ClaimError, match="unknown payer 'acme-ppo-42'"):
+        engine(backend=backend).evaluate(claim)  # no overlay, and no mapping, knows it
     mapped_engine = engine({"payers": {"acme-ppo-42": "bcbs"}}, backend=backend)
     mapped = mapped_engine.evaluate(claim)
     (finding,) = [f for f in mapped.findings if f.rule_id == rule]
@@ -359,12 +359,14 @@ def test_payer_mapping_to_medicare_advantage_and_to_commercial(plain, backend):
     claim = copy.deepcopy(FEE)
     claim["payer"] = "humana"
     ma_rules = {r.id for r in plain.program.rules if "medicare_advantage" in r.scope}
-    commercial = engine(backend=backend).evaluate(claim)
+    commercial = under({"payers": {"humana": "commercial"}}, claim, backend=backend)
     assert not ma_rules & set(ids(commercial.findings))
     mapped = under({"payers": {"humana": "medicare_advantage"}}, claim, backend=backend)
     fired = ma_rules & set(ids(mapped.findings))
     assert fired  # Medicare Advantage rules now apply
-    by_hand = engine(backend=backend).evaluate({**claim, "line_of_business": "medicare_advantage"})
+    # By hand: an engine told that humana is a payer, given the claim as Medicare Advantage.
+    knows_humana = Engine(RULESETS, backend=backend, check_examples=False, payers=["humana"])
+    by_hand = knows_humana.evaluate({**claim, "line_of_business": "medicare_advantage"})
     assert mapped.findings == by_hand.findings
     # And back: a payer sent as MA can be evaluated as plain commercial.
     ma_claim = {**claim, "line_of_business": "medicare_advantage"}

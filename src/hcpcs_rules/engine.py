@@ -236,7 +236,13 @@ class Engine:
         """Evaluate under ``policy`` (None: the rulesets as written, as examples are checked)."""
         if self._closed:
             raise EngineClosed("this Engine was closed; build a new one to evaluate claims")
-        typed = parse_claim_with(claim, self.limits, self.claim_schema)
+        schema = self.claim_schema
+        if policy is not None and policy is not self._policy and policy.payers:
+            # A policy given per call (evaluate(..., policy=)) maps payer ids this engine was not
+            # built with: a claim may name them.
+            known = (schema.payers or frozenset()) | frozenset(policy.payers)
+            schema = attrs.evolve(schema, payers=known)
+        typed = parse_claim_with(claim, self.limits, schema)
         mapping = None
         if policy is not None and policy.payers:
             typed, mapping = policy.map_claim(typed)
@@ -602,11 +608,6 @@ def reload_default_engine(**engine_args: Any) -> Engine:
     with _default_lock:
         _default = new
     return new
-
-
-def evaluate(claim: Mapping[str, Any] | Claim, *, explain: bool = False) -> Result:
-    """Check one claim against every installed ruleset (see :class:`Engine`)."""
-    return default_engine().evaluate(claim, explain=explain)
 
 
 def evaluate(
