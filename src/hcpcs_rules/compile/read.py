@@ -4,12 +4,16 @@ the specs of :mod:`.specs`."""
 from __future__ import annotations
 
 import datetime as dt
+from importlib import metadata
 from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from .. import ir, schema
 from ..errors import RulesetError
 from ..expr import Env
-from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where
+from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where, hint
 from .specs import HeaderSpec, RuleSpec, structure
 from .state import Build, RuleWork
 
@@ -20,7 +24,7 @@ def read_specs(build: Build) -> None:
     A file whose header cannot be read stops the build here: every later pass names its ruleset.
     """
     for text in build.texts:
-        info = _header(build.where(text), {t.name for t in build.texts})
+        info = _header(build, build.where(text), {t.name for t in build.texts})
         if info is not None:
             build.infos[text.file] = info
     if build.problems:
@@ -37,9 +41,14 @@ def read_specs(build: Build) -> None:
             where = build.where(text, rule)
             rid = rule.id
             if rid is not None and rid in seen:
+                # Files come in load order (required rulesets first), so the rule reported is
+                # the newcomer: a plugin reusing a built-in id is told, not the built-in file.
                 other = seen[rid]
+                first = build.infos[other.text.file].name
                 where.error(
-                    f"duplicate rule id {rid!r}: also defined at {other.text.file}:{other.line()}"
+                    f"duplicate rule id {rid!r}: already defined at"
+                    f" {other.text.file}:{other.line()} (ruleset {first!r}); rule ids are unique"
+                    " across all loaded rulesets: give this rule another id"
                 )
                 continue
             if rid is not None:
@@ -47,14 +56,71 @@ def read_specs(build: Build) -> None:
             build.rules.append(_rule(where, build.infos[text.file].name))
 
 
-def _header(where: Where, known: set[str]) -> ir.RulesetInfo | None:
+def _header(build: Build, where: Where, known: set[str]) -> ir.RulesetInfo | None:
     spec = structure(HeaderSpec, where.text.header, where, unknown="unknown key {key} in [ruleset]")
     for required in spec.requires:
-        if required not in known:
-            where.error(f"requires ruleset {required!r}, which is not installed")
+        if required == spec.name:
+            where.error(f"ruleset {required!r} requires itself", key="requires")
+        elif required not in known:
+            where.error(
+                f"requires ruleset {required!r}, which is not installed (nor given by path)"
+                + hint(required, sorted(known - {spec.name})),
+                key="requires",
+            )
+    for payer in spec.payers:
+        if payer in _NOT_PAYERS:
+            where.error(f"payers: {payer!r} is {_NOT_PAYERS[payer]}, not a payer id", key="payers")
+    if spec.hcpcs_rules is not None:
+        problem = library_version_problem(spec.hcpcs_rules)
+        if problem is not None:
+            where.error(problem, key="hcpcs_rules")
     if spec.name is None or spec.version is None:
         return None
+    build.requires[spec.name] = tuple(spec.requires)
+    build.payers[spec.name] = tuple(p for p in spec.payers if p not in _NOT_PAYERS)
     return ir.RulesetInfo(spec.name, spec.version, where.text.file, spec.description)
+
+
+#: Names a payer id may not take: each already means something in scope and severities.
+_NOT_PAYERS = {
+    "commercial": "a program",
+    "medicare_advantage": "a program (a line of business)",
+    "all": "scope's word for every claim",
+    "default": "a severity table's word for the other overlays",
+}
+
+
+def running_version() -> str:
+    """The installed hcpcs_rules version, as ``hcpcs_rules.__version__`` gives it (read from the
+    distribution's metadata here: the compiler does not import the package it is part of)."""
+    try:
+        return metadata.version("hcpcs-rules")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree without install
+        return "0+unknown"
+
+
+def library_version_problem(specifier: str) -> str | None:
+    """What is wrong with a ruleset's ``hcpcs_rules = "..."`` against the running library, if
+    anything: a specifier PEP 440 cannot read, or a version it excludes (naming both)."""
+    try:
+        wanted = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return (
+            f"hcpcs_rules = {specifier!r} is not a version specifier"
+            ' (PEP 440, e.g. ">=0.2" or ">=0.2,<2")'
+        )
+    running = running_version()
+    try:
+        have = Version(running)
+    except InvalidVersion:
+        return None  # a source tree without metadata ("0+unknown" parses; this is defensive)
+    # A development or pre-release library still satisfies ">=0.2" once it is 0.2 or later.
+    if not wanted.contains(have, prereleases=True):
+        return (
+            f"this ruleset needs hcpcs_rules {specifier}, but hcpcs_rules {running} is installed:"
+            " upgrade hcpcs-rules, or use a version of the ruleset made for this one"
+        )
+    return None
 
 
 def _constants(where: Where) -> dict[str, ir.Const]:
