@@ -120,13 +120,13 @@ def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
         raise
 
 
-#: How the type checker words a name it does not know (expr.py); a name that is a fact of an
-#: installed ruleset that is not loaded gets told which one.
-_UNKNOWN_NAME = re.compile(r"unknown name '([a-z][a-z0-9_]*)'")
+#: How the type checker words a name or fact it does not know (expr.py); one that is a fact of
+#: an installed ruleset that is not loaded gets told which one (tests/test_namespaces.py).
+_UNKNOWN_NAME = re.compile(r"unknown (?:name|fact) '([a-z][a-z0-9_]*)'")
 
 
 def _name_unloaded_owners(exc: RulesetError, installed: load.Installed, loaded: set[str]) -> None:
-    """Add to each "unknown name" problem whose name is a fact derived by an installed ruleset
+    """Add to each "unknown name" (or fact) problem whose name is a fact derived by an installed ruleset
     that this build did not load, which ruleset derives it and the ``requires`` to add.
 
     Only on a failed build, and only reading the other rulesets' files (no compiling); a plugin

@@ -51,8 +51,8 @@ def _declare(build: Build, work: RuleWork, owners: dict[str, RuleWork]) -> bool:
             fix = "give one of them another name"
         else:
             fix = (
-                f"derive a name of {work.ruleset!r}'s own (e.g. {work.ruleset + '_' + name!r}),"
-                f" or read {first.ruleset!r}'s fact by adding {first.ruleset!r} to requires"
+                f"derive it under another name (e.g. {work.ruleset + '_' + name!r}), or add"
+                f" {first.ruleset!r} to requires and read that ruleset's fact"
             )
         where.error(
             f"fact {name!r} is already derived by {first.rule.id} (ruleset {first.ruleset!r},"
