@@ -35,7 +35,14 @@ def test_every_rule_has_a_page_with_source_and_examples():
 
 def test_rule_command_prints_severity_by_payer_source_and_examples():
     out, err = io.StringIO(), io.StringIO()
-    assert main(["rule", "J7632-POS-NOT-HOME"], out=out, err=err) == 0
+    assert (
+        main(
+            ["rule", "J7632-POS-NOT-HOME", "--ruleset", "core", "--ruleset", "j7632"],
+            out=out,
+            err=err,
+        )
+        == 0
+    )
     text = out.getvalue()
     assert "| Medicare fee-for-service (DME MAC) | deny |" in text
     assert "| every other payer in scope | warn |" in text
@@ -44,5 +51,12 @@ def test_rule_command_prints_severity_by_payer_source_and_examples():
 
 def test_rule_command_suggests_close_ids():
     out, err = io.StringIO(), io.StringIO()
-    assert main(["rule", "J7632-UNITS-MISMATCHH"], out=out, err=err) == 2
+    assert (
+        main(
+            ["rule", "J7632-UNITS-MISMATCHH", "--ruleset", "core", "--ruleset", "j7632"],
+            out=out,
+            err=err,
+        )
+        == 2
+    )
     assert "did you mean J7632-UNITS-MISMATCH" in err.getvalue()
