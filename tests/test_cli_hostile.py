@@ -176,8 +176,16 @@ def test_a_closed_stdout_stops_quietly_with_141(tmp_path):
     # Far more output than a pipe buffer holds, so the writer does meet the closed pipe.
     path.write_text("".join(json.dumps(claim(id=f"P{i}")) + "\n" for i in range(400)))
     process = subprocess.Popen(
-        [sys.executable, "-m", "hcpcs_rules.cli", "check", str(path), "--format", "json"]
-        + SHIPPED_ARGS,
+        [
+            sys.executable,
+            "-m",
+            "hcpcs_rules.cli",
+            "check",
+            str(path),
+            "--format",
+            "json",
+            *SHIPPED_ARGS,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},

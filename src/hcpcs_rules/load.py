@@ -104,6 +104,8 @@ class RulesetText:
     constant_lines: dict[str, int]
     raw: str = ""  # the file's text as read, to map a string value's characters back to it
     line_starts: tuple[int, ...] = ()  # where each line of ``raw`` starts
+    #: the line of each ``[ruleset]`` key (``requires``, ``payers``...), for its problems
+    header_lines: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def name(self) -> str:
@@ -276,8 +278,9 @@ _KEY = re.compile(r"^\s*([A-Za-z0-9_\"'-]+)\s*=[ \t]*")
 
 def _positions(
     lines: list[str], raw: str, starts: list[int]
-) -> tuple[list[dict[str, Any]], int | None, dict[str, int]]:
-    """Where each ``[[rule]]`` starts, where each of its keys, examples and string values is.
+) -> tuple[list[dict[str, Any]], int | None, dict[str, int], dict[str, int]]:
+    """Where each ``[[rule]]`` starts, where each of its keys, examples and string values is;
+    where ``[ruleset]`` starts, and where each constant and each ``[ruleset]`` key is.
 
     ``lines`` is ``raw`` split at each line break. A multi-line string's body is skipped, so a
     line of a condition or a note is never taken for a key or a table.
@@ -285,6 +288,7 @@ def _positions(
     rules: list[dict[str, Any]] = []
     header_line: int | None = None
     constant_lines: dict[str, int] = {}
+    header_lines: dict[str, int] = {}
     section: str | None = None
     subtable = ""
     skip_to = 0  # last line of a multi-line string being skipped
@@ -326,7 +330,9 @@ def _positions(
             rules[-1]["values"].setdefault(f"{subtable}.{name}", at[0])
         elif section == "constants":
             constant_lines.setdefault(name, number)
-    return rules, header_line, constant_lines
+        elif section == "ruleset":
+            header_lines.setdefault(name, number)
+    return rules, header_line, constant_lines, header_lines
 
 
 def _line_starts(raw: str) -> list[int]:
@@ -486,7 +492,7 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         raise RulesetError([RulesetProblem(file, None, None, f"not valid TOML: {why}")]) from None
 
     starts = _line_starts(raw)
-    positions, header_line, constant_lines = _positions(lines, raw, starts)
+    positions, header_line, constant_lines, header_lines = _positions(lines, raw, starts)
     problems: list[RulesetProblem] = []
     depth = _depth_of(data)
     if depth > MAX_TOML_DEPTH:
@@ -541,6 +547,7 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         constant_lines,
         raw,
         tuple(starts),
+        header_lines,
     )
     problems = _control_characters(text)
     if problems:
