@@ -1,4 +1,6 @@
-"""Pass 2, resolve facts: declare each derived fact, and order them by what their fields read."""
+"""Pass 2, resolve facts: declare each derived fact (one owner each), and order them by what
+their fields read; and pass 5, :func:`check_requires`: each rule reads only the facts of its own
+ruleset and of the rulesets it requires."""
 
 from __future__ import annotations
 
