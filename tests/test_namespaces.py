@@ -15,8 +15,7 @@ import pytest
 import hcpcs_rules
 from hcpcs_rules import Engine, RulesetError
 from hcpcs_rules.compile import compile_files
-from hcpcs_rules.compile.read import running_version
-from hcpcs_rules.load import Installed, read_ruleset
+from hcpcs_rules.load import Installed, read_ruleset, running_version
 from hcpcs_rules.testing.claimgen import claims
 
 SHIPPED = ["core", "j7632"]
@@ -304,9 +303,15 @@ def test_a_ruleset_needing_a_newer_library_says_both_versions(tmp_path):
 
 
 def test_a_version_specifier_is_checked(tmp_path):
-    bad = ruleset(tmp_path, "plug", "", 'hcpcs_rules = "version two"\n')
+    bad = ruleset(tmp_path, "plug", "", 'hcpcs_rules = "version two\\u001b[31m"\n')
     (problem,) = problems([bad])
-    assert "hcpcs_rules = 'version two' is not a version specifier" in problem
+    assert "hcpcs_rules = 'version two\\x1b[31m' is not a version specifier" in problem
+    long = ruleset(tmp_path, "long", "", f'hcpcs_rules = "{">=1," * 100}"\n')
+    (problem,) = problems([long])
+    assert "a specifier of 400 characters; at most 200" in problem
+    wrong = ruleset(tmp_path, "wrong", "", "hcpcs_rules = 2\n")
+    (problem,) = problems([wrong])
+    assert 'hcpcs_rules must be a version specifier string, e.g. hcpcs_rules = ">=0.2"' in problem
     ok = ruleset(tmp_path, "fine", "", f'hcpcs_rules = ">={hcpcs_rules.__version__},<999"\n')
     assert [r.name for r in compile_files([ok]).rulesets] == ["fine"]
 
@@ -369,9 +374,21 @@ def test_the_suites_shared_engines_select_the_shipped_rulesets(engines):
     assert engines("python").rulesets == ("core@1.0.0", "j7632@1.0.0")
 
 
-def test_reading_the_header_alone_needs_no_compile(tmp_path):
-    """The version check happens on the header, before any rule is read."""
-    plug = ruleset(tmp_path, "plug", "[[rule]]\nid = 7\n", 'hcpcs_rules = ">=999"\n')
-    assert read_ruleset(plug).header["hcpcs_rules"] == ">=999"
-    (problem,) = problems([plug])
-    assert "needs hcpcs_rules >=999" in problem
+def test_the_version_is_checked_before_what_a_newer_library_may_add(tmp_path):
+    """A ruleset for a newer library may hold tables and keys this one does not know: its user
+    hears only that the library is too old, at the hcpcs_rules line."""
+    plug = ruleset(
+        tmp_path,
+        "plug",
+        "[tables.crosswalk]\nx = 1\n[[rule]]\nid = 7\n",
+        'hcpcs_rules = ">=999"\nnew_key = 1\n',
+    )
+    with pytest.raises(RulesetError) as info:
+        read_ruleset(plug)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line) == (str(plug), 4)
+    assert problem.message.startswith("this ruleset needs hcpcs_rules >=999, but hcpcs_rules ")
+    # Satisfied, the same file is refused for what this library does not know.
+    plug.write_text(plug.read_text().replace(">=999", ">=0.1"))
+    with pytest.raises(RulesetError, match="unknown top-level table 'tables'"):
+        read_ruleset(plug)

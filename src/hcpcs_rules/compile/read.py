@@ -4,11 +4,7 @@ the specs of :mod:`.specs`."""
 from __future__ import annotations
 
 import datetime as dt
-from importlib import metadata
 from typing import Any
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from .. import ir, schema
 from ..errors import RulesetError
@@ -70,10 +66,7 @@ def _header(build: Build, where: Where, known: set[str]) -> ir.RulesetInfo | Non
     for payer in spec.payers:
         if payer in _NOT_PAYERS:
             where.error(f"payers: {payer!r} is {_NOT_PAYERS[payer]}, not a payer id", key="payers")
-    if spec.hcpcs_rules is not None:
-        problem = library_version_problem(spec.hcpcs_rules)
-        if problem is not None:
-            where.error(problem, key="hcpcs_rules")
+    # hcpcs_rules (the library versions needed) is checked as the file is read: load.py.
     if spec.name is None or spec.version is None:
         return None
     build.requires[spec.name] = tuple(spec.requires)
@@ -88,39 +81,6 @@ _NOT_PAYERS = {
     "all": "scope's word for every claim",
     "default": "a severity table's word for the other overlays",
 }
-
-
-def running_version() -> str:
-    """The installed hcpcs_rules version, as ``hcpcs_rules.__version__`` gives it (read from the
-    distribution's metadata here: the compiler does not import the package it is part of)."""
-    try:
-        return metadata.version("hcpcs-rules")
-    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree without install
-        return "0+unknown"
-
-
-def library_version_problem(specifier: str) -> str | None:
-    """What is wrong with a ruleset's ``hcpcs_rules = "..."`` against the running library, if
-    anything: a specifier PEP 440 cannot read, or a version it excludes (naming both)."""
-    try:
-        wanted = SpecifierSet(specifier)
-    except InvalidSpecifier:
-        return (
-            f"hcpcs_rules = {specifier!r} is not a version specifier"
-            ' (PEP 440, e.g. ">=0.2" or ">=0.2,<2")'
-        )
-    running = running_version()
-    try:
-        have = Version(running)
-    except InvalidVersion:
-        return None  # a source tree without metadata ("0+unknown" parses; this is defensive)
-    # A development or pre-release library still satisfies ">=0.2" once it is 0.2 or later.
-    if not wanted.contains(have, prereleases=True):
-        return (
-            f"this ruleset needs hcpcs_rules {specifier}, but hcpcs_rules {running} is installed:"
-            " upgrade hcpcs-rules, or use a version of the ruleset made for this one"
-        )
-    return None
 
 
 def _constants(where: Where) -> dict[str, ir.Const]:
