@@ -107,6 +107,14 @@ def test_reading_an_unloaded_rulesets_fact_names_the_installed_owner(tmp_path):
     assert all("add 'j7632' to this ruleset's requires" in p for p in found)
 
 
+def test_naming_the_unloaded_owner_passes_over_a_broken_plugin(tmp_path, install):
+    install("broken", ImportError("this plugin cannot import"))
+    plug = ruleset(tmp_path, "plug", READS_UNITS, 'requires = ["core"]\n')
+    found = problems(["core", plug])
+    assert len(found) == 2 and all("installed ruleset j7632 (" in p for p in found)
+    assert not any("broken" in p for p in found)
+
+
 def test_requiring_the_owner_builds_and_requires_is_transitive(tmp_path):
     ruleset(tmp_path, "plug", READS_UNITS, 'requires = ["j7632"]\n')
     # `upper` requires only plug; it reads j7632's units and core's payer_scope (its scope)
