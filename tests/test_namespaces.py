@@ -38,7 +38,8 @@ def ruleset(tmp_path: Path, name: str, body: str, header: str = "") -> Path:
 
 @pytest.fixture
 def install(tmp_path, monkeypatch):
-    """``install(name, target)``: an installed distribution whose entry point registers the
+    """``install(name, target)`` (names here start ``nstest_``, so as not to meet a real plugin):
+    an installed distribution whose entry point registers the
     ruleset ``name``; ``target`` is the ruleset's path, or an exception the entry point's module
     raises when it is imported (a broken plugin)."""
     site = tmp_path / "site"
@@ -108,7 +109,7 @@ def test_reading_an_unloaded_rulesets_fact_names_the_installed_owner(tmp_path):
 
 
 def test_naming_the_unloaded_owner_passes_over_a_broken_plugin(tmp_path, install):
-    install("broken", ImportError("this plugin cannot import"))
+    install("nstest_broken", ImportError("this plugin cannot import"))
     plug = ruleset(tmp_path, "plug", READS_UNITS, 'requires = ["core"]\n')
     found = problems(["core", plug])
     assert len(found) == 2 and all("installed ruleset j7632 (" in p for p in found)
@@ -364,17 +365,17 @@ def test_installed_plugins_do_not_change_the_shipped_engines(tmp_path, install):
         return out
 
     before = outcomes(Engine(SHIPPED, backend="python"))
-    install("noisy", ruleset(tmp_path, "noisy", EVERY_LINE, 'requires = ["core"]\n'))
-    install("broken", ImportError("this plugin cannot import"))
-    assert {"noisy", "broken"} <= set(Installed().names())
+    install("nstest_noisy", ruleset(tmp_path, "nstest_noisy", EVERY_LINE, 'requires = ["core"]\n'))
+    install("nstest_broken", ImportError("this plugin cannot import"))
+    assert {"nstest_noisy", "nstest_broken"} <= set(Installed().names())
     engine = Engine(SHIPPED, backend="python")
     assert engine.rulesets == ("core@1.0.0", "j7632@1.0.0")
     assert outcomes(engine) == before
     # The noisy plugin is real: selected, it fires on every line.
-    noisy = Engine(["noisy"], backend="python")
+    noisy = Engine(["nstest_noisy"], backend="python")
     assert noisy.evaluate(stream[0]).status == "reject"
     # Every installed ruleset, the broken one included, is a clear error naming it.
-    with pytest.raises(RulesetError, match="broken = hcpcs_ns_test_broken:path"):
+    with pytest.raises(RulesetError, match="nstest_broken = hcpcs_ns_test_nstest_broken:path"):
         Engine(backend="python")
 
 
