@@ -97,6 +97,26 @@ def test_reading_a_loaded_rulesets_fact_without_requiring_it_names_the_owner(tmp
     ) in problem
 
 
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('when = "exists(units)"\nseverity = "info"\nmessage = "m"', "when ="),
+        ('severity = "info"\nmessage = "{units.expected_units} units"', "message ="),
+        ('derive = "mine"\n[rule.fields]\nx = "units.expected_units + 1"', "x ="),
+    ],
+    ids=["exists", "message", "field"],
+)
+def test_every_way_of_reading_a_fact_is_checked(tmp_path, body, key):
+    rule = f'[[rule]]\nid = "PLUG-R"\ntitle = "t"\nsource = "s"\n{body}\n'
+    plug = ruleset(tmp_path, "plug", rule, 'requires = ["core"]\n')
+    (problem,) = problems([*SHIPPED, plug])
+    assert "reads the fact 'units' of ruleset 'j7632'" in problem
+    line = _line(str(plug), key)
+    if key == "x =":
+        line = _line(str(plug), "[rule.fields]")  # a field is reported at its table
+    assert problem.startswith(f"{plug}:{line} [PLUG-R]")
+
+
 def test_reading_an_unloaded_rulesets_fact_names_the_installed_owner(tmp_path):
     """Same mistake, j7632 not selected: the name is unknown to this build, and the error still
     says whose fact it is and what to require."""
