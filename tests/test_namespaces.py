@@ -292,6 +292,13 @@ def test_an_unknown_overlay_is_refused_with_did_you_mean(tmp_path, body, expecte
     assert expected in problem and "[PLUG-SCOPED]" in problem
 
 
+def test_an_overlay_without_requiring_core_is_one_problem_not_two(tmp_path):
+    plug = ruleset(tmp_path, "plug", _scoped('["aetna"]', '{ aetna = "deny", default = "warn" }'))
+    found = problems(["core", plug])
+    assert all("unknown overlay" not in p for p in found)
+    assert found and all('add requires = ["core"]' in p for p in found)
+
+
 def test_declared_payers_are_overlays_for_their_ruleset_and_those_requiring_it(tmp_path):
     ruleset(tmp_path, "payer", "", 'requires = ["core"]\npayers = ["humana"]\n')
     user = ruleset(tmp_path, "user", _scoped('["humana", "commercial"]'), 'requires = ["payer"]\n')

@@ -42,7 +42,7 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
         implied.append(ir.scope_conjunct(tuple(scope)))
     finding = None
     if spec.severity is not None and "message" in work.rule.data:
-        pairs = severity(where, spec.severity, scope, build.overlays(work.ruleset))
+        pairs = severity(where, spec.severity, scope, _overlays(build, work.ruleset))
         if pairs is not None and work.message is not None:
             finding = ir.FindingSpec(
                 pairs, work.message, payer_specific="all" not in scope or len(pairs) > 1
@@ -143,13 +143,23 @@ def _scope(build: Build, where: Where, scope: Any) -> list[str]:
     return scope
 
 
+def _overlays(build: Build, ruleset: str) -> frozenset[str] | None:
+    """The overlays ``ruleset`` knows, or None when it does not see the fact overlays are judged
+    on: then another problem says to require core, and naming each overlay unknown as well would
+    report one mistake many times."""
+    owner = build.facts.get(SCOPE_FACT)
+    if owner is None or owner.ruleset not in build.visible(ruleset):
+        return None
+    return build.overlays(ruleset)
+
+
 def _known_overlay(build: Build, where: Where, key: str, overlay: str, what: str) -> bool:
-    """Report (and say) whether ``overlay`` is one this rule's ruleset cannot know: not a
-    program, nor a payer its ruleset or one it requires declares. A typo (``medicre``) would
-    otherwise be a rule that never applies, or a severity never used."""
+    """Whether ``overlay`` may be named by this rule; if not, report it: an overlay that is
+    not a program, nor a payer the rule's ruleset or one it requires declares. A typo
+    (``medicre``) would otherwise be a rule that never applies, or a severity never used."""
     ruleset = build.infos[where.text.file].name
-    known = build.overlays(ruleset)
-    if overlay in known:
+    known = _overlays(build, ruleset)
+    if known is None or overlay in known:
         return True
     where.error(
         f"{what}: unknown overlay {overlay!r}{hint(overlay, sorted(known))}; known: the programs"
