@@ -42,17 +42,23 @@ BACKENDS = [
 ]
 
 
+#: The rulesets this library ships. Tests name them rather than take every installed ruleset,
+#: so a plugin installed beside the library cannot change what they check.
+SHIPPED = ("core", "j7632")
+
+
 @pytest.fixture(scope="session")
 def engines():
-    """One engine per (backend, rulesets) pair, built once for the whole session."""
+    """One engine per (backend, rulesets) pair, built once for the whole session; the shipped
+    rulesets unless others are named."""
     from hcpcs_rules import Engine
 
     cache: dict = {}
 
     def get(backend: str, rulesets: tuple[str, ...] | None = None):
-        key = (backend, rulesets)
+        key = (backend, rulesets or SHIPPED)
         if key not in cache:
-            cache[key] = Engine(list(rulesets) if rulesets else None, backend=backend)
+            cache[key] = Engine(list(key[1]), backend=backend)
         return cache[key]
 
     return get

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import hostile_plugin
+from conftest import SHIPPED
 from hcpcs_rules import (
     ClaimError,
     Engine,
@@ -37,14 +38,14 @@ def as_comparable(item):
 
 def test_results_come_in_order_with_claim_errors_in_place():
     stream = claims(300, seed=21)
-    engine = Engine()
+    engine = Engine(SHIPPED)
     expected = []
     for data in stream:
         try:
             expected.append(engine.evaluate(data).to_dict())
         except ClaimError as exc:
             expected.append(("error", exc.errors))
-    got = [as_comparable(r) for r in evaluate_many(stream)]
+    got = [as_comparable(r) for r in evaluate_many(stream, rulesets=SHIPPED)]
     assert got == expected
     assert any(isinstance(e, tuple) for e in expected)
 
@@ -59,15 +60,17 @@ def test_input_is_consumed_lazily():
             pulled += 1
             yield data
 
-    first = list(itertools.islice(evaluate_many(endless()), 5))
+    first = list(itertools.islice(evaluate_many(endless(), rulesets=SHIPPED), 5))
     assert len(first) == 5 and pulled <= 6
     assert all(isinstance(r, Result | ClaimError) for r in first)
 
 
 def test_worker_processes_give_the_same_results():
     stream = claims(600, seed=22)
-    serial = [as_comparable(r) for r in evaluate_many(stream, workers=1)]
-    parallel = [as_comparable(r) for r in evaluate_many(stream, workers=2, chunksize=64)]
+    serial = [as_comparable(r) for r in evaluate_many(stream, workers=1, rulesets=SHIPPED)]
+    parallel = [
+        as_comparable(r) for r in evaluate_many(stream, workers=2, chunksize=64, rulesets=SHIPPED)
+    ]
     assert parallel == serial
 
 
@@ -146,9 +149,12 @@ def test_workers_rebuild_exactly_the_callers_engine_configuration():
     assert parallel == serial
     rule_ids = {f["rule_id"] for r in parallel if isinstance(r, dict) for f in r["findings"]}
     assert rule_ids and not any(r.startswith("J7632") for r in rule_ids)
-    # The default engine does report J7632 findings on the same claims: the test can fail.
+    # The shipped rulesets do report J7632 findings on the same claims: the test can fail.
     default = {
-        f.rule_id for r in evaluate_many(stream) if isinstance(r, Result) for f in r.findings
+        f.rule_id
+        for r in evaluate_many(stream, rulesets=SHIPPED)
+        if isinstance(r, Result)
+        for f in r.findings
     }
     assert any(r.startswith("J7632") for r in default)
 

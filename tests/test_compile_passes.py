@@ -18,7 +18,7 @@ from hcpcs_rules.compile.examples import check_examples
 from hcpcs_rules.compile.graph import order
 from hcpcs_rules.compile.lower import lower, severity
 from hcpcs_rules.compile.read import read_specs
-from hcpcs_rules.compile.resolve import resolve_facts
+from hcpcs_rules.compile.resolve import check_requires, resolve_facts
 from hcpcs_rules.compile.specs import ExampleSpec, RuleSpec, structure
 from hcpcs_rules.compile.state import Build
 from hcpcs_rules.compile.stratify import stratify
@@ -36,7 +36,9 @@ def build(tmp_path):
 
     def make(body: str, step, *, core: bool = False) -> Build:
         path = tmp_path / "mine.toml"
-        path.write_text(HEADER + textwrap.dedent(body), encoding="utf-8")
+        # A ruleset reading core's facts or payers must say so (requires is enforced).
+        header = HEADER + ('requires = ["core"]\n' if core else "")
+        path.write_text(header + textwrap.dedent(body), encoding="utf-8")
         texts = [read_ruleset(Installed().path("core"))] if core else []
         result = Build((*texts, read_ruleset(path)))
         for earlier in PASSES[: PASSES.index(step)]:
@@ -56,7 +58,15 @@ def line_of(build: Build, fragment: str) -> int:
 
 
 def test_the_passes_run_in_this_order():
-    assert (read_specs, resolve_facts, type_check, lower, stratify, check_examples) == PASSES
+    assert (
+        read_specs,
+        resolve_facts,
+        type_check,
+        lower,
+        check_requires,
+        stratify,
+        check_examples,
+    ) == PASSES
     assert all(step.__doc__ for step in PASSES)
 
 
@@ -112,7 +122,11 @@ def test_read_specs_drops_a_rule_whose_id_is_taken(build):
     read_specs(b)
     assert [w.spec.title for w in b.rules] == ["X"]
     first = line_of(b, "[[rule]]")
-    assert messages(b) == [f"duplicate rule id 'MINE-X': also defined at {b.texts[0].file}:{first}"]
+    assert messages(b) == [
+        f"duplicate rule id 'MINE-X': already defined at {b.texts[0].file}:{first}"
+        " (ruleset 'mine'); rule ids are unique across all loaded rulesets:"
+        " give this rule another id"
+    ]
 
 
 def test_read_specs_stops_the_build_on_an_unreadable_header(build):
@@ -207,8 +221,10 @@ def test_resolve_facts_checks_names_and_ownership(build):
         FACTS.replace('derive = "a"', 'derive = "b"').replace("twice", "thrice"), resolve_facts
     )
     resolve_facts(b)
+    first = line_of(b, 'derive = "b"')
     assert messages(b) == [
-        "fact 'b' is already derived by MINE-B (mine); each fact has one rule",
+        f"fact 'b' is already derived by MINE-B (ruleset 'mine', {b.texts[-1].file}:{first});"
+        " each fact has one rule: give one of them another name",
     ]
 
 

@@ -30,7 +30,7 @@ def outcome(engine: Engine, data) -> object:
 
 @pytest.fixture(scope="module")
 def durable_engine():
-    return Engine(backend="durable")
+    return Engine(["core", "j7632"], backend="durable")
 
 
 def test_one_engine_shared_by_8_threads_gives_the_serial_results(durable_engine):

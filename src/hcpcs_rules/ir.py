@@ -375,6 +375,12 @@ class Program:
     #: Extension fields the rulesets declare, ``(on, name, type)`` with ``on`` "claim" or "line",
     #: sorted: what claims are parsed against (a field two rulesets share is listed once).
     extensions: tuple[tuple[str, str, str], ...] = ()
+    #: The payer ids the rulesets declare (``[ruleset] payers``; core declares medicare and the
+    #: commercial payers it ships rules for): the payers a claim may name.
+    payers: frozenset[str] = frozenset()
+    #: What ``scope``, severities and effective dates may name: :attr:`payers` and the programs
+    #: (medicare, medicare_advantage, commercial).
+    overlays: frozenset[str] = frozenset()
 
     @property
     def strata(self) -> int:
@@ -396,7 +402,8 @@ def _plain(value: Any) -> Any:
     if attrs.has(type(value)):
         out = {"node": type(value).__name__}
         for field in attrs.fields(type(value)):
-            if field.name in ("doc",):
+            # payers/overlays restate the rulesets' headers; the dump shows what rules do
+            if field.name in ("doc", "payers", "overlays"):
                 continue
             out[field.name] = _plain(getattr(value, field.name))
         return out

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from .errors import UNPRINTABLE as _CONTROL
 from .errors import RulesetError, RulesetProblem, did_you_mean, printable
@@ -36,6 +38,7 @@ __all__ = [
     "RulesetText",
     "ValueAt",
     "discover",
+    "library_version_problem",
     "read_ruleset",
     "resolve",
 ]
@@ -108,6 +111,8 @@ class RulesetText:
     #: its header (key ``""``) and of each of its keys.
     tables: dict[str, Any] = attrs.field(factory=dict)
     table_lines: dict[str, dict[str, int]] = attrs.field(factory=dict)
+    #: the line of each ``[ruleset]`` key (``requires``, ``payers``...), for its problems
+    header_lines: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def name(self) -> str:
@@ -280,8 +285,11 @@ _KEY = re.compile(r"^\s*([A-Za-z0-9_\"'-]+)\s*=[ \t]*")
 
 def _positions(
     lines: list[str], raw: str, starts: list[int]
-) -> tuple[list[dict[str, Any]], int | None, dict[str, int]]:
-    """Where each ``[[rule]]`` starts, where each of its keys, examples and string values is.
+) -> tuple[
+    list[dict[str, Any]], int | None, dict[str, int], dict[str, dict[str, int]], dict[str, int]
+]:
+    """Where each ``[[rule]]`` starts, where each of its keys, examples and string values is;
+    where ``[ruleset]`` starts, and where each constant and each ``[ruleset]`` key is.
 
     ``lines`` is ``raw`` split at each line break. A multi-line string's body is skipped, so a
     line of a condition or a note is never taken for a key or a table.
@@ -290,6 +298,7 @@ def _positions(
     header_line: int | None = None
     constant_lines: dict[str, int] = {}
     table_lines: dict[str, dict[str, int]] = {}
+    header_lines: dict[str, int] = {}
     section: str | None = None
     subtable = ""
     skip_to = 0  # last line of a multi-line string being skipped
@@ -336,7 +345,9 @@ def _positions(
             constant_lines.setdefault(name, number)
         elif section is not None and section.startswith("tables."):
             table_lines.setdefault(section[7:].strip("\"'"), {}).setdefault(name, number)
-    return rules, header_line, constant_lines, table_lines
+        elif section == "ruleset":
+            header_lines.setdefault(name, number)
+    return rules, header_line, constant_lines, table_lines, header_lines
 
 
 def _line_starts(raw: str) -> list[int]:
@@ -496,7 +507,9 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         raise RulesetError([RulesetProblem(file, None, None, f"not valid TOML: {why}")]) from None
 
     starts = _line_starts(raw)
-    positions, header_line, constant_lines, table_lines = _positions(lines, raw, starts)
+    positions, header_line, constant_lines, table_lines, header_lines = _positions(
+        lines, raw, starts
+    )
     problems: list[RulesetProblem] = []
     depth = _depth_of(data)
     if depth > MAX_TOML_DEPTH:
@@ -510,6 +523,18 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
                 )
             ]
         )
+
+    # The library version a ruleset needs is checked before anything else about its layout: a
+    # ruleset written for a newer library may use tables and keys this one does not know, and
+    # its author should hear "upgrade", not a list of unknown names.
+    header_value = data.get("ruleset")
+    wanted = header_value.get("hcpcs_rules") if isinstance(header_value, dict) else None
+    if isinstance(wanted, str):
+        version_problem = library_version_problem(wanted)
+        if version_problem is not None:
+            line = header_lines.get("hcpcs_rules", header_line)
+            quote = lines[line - 1] if line else None
+            raise RulesetError([RulesetProblem(file, line, None, version_problem, quote)])
 
     def table(key: str) -> dict[str, Any]:
         value = data.get(key, {})
@@ -554,6 +579,7 @@ def read_ruleset(path: str | os.PathLike[str]) -> RulesetText:
         tuple(starts),
         tables,
         table_lines,
+        header_lines,
     )
     problems = _control_characters(text)
     if problems:
@@ -655,3 +681,48 @@ def _control_characters(text: RulesetText) -> list[RulesetProblem]:
                 continue
             check(value, str(key), line, rule_id, key in _MULTILINE_KEYS)
     return problems
+
+
+#: Longest ``hcpcs_rules = "..."`` specifier read (a real one is a few clauses).
+MAX_SPECIFIER = 200
+
+
+def running_version() -> str:
+    """The installed hcpcs_rules version, as ``hcpcs_rules.__version__`` gives it (read from the
+    distribution's metadata here: loading happens while the package itself is imported)."""
+    try:
+        return metadata.version("hcpcs-rules")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree without install
+        return "0+unknown"
+
+
+def library_version_problem(specifier: str) -> str | None:
+    """What is wrong with a ruleset's ``hcpcs_rules = "..."`` against the running library, if
+    anything: a specifier PEP 440 cannot read, or a version it excludes (naming both).
+
+    Runs before the file's strings are screened for control characters: what it quotes is
+    either a ``repr`` or the specifier as packaging normalised it (no whitespace or controls).
+    """
+    if len(specifier) > MAX_SPECIFIER:
+        return (
+            f"hcpcs_rules is a specifier of {len(specifier):,} characters; at most {MAX_SPECIFIER}"
+        )
+    try:
+        wanted = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return (
+            f"hcpcs_rules = {specifier!r} is not a version specifier"
+            ' (PEP 440, e.g. ">=0.2" or ">=0.2,<2")'
+        )
+    running = running_version()
+    try:
+        have = Version(running)
+    except InvalidVersion:
+        return None  # a source tree without metadata ("0+unknown" parses; this is defensive)
+    # A development or pre-release library still satisfies ">=0.2" once it is 0.2 or later.
+    if not wanted.contains(have, prereleases=True):
+        return (
+            f"this ruleset needs hcpcs_rules {wanted}, but hcpcs_rules {running} is installed:"
+            " upgrade hcpcs-rules, or use a version of the ruleset made for this one"
+        )
+    return None

@@ -17,8 +17,10 @@ It is an ordered sequence of passes (:data:`PASSES`), each a function of the sha
    into IR fields (``Rule.codes``, ``scope``, ``effective``, ``finding.severity``; their meaning
    as conditions is :func:`hcpcs_rules.ir.field_conjuncts`); each sound rule becomes an
    :class:`~hcpcs_rules.ir.Rule`;
-5. :func:`~.stratify.stratify` (``stratify.py``): strata and evaluation order;
-6. :func:`~.examples.check_examples` (``examples.py``): example claims built and patched.
+5. :func:`~.resolve.check_requires` (``resolve.py``): each rule reads only the facts of its own
+   ruleset and the rulesets it requires;
+6. :func:`~.stratify.stratify` (``stratify.py``): strata and evaluation order;
+7. :func:`~.examples.check_examples` (``examples.py``): example claims built and patched.
 
 Problems are reported through an error context bound to the file and rule
 (:class:`~.context.Where`). Two derived facts have a fixed meaning for the lowering and must be
@@ -28,6 +30,7 @@ declared by some ruleset (the built-in ``core`` does): ``payer_scope`` (per clai
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -41,7 +44,7 @@ from .context import MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, PROGRAMS, SEVERIT
 from .examples import check_examples
 from .lower import lower
 from .read import read_specs
-from .resolve import resolve_facts
+from .resolve import check_requires, resolve_facts
 from .state import Build
 from .stratify import stratify
 from .typecheck import type_check
@@ -55,6 +58,7 @@ __all__ = [
     "SCOPE_FACT",
     "SERVICE_FACT",
     "SEVERITIES",
+    "check_requires",
     "codes_conjunct",
     "compile_files",
     "compile_program",
@@ -69,6 +73,7 @@ PASSES: tuple[Callable[[Build], None], ...] = (
     resolve_facts,
     type_check,
     lower,
+    check_requires,
     stratify,
     check_examples,
 )
@@ -108,7 +113,49 @@ def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
         raise RulesetError(problems)
     # Required rulesets come first, so their facts are declared before they are used.
     ranked = sorted(order, key=lambda n: (_depth(n, texts), order.index(n)))
-    return compile_program([texts[n] for n in ranked])
+    try:
+        return compile_program([texts[n] for n in ranked])
+    except RulesetError as exc:
+        _name_unloaded_owners(exc, installed, set(texts))
+        raise
+
+
+#: How the type checker words a name or fact it does not know (expr.py); one that is a fact of
+#: an installed ruleset that is not loaded gets told which one (tests/test_namespaces.py).
+_UNKNOWN_NAME = re.compile(r"unknown (?:name|fact) '([a-z][a-z0-9_]*)'")
+
+
+def _name_unloaded_owners(exc: RulesetError, installed: load.Installed, loaded: set[str]) -> None:
+    """Add to each "unknown name" (or fact) problem whose name is a fact derived by an installed ruleset
+    that this build did not load, which ruleset derives it and the ``requires`` to add.
+
+    Only on a failed build, and only reading the other rulesets' files (no compiling); a plugin
+    that cannot even be read is passed over, as it would be if it were not installed.
+    """
+    wanted = {m.group(1) for p in exc.problems for m in _UNKNOWN_NAME.finditer(p.message)}
+    if not wanted:
+        return
+    owners: dict[str, str] = {}
+    for name in installed.names():
+        if name in loaded:
+            continue
+        try:
+            text = load.read_ruleset(installed.path(name))
+        except RulesetError:
+            continue
+        for rule in text.rules:
+            derive = rule.data.get("derive")
+            if isinstance(derive, str) and derive in wanted:
+                owners.setdefault(derive, f"{name} ({text.file}:{rule.line_of('derive')})")
+    for problem in exc.problems:
+        match = _UNKNOWN_NAME.search(problem.message)
+        if match is None or match.group(1) not in owners:
+            continue
+        owner = owners[match.group(1)]
+        problem.message += (
+            f"; {match.group(1)!r} is a fact of the installed ruleset {owner}:"
+            f" add {owner.split()[0]!r} to this ruleset's requires to read it"
+        )
 
 
 def _depth(

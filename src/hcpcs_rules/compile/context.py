@@ -68,7 +68,11 @@ class Where:
 
     def line(self, key: str | None = None) -> int | None:
         if self.rule is None:
-            return self.text.header_line
+            return (
+                self.text.header_lines.get(key, self.text.header_line)
+                if key
+                else self.text.header_line
+            )
         return self.rule.line if key is None else self.rule.line_of(key)
 
     def error(self, message: str, *, key: str | None = None, line: int | None = None) -> None:

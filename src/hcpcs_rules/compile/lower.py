@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import ir
 from ..ir import SCOPE_FACT, SERVICE_FACT
-from .context import CODE, FACT_NAME, MAX_LIST_ITEMS, SEVERITIES, Where, hint
+from .context import CODE, FACT_NAME, MAX_LIST_ITEMS, PROGRAMS, SEVERITIES, Where, hint
 from .state import Build, RuleWork
 
 
@@ -42,7 +42,7 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
         implied.append(ir.scope_conjunct(tuple(scope)))
     finding = None
     if spec.severity is not None and "message" in work.rule.data:
-        pairs = severity(where, spec.severity, scope)
+        pairs = severity(where, spec.severity, scope, _overlays(build, work.ruleset))
         if pairs is not None and work.message is not None:
             finding = ir.FindingSpec(
                 pairs, work.message, payer_specific="all" not in scope or len(pairs) > 1
@@ -138,7 +138,36 @@ def _scope(build: Build, where: Where, scope: Any) -> list[str]:
             where.error("scope 'all' cannot be combined with other overlays", key="scope")
         return ["all"]
     _require_fact(build, where, "scope", SCOPE_FACT, {"overlay", "program"}, "scope")
+    for overlay in scope:
+        _known_overlay(build, where, "scope", overlay, "scope")
     return scope
+
+
+def _overlays(build: Build, ruleset: str) -> frozenset[str] | None:
+    """The overlays ``ruleset`` knows, or None when it does not see the fact overlays are judged
+    on: then another problem says to require core, and naming each overlay unknown as well would
+    report one mistake many times."""
+    owner = build.facts.get(SCOPE_FACT)
+    if owner is None or owner.ruleset not in build.visible(ruleset):
+        return None
+    return build.overlays(ruleset)
+
+
+def _known_overlay(build: Build, where: Where, key: str, overlay: str, what: str) -> bool:
+    """Whether ``overlay`` may be named by this rule; if not, report it: an overlay that is
+    not a program, nor a payer the rule's ruleset or one it requires declares. A typo
+    (``medicre``) would otherwise be a rule that never applies, or a severity never used."""
+    ruleset = build.infos[where.text.file].name
+    known = _overlays(build, ruleset)
+    if known is None or overlay in known:
+        return True
+    where.error(
+        f"{what}: unknown overlay {overlay!r}{hint(overlay, sorted(known))}; known: the programs"
+        f" {', '.join(PROGRAMS)} and the payers declared by {ruleset!r} and the rulesets it"
+        " requires ([ruleset] payers = [...])",
+        key=key,
+    )
+    return False
 
 
 def _effective(build: Build, where: Where, effective: Any, on: str) -> tuple[ir.Window, ...]:
@@ -171,6 +200,8 @@ def _effective(build: Build, where: Where, effective: Any, on: str) -> tuple[ir.
                 f"effective: {name!r} is not an overlay name (lowercase letters, digits and _)",
                 key="effective",
             )
+            continue
+        if not _known_overlay(build, where, "effective", name, "effective"):
             continue
         if not isinstance(window, dict) or not window or not set(window) <= {"from", "to"}:
             where.error(
@@ -213,14 +244,17 @@ def _require_fact(
     return True
 
 
-def severity(where: Where, written: Any, scope: list[str]) -> tuple[tuple[str, str], ...] | None:
+def severity(
+    where: Where, written: Any, scope: list[str], known: frozenset[str] | None = None
+) -> tuple[tuple[str, str], ...] | None:
     """The severity of a rule's findings per payer: where it is decided, once.
 
     ``severity = "warn"`` gives ``(("*", "warn"),)``; a table ``{medicare = "deny", default =
     "warn"}`` gives ``(("medicare", "deny"), ("*", "warn"))``, tried in order against the
     claim's payer overlay and then its program at run time
     (:func:`hcpcs_rules.runtime.severity_for`), ``"*"`` matching any. A table must cover the
-    rule's scope (or have a ``default``) and name nothing outside it. None if it is unusable.
+    rule's scope (or have a ``default``) and name nothing outside it, nor (given ``known``, the
+    overlays the ruleset knows) an unknown overlay. None if it is unusable.
     """
     pairs: list[tuple[str, str]] = []
     # The IR's "*" (any other overlay) as the author wrote it, for messages: "default" in a
@@ -239,6 +273,13 @@ def severity(where: Where, written: Any, scope: list[str]) -> tuple[tuple[str, s
                 continue
             if overlay == "default":
                 default = value
+            elif known is not None and overlay not in known:
+                where.error(
+                    f"severity: unknown overlay {overlay!r}{hint(overlay, sorted(known))}"
+                    " (a program, or a payer declared in [ruleset] payers of this ruleset or"
+                    " one it requires)",
+                    key="severity",
+                )
             else:
                 pairs.append((overlay, value))
         if default is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from .. import ir, schema, tables
 from ..errors import RulesetError
 from ..expr import Env
-from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where
+from .context import FACT_NAME, MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, Where, hint
 from .extensions import declare_extensions, extension_records
 from .specs import HeaderSpec, RuleSpec, structure
 from .state import Build, RuleWork
@@ -21,7 +21,7 @@ def read_specs(build: Build) -> None:
     A file whose header cannot be read stops the build here: every later pass names its ruleset.
     """
     for text in build.texts:
-        info = _header(build.where(text), {t.name for t in build.texts})
+        info = _header(build, build.where(text), {t.name for t in build.texts})
         if info is not None:
             build.infos[text.file] = info
     if build.problems:
@@ -44,9 +44,14 @@ def read_specs(build: Build) -> None:
             where = build.where(text, rule)
             rid = rule.id
             if rid is not None and rid in seen:
+                # Files come in load order (required rulesets first), so the rule reported is
+                # the newcomer: a plugin reusing a built-in id is told, not the built-in file.
                 other = seen[rid]
+                first = build.infos[other.text.file].name
                 where.error(
-                    f"duplicate rule id {rid!r}: also defined at {other.text.file}:{other.line()}"
+                    f"duplicate rule id {rid!r}: already defined at"
+                    f" {other.text.file}:{other.line()} (ruleset {first!r}); rule ids are unique"
+                    " across all loaded rulesets: give this rule another id"
                 )
                 continue
             if rid is not None:
@@ -54,14 +59,35 @@ def read_specs(build: Build) -> None:
             build.rules.append(_rule(where, build.infos[text.file].name))
 
 
-def _header(where: Where, known: set[str]) -> ir.RulesetInfo | None:
+def _header(build: Build, where: Where, known: set[str]) -> ir.RulesetInfo | None:
     spec = structure(HeaderSpec, where.text.header, where, unknown="unknown key {key} in [ruleset]")
     for required in spec.requires:
-        if required not in known:
-            where.error(f"requires ruleset {required!r}, which is not installed")
+        if required == spec.name:
+            where.error(f"ruleset {required!r} requires itself", key="requires")
+        elif required not in known:
+            where.error(
+                f"requires ruleset {required!r}, which is not installed (nor given by path)"
+                + hint(required, sorted(known - {spec.name})),
+                key="requires",
+            )
+    for payer in spec.payers:
+        if payer in _NOT_PAYERS:
+            where.error(f"payers: {payer!r} is {_NOT_PAYERS[payer]}, not a payer id", key="payers")
+    # hcpcs_rules (the library versions needed) is checked as the file is read: load.py.
     if spec.name is None or spec.version is None:
         return None
+    build.requires[spec.name] = tuple(spec.requires)
+    build.payers[spec.name] = tuple(p for p in spec.payers if p not in _NOT_PAYERS)
     return ir.RulesetInfo(spec.name, spec.version, where.text.file, spec.description)
+
+
+#: Names a payer id may not take: each already means something in scope and severities.
+_NOT_PAYERS = {
+    "commercial": "a program",
+    "medicare_advantage": "a program (a line of business)",
+    "all": "scope's word for every claim",
+    "default": "a severity table's word for the other overlays",
+}
 
 
 def _constants(where: Where) -> dict[str, ir.Const]:

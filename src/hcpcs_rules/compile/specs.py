@@ -91,6 +91,17 @@ class HeaderSpec:
     )
     #: ``[ruleset.extensions.claim]`` / ``.line``: checked by compile/extensions.py
     extensions: Any = _as_written()
+    #: The payer ids this ruleset knows (claims may name them; scope and severities may use them).
+    payers: list[str] = key(
+        'payers must be a list of payer ids (lowercase letters, digits and _), e.g. payers = ["humana"]',
+        (list,),
+        accept=_names,
+        default=(),
+    )
+    #: The hcpcs_rules versions the ruleset needs, a PEP 440 specifier (read.py checks it).
+    hcpcs_rules: str | None = key(
+        'hcpcs_rules must be a version specifier string, e.g. hcpcs_rules = ">=0.2"', (str,)
+    )
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from .. import ir, load
 from ..errors import RulesetProblem
 from ..expr import Env
 from ..functions import Bound
-from .context import Where
+from .context import PROGRAMS, Where
 from .extensions import DeclaredExtension
 from .specs import RuleSpec
 
@@ -67,6 +67,29 @@ class Build:
     extensions: list[DeclaredExtension] = attrs.field(factory=list)
     #: the lowered rules, stratified and in evaluation order (lower, stratify)
     program_rules: list[ir.Rule] = attrs.field(factory=list)
+    #: ruleset name -> the rulesets it requires, and the payer ids it declares (read specs)
+    requires: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    payers: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+
+    def visible(self, ruleset: str) -> frozenset[str]:
+        """``ruleset`` and every ruleset it requires, directly or through another: the rulesets
+        whose facts and payers it may use."""
+        seen = {ruleset}
+        stack = [ruleset]
+        while stack:
+            for required in self.requires.get(stack.pop(), ()):
+                if required not in seen:
+                    seen.add(required)
+                    stack.append(required)
+        return frozenset(seen)
+
+    def overlays(self, ruleset: str) -> frozenset[str]:
+        """The overlays ``ruleset`` may name in ``scope``, severities and effective dates: the
+        programs, and the payers it or a ruleset it requires declares."""
+        names = set(PROGRAMS)
+        for name in self.visible(ruleset):
+            names.update(self.payers.get(name, ()))
+        return frozenset(names)
 
     def where(self, text: load.RulesetText, rule: load.RuleText | None = None) -> Where:
         return Where(text, rule, self.problems)
@@ -77,4 +100,6 @@ class Build:
             facts=tuple(self.facts.values()),
             rules=tuple(self.program_rules),
             extensions=tuple(sorted({(d.on, d.name, d.type) for d in self.extensions})),
+            payers=frozenset(p for names in self.payers.values() for p in names),
+            overlays=frozenset(PROGRAMS).union(*self.payers.values()),
         )
