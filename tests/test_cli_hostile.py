@@ -38,12 +38,13 @@ def _shipped(argv):
     return argv
 
 
-def run(argv, stdin: bytes | str = b""):
+def run(argv, stdin: bytes | str = b"", *, every_installed: bool = False):
+    """The CLI on ``argv``, over the shipped rulesets unless it names some (or
+    ``every_installed``: what a user's bare command does)."""
     out, err = io.StringIO(), io.StringIO()
     raw = stdin.encode() if isinstance(stdin, str) else stdin
-    code = main(
-        _shipped(argv), out=out, err=err, stdin=io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8")
-    )
+    argv = argv if every_installed else _shipped(argv)
+    code = main(argv, out=out, err=err, stdin=io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -337,10 +338,10 @@ def test_docs_never_removes_or_overwrites_files_it_did_not_write(tmp_path):
     # refuses to overwrite the page someone rewrote.
     (out / "CLAIM-NPI-INVALID.md").unlink()
     (out / "J7632-UNITS-MISMATCH.md").write_text("# my own text now\n")
-    code, _, err = run(["docs", "--out", str(out)])
+    code, _, err = run(["docs", "--out", str(out)], every_installed=True)
     assert code == 2 and "J7632-UNITS-MISMATCH.md exists and was not written by" in err
     (out / "J7632-UNITS-MISMATCH.md").unlink()
-    code, _, err = run(["docs", "--out", str(out)])
+    code, _, err = run(["docs", "--out", str(out)], every_installed=True)
     assert code == 0, err
     assert not (out / "TEST-HOSTILE-NOTE.md").exists()  # generated, stale: removed
     assert (out / "NOTES.md").read_text() == "# NOTES: mine\n"

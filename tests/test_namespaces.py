@@ -416,7 +416,7 @@ def test_the_version_is_checked_before_what_a_newer_library_may_add(tmp_path):
     plug = ruleset(
         tmp_path,
         "plug",
-        "[tables.crosswalk]\nx = 1\n[[rule]]\nid = 7\n",
+        "[widgets.crosswalk]\nx = 1\n[[rule]]\nid = 7\n",
         'hcpcs_rules = ">=999"\nnew_key = 1\n',
     )
     with pytest.raises(RulesetError) as info:
@@ -426,5 +426,5 @@ def test_the_version_is_checked_before_what_a_newer_library_may_add(tmp_path):
     assert problem.message.startswith("this ruleset needs hcpcs_rules >=999, but hcpcs_rules ")
     # Satisfied, the same file is refused for what this library does not know.
     plug.write_text(plug.read_text().replace(">=999", ">=0.1"))
-    with pytest.raises(RulesetError, match="unknown top-level table 'tables'"):
+    with pytest.raises(RulesetError, match="unknown top-level table 'widgets'"):
         read_ruleset(plug)

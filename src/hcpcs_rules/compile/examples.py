@@ -1,4 +1,4 @@
-"""Pass 6, check examples: each ``[[rule.example]]`` as a claim (its base, patched).
+"""Pass 7, check examples: each ``[[rule.example]]`` as a claim (its base, patched).
 
 Only the shape is checked here; whether each example fires as it says is the engine's check
 when it is built (:mod:`hcpcs_rules.engine`), since that needs a backend.

@@ -1,4 +1,4 @@
-"""Pass 5, stratify: each rule after every rule deriving a fact it refers to."""
+"""Pass 6, stratify: each rule after every rule deriving a fact it refers to."""
 
 from __future__ import annotations
 
