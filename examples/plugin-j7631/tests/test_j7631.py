@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -112,3 +113,44 @@ def test_every_dispensing_fee_after_the_first_is_flagged_at_any_claim_size(backe
     ]
     assert [line for line, _ in flagged] == [4, 5, 46]
     assert flagged[0][1].startswith("Q0514 is dispensing fee 2 of 4 on this claim")
+
+
+POLICY = Path(__file__).parents[1] / "hcpcs-rules.toml"
+
+
+@pytest.mark.parametrize("backend", sorted(ENGINES))
+def test_the_example_policy_tunes_a_severity_and_maps_a_plan_code(backend):
+    tuned = hcpcs_rules.Engine(rulesets=["j7631"], backend=backend, policy=POLICY)
+    claim = copy.deepcopy(CLAIM)
+    claim["lines"][0]["ndc"] = "42571-0132-52"  # the oral concentrate
+    (finding,) = [
+        f for f in tuned.evaluate(claim).findings if f.rule_id == "J7631-NDC-NOT-INHALATION"
+    ]
+    assert (finding.severity, finding.rule_severity) == ("reject", "warn")
+    assert tuned.evaluate(claim).provenance.policy is not None
+    plan = dict(copy.deepcopy(CLAIM), payer="HUM-MA-0042")
+    plan["lines"][0]["modifiers"] = []
+    with pytest.raises(hcpcs_rules.ClaimError, match="unknown payer"):
+        ENGINES[backend].evaluate(plan)  # without the policy nobody knows the plan code
+    (missing,) = [
+        f for f in tuned.evaluate(plan).findings if f.rule_id == "J7631-UNIT-DOSE-MODIFIER-MISSING"
+    ]
+    assert missing.severity == "warn"  # the Medicare Advantage severity
+
+
+@pytest.mark.parametrize("backend", sorted(ENGINES))
+def test_the_refill_contact_date_is_an_extension_field_read_as_a_date(backend):
+    claim = copy.deepcopy(CLAIM)
+    claim["lines"][0]["date_of_service"] = "2023-06-21"
+    claim["lines"][0]["extensions"] = {"refill_contact_date": "2023-06-01"}
+    (finding,) = [
+        f
+        for f in ENGINES[backend].evaluate(claim).findings
+        if f.rule_id == "J7631-MCR-REFILL-CONTACT-TOO-EARLY"
+    ]
+    assert "was 20 days before delivery" in finding.message
+    claim["lines"][0]["extensions"] = {"refill_contact": "2023-06-01"}
+    with pytest.raises(hcpcs_rules.ClaimError) as error:
+        ENGINES[backend].evaluate(claim)
+    assert "$.lines[0].extensions.refill_contact" in str(error.value)
+    assert "refill_contact_date" in str(error.value)  # did you mean
