@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 import hcpcs_rules
-from conftest import BACKENDS
+from conftest import BACKENDS, durable_available
 from hcpcs_rules import Engine, Policy, PolicyError, evaluate_many
 from hcpcs_rules.claims import parse_claim
 from hcpcs_rules.cli import main
@@ -375,6 +375,7 @@ def test_payer_mapping_to_medicare_advantage_and_to_commercial(plain, backend):
     assert back.provenance.payer_mapping == ("humana", "commercial")
 
 
+@pytest.mark.skipif(not durable_available(), reason="durable-rules does not import on this Python")
 def test_both_backends_apply_a_policy_identically():
     policy = {
         "ignore": ["J7632-MCR-EQUIPMENT-*"],
