@@ -12,6 +12,7 @@ import pytest
 from conftest import BACKENDS
 from hcpcs_rules import Engine, RulesetError
 from hcpcs_rules.compile import compile_files
+from hcpcs_rules.reference import rule_markdown
 
 # A ruleset other rulesets build on: a constant, a table and an example claim of its own, and one
 # constant it imports from core (which it may not pass on: only a ruleset's own names are shared).
@@ -135,6 +136,44 @@ def test_without_uses_the_names_stay_unknown(tmp_path, shared):
     plugin = write(tmp_path, "shplug", header + PLUGIN_RULES)
     found = problems(["core", shared, plugin])
     assert any("unknown name 'max_units'" in p for p in found), found
+
+
+def test_an_unknown_name_that_a_required_ruleset_defines_says_uses(tmp_path, shared):
+    header = PLUGIN_HEADER.replace('"shbase.ndc_route", ', "")
+    plugin = write(tmp_path, "shplug", header + PLUGIN_RULES)
+    found = problems(["core", shared, plugin])
+    assert found and all("unknown name 'ndc_route'" in p for p in found)
+    assert all(
+        """'ndc_route' is a constant of the required ruleset 'shbase': add uses = ["shbase.ndc_route"]"""
+        in p
+        for p in found
+    )
+
+
+def test_unknown_name_of_a_ruleset_not_required_gets_no_uses_hint(tmp_path, shared):
+    # j7632 is loaded and defines mg_per_unit, but shplug does not require it: no `uses` advice.
+    rules = PLUGIN_RULES.replace("line.units > max_units", "line.units > mg_per_unit")
+    plugin = write(tmp_path, "shplug", PLUGIN_HEADER + rules)
+    found = problems(["core", "j7632", shared, plugin])
+    assert any("unknown name 'mg_per_unit'" in p for p in found)
+    assert not any("add uses" in p for p in found)
+
+
+def test_the_rule_reference_lists_an_imported_table(tmp_path, shared):
+    plugin = write(tmp_path, "shplug", PLUGIN_HEADER + PLUGIN_RULES)
+    engine = Engine(["core", shared, plugin], check_examples=False)
+    rule = next(r for r in engine.program.rules if r.id == "SHPLUG-OVER")
+    assert "- `ndc_route`: inline, 2 rows" in rule_markdown(rule, engine.program)
+
+
+def test_too_many_uses_items(tmp_path, shared):
+    items = ", ".join(f'"shbase.n{i}"' for i in range(1001))
+    header = PLUGIN_HEADER.replace(
+        'uses = ["shbase.max_units", "shbase.ndc_route", "shbase.home"]', f"uses = [{items}]"
+    )
+    plugin = write(tmp_path, "shplug", header + PLUGIN_RULES)
+    found = [p for p in problems(["core", shared, plugin]) if "uses:" in p]
+    assert len(found) == 1 and "1,001 items; at most 1,000" in found[0]
 
 
 def test_requiring_through_another_ruleset_is_enough(tmp_path, shared):

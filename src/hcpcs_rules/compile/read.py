@@ -166,6 +166,9 @@ def _uses(
     may be imported, and an imported name may not also be one of this file's constants or
     another import: in a condition a name means one thing, and the header says which.
     """
+    if len(items) > MAX_LIST_ITEMS:
+        where.error(f"uses: {len(items):,} items; at most {MAX_LIST_ITEMS:,}", key="uses")
+        return {}
     me = build.infos[where.text.file].name
     visible = build.visible(me) - {me}
     loaded = set(own)
