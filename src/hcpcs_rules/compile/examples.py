@@ -25,8 +25,10 @@ def check_examples(build: Build) -> None:
     """Build each rule's examples (a base claim from ``[claims]`` or a claim of its own, with
     ``set``/``unset`` patches) and attach them to the rule's IR."""
     examples: dict[str, tuple[ir.Example, ...]] = {}
+    # Claims by ruleset: an example's base may name one of a required ruleset ("core:clean").
+    claims = {build.infos[t.file].name: t.claims for t in build.texts if t.file in build.infos}
     for work in build.rules:  # every rule's examples are checked, sound or not
-        found = _examples(work)
+        found = _examples(work, _Claims(build, claims, work.ruleset))
         if work.lowered is not None:
             examples[work.lowered.id] = found
     build.program_rules = [
@@ -34,7 +36,16 @@ def check_examples(build: Build) -> None:
     ]
 
 
-def _examples(work: RuleWork) -> tuple[ir.Example, ...]:
+@attrs.frozen
+class _Claims:
+    """The example claims a rule of ``ruleset`` may take as a base."""
+
+    build: Build
+    by_ruleset: dict[str, dict[str, Any]]
+    ruleset: str
+
+
+def _examples(work: RuleWork, bases: _Claims) -> tuple[ir.Example, ...]:
     where = work.where
     lines = work.rule.example_lines
     out = []
@@ -47,7 +58,7 @@ def _examples(work: RuleWork) -> tuple[ir.Example, ...]:
         )
         if spec.fires is None or any(k in example and getattr(spec, k) is None for k in _SKIP):
             continue  # reported: nothing to check the claim against, to call it, or to patch
-        claim = _claim(where, line, spec)
+        claim = _claim(where, line, spec, bases)
         if claim is None:
             continue
         name = f"example {index + 1}" if spec.name is None else spec.name
@@ -55,19 +66,14 @@ def _examples(work: RuleWork) -> tuple[ir.Example, ...]:
     return tuple(out)
 
 
-def _claim(where: Where, line: int | None, spec: ExampleSpec) -> Any:
-    claims = where.text.claims
+def _claim(where: Where, line: int | None, spec: ExampleSpec, bases: _Claims) -> Any:
     if spec.claim is not None:
         claim = copy.deepcopy(spec.claim)
     else:
-        if spec.base not in claims:
-            where.error(
-                f"example base {spec.base!r} is not a claim in [claims]"
-                f"{hint(str(spec.base), list(claims))}",
-                line=line,
-            )
+        found = _base(where, line, spec.base, bases)
+        if found is None:
             return None
-        claim = copy.deepcopy(claims[spec.base])
+        claim = copy.deepcopy(found)
     try:
         for path, value in (spec.set or {}).items():
             patch(claim, path, copy.deepcopy(value))
@@ -77,6 +83,50 @@ def _claim(where: Where, line: int | None, spec: ExampleSpec) -> Any:
         where.error(f"example patch: {exc}", line=line)
         return None
     return claim  # TOML dates stay dates: the claim parser accepts datetime.date
+
+
+def _base(where: Where, line: int | None, base: Any, bases: _Claims) -> Any:
+    """The claim ``base`` names: one of this file's ``[claims]``, or, written
+    ``"ruleset:claim"``, one of a required ruleset's (None, reported, when there is none).
+
+    A colon cannot be read as anything else here (``base`` is a name, never an expression),
+    so a base with one always names another ruleset's claim.
+    """
+    claims = where.text.claims
+    if not isinstance(base, str) or ":" not in base:
+        if base not in claims:
+            where.error(
+                f"example base {base!r} is not a claim in [claims]{hint(str(base), list(claims))}",
+                line=line,
+            )
+            return None
+        return claims[base]
+    ruleset, _, name = base.partition(":")
+    visible = bases.build.visible(bases.ruleset)
+    if ruleset not in bases.by_ruleset:
+        where.error(
+            f"example base {base!r}: no ruleset {ruleset!r} is loaded"
+            + (hint(ruleset, sorted(visible)) or f": add {ruleset!r} to requires to use it"),
+            line=line,
+        )
+        return None
+    if ruleset not in visible:
+        want = ", ".join(repr(r) for r in (*bases.build.requires.get(bases.ruleset, ()), ruleset))
+        where.error(
+            f"example base {base!r}: ruleset {bases.ruleset!r} does not require {ruleset!r}, so"
+            f" cannot use its example claims: add requires = [{want}]",
+            line=line,
+        )
+        return None
+    theirs = bases.by_ruleset[ruleset]
+    if name not in theirs:
+        where.error(
+            f"example base {base!r}: ruleset {ruleset!r} has no claim {name!r} in [claims]"
+            + hint(name, list(theirs)),
+            line=line,
+        )
+        return None
+    return theirs[name]
 
 
 UNSET = object()

@@ -4,6 +4,7 @@ the specs of :mod:`.specs`."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from .. import ir, schema, tables
@@ -20,17 +21,26 @@ def read_specs(build: Build) -> None:
 
     A file whose header cannot be read stops the build here: every later pass names its ruleset.
     """
+    uses: dict[str, list[Any]] = {}
     for text in build.texts:
-        info = _header(build, build.where(text), {t.name for t in build.texts})
+        info = _header(build, build.where(text), {t.name for t in build.texts}, uses)
         if info is not None:
             build.infos[text.file] = info
     if build.problems:
         raise RulesetError(build.problems)
     declare_extensions(build)
+    # Each file's own constants and tables first: a file's `uses` names those of another file.
+    own: dict[str, dict[str, ir.Const]] = {}
     for text in build.texts:
-        # Constants are local to their file; facts are shared by every ruleset in the program.
         constants = _constants(build.where(text))
         constants.update(_tables(build.where(text), constants))
+        own[build.infos[text.file].name] = constants
+    for text in build.texts:
+        # Constants are the file's own plus what it imports by `uses`; facts are shared by every
+        # ruleset in the program (as far as `requires` allows: check_requires).
+        name = build.infos[text.file].name
+        constants = dict(own[name])
+        constants.update(_uses(build, build.where(text), uses.get(name, []), own))
         build.envs[text.file] = Env(
             schema.BASE_ROOTS,
             build.fact_fields,
@@ -59,8 +69,12 @@ def read_specs(build: Build) -> None:
             build.rules.append(_rule(where, build.infos[text.file].name))
 
 
-def _header(build: Build, where: Where, known: set[str]) -> ir.RulesetInfo | None:
+def _header(
+    build: Build, where: Where, known: set[str], uses: dict[str, list[Any]]
+) -> ir.RulesetInfo | None:
     spec = structure(HeaderSpec, where.text.header, where, unknown="unknown key {key} in [ruleset]")
+    if spec.name is not None:
+        uses[spec.name] = list(spec.uses)
     for required in spec.requires:
         if required == spec.name:
             where.error(f"ruleset {required!r} requires itself", key="requires")
@@ -137,6 +151,100 @@ def _tables(where: Where, constants: dict[str, ir.Const]) -> dict[str, ir.Const]
         else:
             out[name] = ir.Const(table, "table")
     return out
+
+
+#: One item of ``uses``: a ruleset name, a dot, one of its constant or table names.
+_USE = re.compile(r"([a-z][a-z0-9_]{0,63})\.([a-z][a-z0-9_]{0,63})\Z")
+
+
+def _uses(
+    build: Build, where: Where, items: list[Any], own: dict[str, dict[str, ir.Const]]
+) -> dict[str, ir.Const]:
+    """The constants and tables ``[ruleset] uses`` imports, by their own (unqualified) names.
+
+    Only names a required ruleset (directly or through another, as for facts) defines itself
+    may be imported, and an imported name may not also be one of this file's constants or
+    another import: in a condition a name means one thing, and the header says which.
+    """
+    if len(items) > MAX_LIST_ITEMS:
+        where.error(f"uses: {len(items):,} items; at most {MAX_LIST_ITEMS:,}", key="uses")
+        return {}
+    me = build.infos[where.text.file].name
+    visible = build.visible(me) - {me}
+    loaded = set(own)
+    out: dict[str, ir.Const] = {}
+    origin: dict[str, str] = {}  # imported name -> the item that imported it
+    for item in items:
+        match = _USE.match(item) if isinstance(item, str) else None
+        if match is None:
+            where.error(
+                f'uses: {item!r} is not "ruleset.name" (a required ruleset\'s name, a dot, one of'
+                ' its constants or tables), e.g. "j7632.mg_per_unit"',
+                key="uses",
+            )
+            continue
+        ruleset, name = match.groups()
+        if ruleset == me:
+            where.error(
+                f"uses: {item!r} names this ruleset's own {name!r}: write {name!r} in conditions,"
+                " without importing it",
+                key="uses",
+            )
+            continue
+        if ruleset not in loaded:
+            where.error(
+                f"uses: {item!r}: no ruleset {ruleset!r} is loaded"
+                + (hint(ruleset, sorted(visible)) or f": add {ruleset!r} to requires to use it"),
+                key="uses",
+            )
+            continue
+        if ruleset not in visible:
+            want = ", ".join(repr(r) for r in (*build.requires.get(me, ()), ruleset))
+            where.error(
+                f"uses: {item!r}: ruleset {me!r} does not require {ruleset!r}, so cannot use its"
+                f" constants: add requires = [{want}]",
+                key="uses",
+            )
+            continue
+        theirs = own[ruleset]
+        if name not in theirs:
+            # Only what a ruleset defines itself is importable: one that imports it says whence.
+            source = [u for u in _uses_of(build, ruleset) if u.endswith(f".{name}")]
+            again = f"; {ruleset!r} imports it from {source[0]!r}: use that" if source else ""
+            where.error(
+                f"uses: {item!r}: ruleset {ruleset!r} has no constant or table {name!r}"
+                + (again or hint(name, sorted(theirs))),
+                key="uses",
+            )
+            continue
+        if name in origin:
+            earlier = origin[name]
+            where.error(
+                f"uses: {item!r} imports {name!r}, which {earlier!r} already imports"
+                + (": it is listed twice" if earlier == item else ": a name means one thing"),
+                key="uses",
+            )
+            continue
+        local = where.text.constant_lines.get(name) or where.text.table_lines.get(name, {}).get("")
+        if name in where.text.constants or name in where.text.tables:
+            at = f" (line {local})" if local else ""
+            where.error(
+                f"uses: {item!r} imports {name!r}, but this file defines {name!r} too{at}: rename"
+                " this file's constant or table (a local name may not hide an imported one)",
+                key="uses",
+            )
+            continue
+        origin[name] = item
+        out[name] = theirs[name]
+    return out
+
+
+def _uses_of(build: Build, ruleset: str) -> list[str]:
+    """The ``uses`` items ``ruleset``'s header writes, as written (strings only)."""
+    for text in build.texts:
+        if text.name == ruleset:
+            return [u for u in text.header.get("uses", []) or [] if isinstance(u, str)]
+    return []
 
 
 def _rule(where: Where, ruleset: str) -> RuleWork:

@@ -89,6 +89,13 @@ class HeaderSpec:
     requires: list[str] = key(
         "requires must be a list of ruleset names", (list,), accept=_names, default=()
     )
+    #: Constants and tables of required rulesets this file names, each "ruleset.name"; each
+    #: item is checked by compile/read.py, which can say which part is wrong.
+    uses: list[Any] = key(
+        'uses must be a list of "ruleset.name" strings, e.g. uses = ["j7632.mg_per_unit"]',
+        (list,),
+        default=(),
+    )
     #: ``[ruleset.extensions.claim]`` / ``.line``: checked by compile/extensions.py
     extensions: Any = _as_written()
     #: The payer ids this ruleset knows (claims may name them; scope and severities may use them).

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from .. import ir
+from ..errors import RulesetProblem
 from ..expr import Env, ExprError, digits_bound, parse_expr, parse_template
 from .resolve import field_texts
 from .state import Build, RuleWork
@@ -14,6 +17,7 @@ def type_check(build: Build) -> None:
     message template. Field types and digit bounds go into the facts every later
     expression reads.
     """
+    start = len(build.problems)
     for work in build.fact_order:
         _fields(build, work)
     for work in build.rules:
@@ -31,6 +35,34 @@ def type_check(build: Build) -> None:
             except ExprError as exc:
                 shift = len(message) - len(message.lstrip())
                 work.where.expr_errors("message", message, exc, "message: ", shift=shift)
+    _suggest_uses(build, build.problems[start:])
+
+
+#: How the expression checker words a name it does not know (expr.py).
+_UNKNOWN_NAME = re.compile(r"unknown name '([a-z][a-z0-9_]*)'")
+
+
+def _suggest_uses(build: Build, problems: list[RulesetProblem]) -> None:
+    """Add to each "unknown name" that is a constant or table a required ruleset defines the
+    ``uses`` item that imports it: constants are shared only on request (compile/read.py)."""
+    by_file = {t.file: t for t in build.texts}
+    for problem in problems:
+        match = _UNKNOWN_NAME.search(problem.message)
+        info = build.infos.get(problem.file)
+        if match is None or info is None:
+            continue
+        name = match.group(1)
+        owners = sorted(
+            t.name
+            for t in by_file.values()
+            if t.name in build.visible(info.name) - {info.name}
+            and (name in t.constants or name in t.tables)
+        )
+        if owners:
+            problem.message += (
+                f"; {name!r} is a constant of the required ruleset {owners[0]!r}:"
+                f' add uses = ["{owners[0]}.{name}"] to [ruleset] to use it here'
+            )
 
 
 def _fields(build: Build, work: RuleWork) -> None:
