@@ -36,11 +36,11 @@ from pathlib import Path
 
 from .. import ir, load
 from ..errors import RulesetError, RulesetProblem
-from ..reasons import CodeList
 
 # The lowering's fixed facts and IR shapes are defined with the IR, where the backends read them
 # too; re-exported because the lowering writes them.
 from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, field_conjuncts, scope_conjunct
+from ..reasons import CodeList
 from .context import MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, PROGRAMS, SEVERITIES
 from .examples import check_examples
 from .lower import lower

@@ -29,7 +29,7 @@ from typing import Any
 from .. import ir
 from ..expr import ExprError, parse_expr
 from ..reasons import GROUP_CODES, CodeList
-from .context import FACT_NAME, Where, hint
+from .context import FACT_NAME, hint
 from .state import Build, RuleWork
 from .typecheck import _flatten, _rule_env
 
