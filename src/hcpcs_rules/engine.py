@@ -24,7 +24,6 @@ from . import ir
 from .backends import Backend, make_backend
 from .claims import ClaimSchema, parse_claim_with
 from .compile import compile_files
-from .reasons import load_code_list
 from .errors import (
     BackendError,
     ClaimError,
@@ -47,6 +46,7 @@ from .model import (
     RulesetDigest,
 )
 from .policy import BoundPolicy, Policy, bind, load_policy
+from .reasons import load_code_list
 
 __all__ = [
     "CORE_PAYERS",

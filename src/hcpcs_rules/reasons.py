@@ -156,4 +156,6 @@ def load_code_list(path: str | Path | None = None) -> CodeList:
 
 
 #: The shipped list: the codes the shipped rulesets cite (read once, immutable).
-DEFAULT_CODE_LIST = load_code_list()
+DEFAULT_CODE_LIST = attrs.evolve(
+    load_code_list(), origin="shipped with hcpcs_rules (hcpcs_rules/data/reason_codes.csv)"
+)
