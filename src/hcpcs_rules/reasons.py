@@ -4,7 +4,8 @@ A rule's ``reason_codes`` (docs/ruleset-format.md, "Payer reason codes") names a
 claim adjustment reason code (CARC) and remittance advice remark codes (RARCs). The compiler
 checks every code against a :class:`CodeList`: the one shipped in ``data/reason_codes.csv`` (the
 codes the shipped rulesets cite), or a full list the user gives (``Engine(reason_codes=path)``,
-``hcpcs-rules ... --reason-codes``). Group codes are a fixed X12 list, kept here.
+``compile_files(..., reason_codes=load_code_list(path))``). Group codes are a fixed X12 list,
+kept here.
 """
 
 from __future__ import annotations
