@@ -107,6 +107,9 @@ def test_per_overlay_and_conditional_codes_on_both_backends(tmp_path, backend):
     )
     assert run(claim("aetna")).rarc == ("M53", "M119")
     assert run(claim("cigna")) == ReasonCodes(group="OA", carc="96", source="test source")
+    # The codes depend on the payer, so the finding names it (as a per-payer severity would).
+    (finding,) = engine.evaluate(claim("cigna")).findings
+    assert finding.payer == "cigna"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

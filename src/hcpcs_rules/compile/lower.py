@@ -70,7 +70,11 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
             reasons, reason_tested = lower_reasons(
                 build, work, scope, _overlays(build, work.ruleset), reads
             )
-            finding = attrs.evolve(finding, reasons=reasons)
+            # Codes chosen by the claim's payer make the finding name that payer, as a
+            # per-payer severity does.
+            finding = attrs.evolve(
+                finding, reasons=reasons, payer_specific=finding.payer_specific or len(reasons) > 1
+            )
             tested |= reason_tested
             if len(reasons) > 1 and SCOPE_FACT not in reads:
                 # The codes are looked up by the claim's overlay, as a severity would be.
