@@ -86,6 +86,7 @@ _GENERATED = """\
 [ruleset]
 name = "generated"
 version = "1.0.0"
+released = 2026-12-01
 description = "a generated cross-line rule"
 
 [[rule]]
@@ -105,6 +106,11 @@ severity = "warn"
 when = '''{line_when}'''
 message = "{{line.hcpcs + \\"@\\" + line.ndc}} {{line.date_of_service - 7}} {{max(l.units for l in lines if l.hcpcs == line.hcpcs)}}"
 source = "s"
+
+# Reason codes chosen by a generated condition: both backends must pick the same choice.
+[rule.reason_codes]
+source = "s"
+default = [{{ when = '''{claim_when}''', group = "PR", carc = "50" }}, {{ group = "CO", carc = "16", rarc = ["M53"] }}]
 """
 
 

@@ -37,7 +37,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
     frozenset(stage.split())
     for stage in (
         "errors limits units vocab model ir failure schema tables functions builtin claims reader"
-        " reference policy",
+        " reference policy reasons",
         "load registry",
         "expr",
         "compile",

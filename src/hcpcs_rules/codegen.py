@@ -308,6 +308,9 @@ class CompiledRule:
     filename: str
     run: Callable[[Any, Sequence[int]], None] | None = None
     namespace: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    #: ``reason(f, n, i)``: whether conditional reason-code choice ``i`` holds on subject ``n``
+    #: (generated whatever else was asked for, since every firing picks its codes).
+    reason: Callable[[Any, int, int], bool] | None = None
 
     def bind_fire(self, fire: Callable[[Any, int], Any]) -> None:
         """Give ``run`` the callable it calls for each subject that matches."""
@@ -352,6 +355,15 @@ def compile_rule(
         fields = _derive(emitter, rule)
         body += ["", "def derive(f, n):", *_prologue(emitter.take_reads(), set())]
         body.append(f"    return {fields}")
+    tests = () if rule.finding is None else rule.finding.reason_tests
+    if tests:
+        # One function for all of the rule's conditions: the i-th is tested, nothing else runs.
+        branches = [
+            f"    if i == {choice.test}:\n        return {' and '.join(emitter.test(c) for c in choice.when)}"
+            for choice in tests
+        ]
+        body += ["", "def reason(f, n, i):", *_prologue(emitter.take_reads(), set()), *branches]
+        body.append("    return False")
     if run is not None:
         condition = " and ".join(emitter.test(c) for c in run) or "True"
         produced = ", ".join(
@@ -379,6 +391,7 @@ def compile_rule(
         filename=filename,
         run=namespace.get("run"),
         namespace=namespace,
+        reason=namespace.get("reason"),
     )
 
 

@@ -46,6 +46,7 @@ from .model import (
     RulesetDigest,
 )
 from .policy import BoundPolicy, Policy, bind, load_policy
+from .reasons import load_code_list
 
 __all__ = [
     "CORE_PAYERS",
@@ -87,6 +88,8 @@ class EngineConfig:
     #: ``Engine(functions=...)``'s providers (see :mod:`hcpcs_rules.registry`).
     functions: tuple[Any, ...] = ()
     policy: Policy | None = None
+    #: ``Engine(reason_codes=...)``: a user's CARC/RARC list (a path), None for the shipped one.
+    reason_codes: str | None = None
 
     def build(self, **overrides: Any) -> Engine:
         """A new Engine with this configuration (``overrides`` replace fields, by name)."""
@@ -126,6 +129,8 @@ class Engine:
     with ``[tool.hcpcs-rules]``, or a dict; see docs/policy.md), checked against the rulesets
     here (:class:`~hcpcs_rules.policy.PolicyError`). None (default): the rulesets as written;
     the working directory is never consulted.
+    ``reason_codes``: a CSV of CARCs and RARCs (``list,code,start,stop,description``) that
+    replaces the shipped list the rules' ``reason_codes`` are checked against.
 
     After :meth:`close`, every evaluation raises :class:`~hcpcs_rules.errors.EngineClosed`.
 
@@ -144,6 +149,7 @@ class Engine:
         payers: Iterable[str] = (),
         functions: Iterable[Any] = (),
         policy: Policy | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        reason_codes: str | os.PathLike[str] | None = None,
     ) -> None:
         from .registry import build_functions  # the registry imports load, not the engine
 
@@ -163,6 +169,7 @@ class Engine:
             payers=extra_payers,
             functions=tuple(functions),
             policy=self.policy,
+            reason_codes=None if reason_codes is None else os.fspath(reason_codes),
         )
         self.functions = build_functions(rulesets, self.config.functions)
         # The compiler and code generator look functions up in the active table (functions.using):
@@ -172,7 +179,11 @@ class Engine:
         self.limits = limits
 
     def _build(self, rulesets: Any, backend: str, check_examples: bool) -> None:
-        self.program: ir.Program = compile_files(rulesets)
+        # A user's full reason code list replaces the shipped one (docs/ruleset-format.md).
+        codes = self.config.reason_codes
+        self.program: ir.Program = compile_files(
+            rulesets, None if codes is None else load_code_list(codes)
+        )
         # A policy's mapped payer ids are payers too: a claim may name them.
         mapped = () if self.policy is None else tuple(name for name, _ in self.policy.payers)
         self.payers: frozenset[str] = known_payers(self.program, (*self.config.payers, *mapped))

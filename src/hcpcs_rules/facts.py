@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import ir
 from .codegen import CompiledRule
-from .model import Claim, Finding, TraceStep
-from .runtime import severity_for
+from .model import Claim, Finding, ReasonCodes, TraceStep
+from .runtime import reason_for, severity_for
 
 __all__ = ["Facts", "fact_id", "make_fire"]
 
@@ -66,6 +67,13 @@ def make_fire(
         payer_specific = rule.finding.payer_specific
         if len(rule.finding.severity) == 1:
             single_severity = rule.finding.severity[0][1]
+    # Reason codes: fixed per rule when it has one choice for every payer (built once here),
+    # else chosen per firing by the claim's overlay and the generated reason(f, n, i) tests.
+    reasons = () if rule.finding is None else rule.finding.reasons
+    fixed_codes = None
+    if len(reasons) == 1 and len(reasons[0][1]) == 1:
+        fixed_codes = _codes(reasons[0][1][0])
+    reason_test = compiled.reason
     fact = rule.derive
     fact_on_line = fact is not None and fact_per[fact] == "line"
     read_keys = tuple((name, fact_per[name] == "line") for name in rule.reads)
@@ -78,6 +86,10 @@ def make_fire(
         severity = None
         if emits:
             severity = single_severity or severity_for(rule, f)
+            codes = fixed_codes
+            if codes is None and reasons:
+                choice = reason_for(rule, f, n, reason_test)
+                codes = None if choice is None else _codes(choice)
             f.findings.append(
                 Finding(
                     rule_id=rule_id,
@@ -86,6 +98,7 @@ def make_fire(
                     message=message(f, n) if text is None else text,
                     source=source,
                     payer=f.claim.payer if payer_specific else None,
+                    reason_codes=codes,
                 )
             )
         derived_fields = None
@@ -117,3 +130,7 @@ def make_fire(
         return derived_fields
 
     return fire
+
+
+def _codes(choice: ir.ReasonChoice) -> ReasonCodes:
+    return ReasonCodes(group=choice.group, carc=choice.carc, rarc=choice.rarc, source=choice.source)

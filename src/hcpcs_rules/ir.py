@@ -288,12 +288,39 @@ class DerivedFact:
 
 
 @_node
+class ReasonChoice:
+    """One suggested payer answer: group code, CARC, RARCs and the source of the choice.
+
+    ``when`` (conjuncts, empty for "otherwise") picks it among an overlay's choices; ``test`` is
+    its index among the rule's conditional choices (what the generated ``reason(f, n, i)``
+    tests), -1 when it has no condition. ``when_text`` is the condition as written."""
+
+    group: str
+    carc: str
+    rarc: tuple[str, ...]
+    source: str
+    when: tuple[Expr, ...] = ()
+    test: int = -1
+    when_text: str | None = None
+
+
+@_node
 class FindingSpec:
     #: ``(overlay, severity)`` pairs tried in order against the claim's payer overlay and
     #: program; ``("*", s)`` is the default. A single pair ``("*", s)`` is payer-neutral.
     severity: tuple[tuple[str, str], ...]
     message: tuple[str | Expr, ...]  # literal text and expressions to format
     payer_specific: bool  # findings name the claim's payer (Finding.payer)
+    #: ``(overlay, choices)`` pairs, looked up like ``severity`` ("*" the default); within an
+    #: overlay the first choice whose ``when`` holds wins (the last has none). Empty: the rule
+    #: suggests no reason codes.
+    reasons: tuple[tuple[str, tuple[ReasonChoice, ...]], ...] = ()
+
+    @property
+    def reason_tests(self) -> tuple[ReasonChoice, ...]:
+        """The conditional choices, in ``test`` order."""
+        found = {c.test: c for _, choices in self.reasons for c in choices if c.test >= 0}
+        return tuple(found[i] for i in sorted(found))
 
 
 @_node

@@ -256,6 +256,18 @@ STATUS_BY_RANK: tuple[Status, ...] = ("clean", "warn", "deny", "reject")
 
 
 @_frozen
+class ReasonCodes:
+    """The payer answer a finding suggests: an X12 group code (``CO``, ``PR``, ``OA``...), a
+    claim adjustment reason code, remittance advice remark codes, and where the choice comes
+    from. A suggestion for what a payer would say, not a payer's decision."""
+
+    group: str
+    carc: str
+    rarc: tuple[str, ...] = ()
+    source: str = ""
+
+
+@_frozen
 class Finding:
     rule_id: str
     severity: Severity
@@ -266,6 +278,9 @@ class Finding:
     #: The rule's own severity when the engine's policy overrode it (``severity`` is then the
     #: policy's); None when the rule's severity stands.
     rule_severity: Severity | None = None
+    #: The rule's suggested reason codes for this claim's payer (and line); None when the rule
+    #: declares none.
+    reason_codes: ReasonCodes | None = None
 
     def sort_key(self) -> tuple[int, str]:
         """Stable order: claim-level findings first, then by line, then by rule id."""

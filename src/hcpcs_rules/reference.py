@@ -102,6 +102,16 @@ def rule_markdown(rule: ir.Rule, program: ir.Program) -> str:
             *(f"| {who} | {severity} |" for who, severity in rows),
             "",
         ]
+    codes = _reason_rows(rule)
+    if codes:
+        lines += [
+            "**Suggested payer reason codes**",
+            "",
+            "| payer | when | group | CARC | RARC | source |",
+            "|---|---|---|---|---|---|",
+            *codes,
+            "",
+        ]
     if doc.when:
         lines += ["**When it fires**", "", "```", doc.when.strip(), "```", ""]
     if doc.message:
@@ -288,3 +298,26 @@ def _replace(path: Path, text: str) -> None:
     temporary.unlink(missing_ok=True)
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def _reason_rows(rule: ir.Rule) -> list[str]:
+    """One table row per reason-code choice, in the order they are tried."""
+    if rule.finding is None:
+        return []
+    rows = []
+    many = len(rule.finding.reasons) > 1
+    for overlay, choices in rule.finding.reasons:
+        who = ("default" if many else "all payers") if overlay == "*" else overlay
+        for choice in choices:
+            when = (
+                f"`{choice.when_text}`"
+                if choice.when_text
+                else "otherwise"
+                if len(choices) > 1
+                else ""
+            )
+            rarc = ", ".join(choice.rarc)
+            rows.append(
+                f"| {who} | {when} | {choice.group} | {choice.carc} | {rarc} | {choice.source} |"
+            )
+    return rows

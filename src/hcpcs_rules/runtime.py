@@ -13,13 +13,14 @@ enforces it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from . import ir
 from .units import EXACT_CONTEXT, format_decimal
 
-__all__ = ["RUNTIME", "format_value", "severity_for"]
+__all__ = ["RUNTIME", "format_value", "reason_for", "severity_for"]
 
 # Exact arithmetic, whatever decimal context the host thread has set: any rounding raises.
 _EXACT = EXACT_CONTEXT
@@ -176,3 +177,29 @@ def severity_for(rule: ir.Rule, f: Any) -> str:
         if key in table:
             return table[key]
     return pairs[-1][1]  # pragma: no cover - the compiler requires a default or full coverage
+
+
+def reason_for(
+    rule: ir.Rule, f: Any, n: int, test: Callable[[Any, int, int], bool] | None
+) -> ir.ReasonChoice | None:
+    """The rule's reason-code choice for this claim's payer overlay (as :func:`severity_for`
+    picks a severity), then the first whose condition holds on subject ``n`` (``test(f, n, i)``
+    evaluates conditional choice ``i``; the generated ``reason`` function). None: no codes."""
+    pairs = rule.finding.reasons  # type: ignore[union-attr]
+    if not pairs:
+        return None
+    if len(pairs) == 1:
+        choices = pairs[0][1]
+    else:
+        scope = f.derived[ir.SCOPE_FACT].get(0) or {}
+        table = dict(pairs)
+        for key in (scope.get("overlay"), scope.get("program"), "*"):
+            if key in table:
+                choices = table[key]
+                break
+        else:
+            return None  # a scoped rule's table covers its scope; nothing else fires it
+    for choice in choices:
+        if choice.test < 0 or (test is not None and test(f, n, choice.test)):
+            return choice
+    return None  # pragma: no cover - the compiler makes the last choice unconditional

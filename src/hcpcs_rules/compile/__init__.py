@@ -40,6 +40,7 @@ from ..errors import RulesetError, RulesetProblem
 # The lowering's fixed facts and IR shapes are defined with the IR, where the backends read them
 # too; re-exported because the lowering writes them.
 from ..ir import SCOPE_FACT, SERVICE_FACT, codes_conjunct, field_conjuncts, scope_conjunct
+from ..reasons import CodeList
 from .context import MAX_INT_DIGITS, MAX_LIST_ITEMS, MAX_TEXT, PROGRAMS, SEVERITIES
 from .examples import check_examples
 from .lower import lower
@@ -79,8 +80,11 @@ PASSES: tuple[Callable[[Build], None], ...] = (
 )
 
 
-def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
-    """Resolve ruleset names/paths (plus what they require) and compile them."""
+def compile_files(
+    selection: Iterable[str | Path] | None = None, reason_codes: CodeList | None = None
+) -> ir.Program:
+    """Resolve ruleset names/paths (plus what they require) and compile them (``reason_codes``:
+    see :func:`compile_program`)."""
     # Once per build: names in the selection and in `requires` both use it. Entry points are
     # loaded only for the rulesets actually used.
     installed = load.Installed()
@@ -114,7 +118,7 @@ def compile_files(selection: Iterable[str | Path] | None = None) -> ir.Program:
     # Required rulesets come first, so their facts are declared before they are used.
     ranked = sorted(order, key=lambda n: (_depth(n, texts), order.index(n)))
     try:
-        return compile_program([texts[n] for n in ranked])
+        return compile_program([texts[n] for n in ranked], reason_codes)
     except RulesetError as exc:
         _name_unloaded_owners(exc, installed, set(texts))
         raise
@@ -169,9 +173,14 @@ def _depth(
     )
 
 
-def compile_program(texts: Sequence[load.RulesetText]) -> ir.Program:
-    """Compile already-read rulesets (in dependency order) into one Program."""
+def compile_program(
+    texts: Sequence[load.RulesetText], reason_codes: CodeList | None = None
+) -> ir.Program:
+    """Compile already-read rulesets (in dependency order) into one Program; ``reason_codes``
+    replaces the shipped CARC/RARC list rules' reason codes are checked against."""
     build = Build(tuple(texts))
+    if reason_codes is not None:
+        build.code_list = reason_codes
     for step in PASSES:
         step(build)
     if build.problems:

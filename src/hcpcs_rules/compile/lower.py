@@ -6,6 +6,8 @@ into IR fields, and each sound rule into an :class:`~hcpcs_rules.ir.Rule`.
 - ``effective = {from = ...}``     -> ``Rule.effective``, windows on the line's ``service.date``
 - ``severity = {medicare = ...}``  -> ``FindingSpec.severity``, looked up by the claim's payer
   overlay at emit time (:func:`severity` is the one place that decides it)
+- ``reason_codes = {...}``         -> ``FindingSpec.reasons`` (compile/reasons.py), chosen the
+  same way, then by condition
 
 ``Rule.conjuncts`` holds the ``when`` condition only. What the fields mean as conditions is
 defined once, in :func:`hcpcs_rules.ir.field_conjuncts`; each backend decides how to honour them
@@ -17,9 +19,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
+
 from .. import ir
 from ..ir import SCOPE_FACT, SERVICE_FACT
 from .context import CODE, FACT_NAME, MAX_LIST_ITEMS, PROGRAMS, SEVERITIES, Where, hint
+from .reasons import lower_reasons
 from .state import Build, RuleWork
 
 
@@ -58,6 +63,22 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
                 tested.add(node.fact)
     if finding is not None and len(finding.severity) > 1:
         reads.add(SCOPE_FACT)  # the severity is looked up by the claim's overlay
+    if "reason_codes" in work.rule.data:
+        if finding is None and spec.severity is None:
+            where.error("reason_codes belongs to a rule that emits findings", key="reason_codes")
+        elif finding is not None:
+            reasons, reason_tested = lower_reasons(
+                build, work, scope, _overlays(build, work.ruleset), reads
+            )
+            # Codes chosen by the claim's payer make the finding name that payer, as a
+            # per-payer severity does.
+            finding = attrs.evolve(
+                finding, reasons=reasons, payer_specific=finding.payer_specific or len(reasons) > 1
+            )
+            tested |= reason_tested
+            if len(reasons) > 1 and SCOPE_FACT not in reads:
+                # The codes are looked up by the claim's overlay, as a severity would be.
+                reads.add(SCOPE_FACT)
     for fact in sorted(reads | tested):
         if on == "claim" and fact in build.facts and build.facts[fact].per == "line":
             where.error(f"a claim rule cannot read the per-line fact {fact!r}", key="when")

@@ -7,7 +7,7 @@ spec and reports, through the file's error context, every unknown key (with "did
 missing required key and every value of the wrong type or shape, each at its line.
 
 Keys whose *content* has a meaning of its own (``codes``, ``scope``, ``severity``, ``effective``,
-``derive``, ``fields``, an example's ``set`` and base claim) are taken as written here and checked
+``derive``, ``fields``, ``reason_codes``, an example's ``set`` and base claim) are taken as written here and checked
 by the pass that gives them that meaning, which can say what is wrong in its own terms.
 """
 
@@ -17,6 +17,7 @@ by the pass that gives them that meaning, which can say what is wrong in its own
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -109,6 +110,12 @@ class HeaderSpec:
     hcpcs_rules: str | None = key(
         'hcpcs_rules must be a version specifier string, e.g. hcpcs_rules = ">=0.2"', (str,)
     )
+    #: The date the ruleset was released: cited reason codes must not have stopped before it.
+    released: dt.date | None = key(
+        "released must be a TOML date, e.g. released = 2026-07-01",
+        (dt.date,),
+        accept=lambda v: not isinstance(v, dt.datetime),
+    )
 
 
 @attrs.frozen
@@ -149,6 +156,8 @@ class RuleSpec:
         longest="message",
     )
     derive: Any = _as_written()
+    #: The payer answer its findings suggest (group, CARC, RARCs): compile/reasons.py
+    reason_codes: Any = _as_written()
     per: Any = _as_written()
     fields: Any = _as_written()
     example: list[Any] = key("examples must be [[rule.example]] tables", (list,), default=())

@@ -8,6 +8,7 @@ from .. import ir, load
 from ..errors import RulesetProblem
 from ..expr import Env
 from ..functions import Bound
+from ..reasons import DEFAULT_CODE_LIST, CodeList
 from .context import PROGRAMS, Where
 from .extensions import DeclaredExtension
 from .specs import RuleSpec
@@ -70,6 +71,8 @@ class Build:
     #: ruleset name -> the rulesets it requires, and the payer ids it declares (read specs)
     requires: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     payers: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    #: the CARC/RARC list reason_codes are checked against (compile/reasons.py)
+    code_list: CodeList = DEFAULT_CODE_LIST
 
     def visible(self, ruleset: str) -> frozenset[str]:
         """``ruleset`` and every ruleset it requires, directly or through another: the rulesets
