@@ -42,7 +42,9 @@ PAYER_IDS_FOR_WRITING: Mapping[str, tuple[str, str]] = MappingProxyType(
         "aetna": ("CI", "60054"),
         "uhc": ("CI", "87726"),
         "cigna": ("CI", "62308"),
-        "bcbs": ("BL", "BCBS"),
+        # BCBS plans have their own ids; the name stands in for one, and reads back as bcbs
+        # under SBR09 BL, or as the payer named "bcbs" under any other filing code.
+        "bcbs": ("BL", "bcbs"),
     }
 )
 
