@@ -16,9 +16,9 @@ __all__ = ["check_837p", "is_x12", "locate"]
 
 
 def is_x12(head: bytes) -> bool:
-    """Whether a file starting with ``head`` is X12: it starts with an ISA segment (after any
-    byte-order mark or blank space a sender may have put first)."""
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:3] == b"ISA"
+    """Whether a file starting with ``head`` is X12: it starts with an ISA segment (after line
+    breaks, which the tokenizer skips too)."""
+    return head.lstrip(b"\r\n")[:3] == b"ISA"
 
 
 def locate(result: Result, item: X12Claim) -> Result:

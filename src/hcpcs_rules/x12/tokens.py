@@ -99,6 +99,7 @@ def tokenize(stream: BinaryIO) -> Iterator[Segment | TokenError]:
     goes on at the next segment.
     """
     buf = b""
+    pos = 0  # where the next segment starts in buf
     base = 0  # file offset of buf[0]
     eof = False
     ordinal = 0
@@ -106,78 +107,80 @@ def tokenize(stream: BinaryIO) -> Iterator[Segment | TokenError]:
     term = b""
 
     def fill() -> bool:
-        nonlocal buf, eof
+        # Drops what was already read before appending, so buf holds at most one segment and
+        # one chunk: slicing per segment instead would copy the chunk for every segment.
+        nonlocal buf, pos, base, eof
         if eof:
             return False
         chunk = stream.read(_CHUNK)
         if not chunk:
             eof = True
             return False
-        buf += chunk
+        buf, base, pos = buf[pos:] + chunk, base + pos, 0
         return True
 
     while True:
         # Skip line breaks between segments.
-        start = 0
         while True:
-            while start < len(buf) and buf[start] in _BREAKS:
-                start += 1
-            if start < len(buf) or not fill():
+            while pos < len(buf) and buf[pos] in _BREAKS:
+                pos += 1
+            if pos < len(buf) or not fill():
                 break
-        buf, base = buf[start:], base + start
-        if not buf:
+        if pos >= len(buf):
             return
-        while len(buf) < 3 and fill():
+        while len(buf) - pos < 3 and fill():
             pass
-        if buf[:3] == b"ISA":
-            while len(buf) < ISA_LENGTH and fill():
+        if buf[pos : pos + 3] == b"ISA":
+            while len(buf) - pos < ISA_LENGTH and fill():
                 pass
-            if len(buf) < ISA_LENGTH:
+            if len(buf) - pos < ISA_LENGTH:
                 yield TokenError(
-                    f"the file ends inside an ISA ({len(buf)} of its {ISA_LENGTH} bytes)",
+                    f"the file ends inside an ISA ({len(buf) - pos} of its {ISA_LENGTH} bytes)",
                     ordinal + 1,
-                    base,
+                    base + pos,
                     True,
                 )
                 return
-            found = _isa_delimiters(buf[:ISA_LENGTH])
+            found = _isa_delimiters(buf[pos : pos + ISA_LENGTH])
             if isinstance(found, str):
-                yield TokenError(found, ordinal + 1, base, True)
+                yield TokenError(found, ordinal + 1, base + pos, True)
                 return
             delims, term = found, found.segment.encode("ascii")
         elif delims is None:
             yield TokenError(
-                f"not an X12 file: it must start with an ISA segment, not {buf[:3]!r}",
+                f"not an X12 file: it must start with an ISA segment, not {buf[pos : pos + 3]!r}",
                 1,
-                base,
+                base + pos,
                 True,
             )
             return
-        searched = 0
-        while (end := buf.find(term, searched, MAX_SEGMENT_BYTES + 1)) < 0:
-            searched = max(0, len(buf) - len(term) + 1)
-            if len(buf) > MAX_SEGMENT_BYTES:
+        searched = pos
+        while (end := buf.find(term, searched, pos + MAX_SEGMENT_BYTES + 1)) < 0:
+            searched = max(pos, len(buf) - len(term) + 1)
+            if len(buf) - pos > MAX_SEGMENT_BYTES:
                 yield TokenError(
                     f"no segment terminator {delims.segment!r} within {MAX_SEGMENT_BYTES:,} "
                     "bytes: the file is not X12 here, or its delimiters changed",
                     ordinal + 1,
-                    base,
+                    base + pos,
                     True,
                 )
                 return
+            searched -= pos
             if not fill():
                 yield TokenError(
                     "the file is truncated: it ends inside a segment (no segment terminator "
-                    f"{delims.segment!r} after {buf[:20]!r}...)",
+                    f"{delims.segment!r} after {buf[pos : pos + 20]!r}...)",
                     ordinal + 1,
-                    base,
+                    base + pos,
                     True,
                 )
                 return
-        raw = buf[:end]
+            searched += pos
+        raw = buf[pos:end]
         ordinal += 1
-        offset = base
-        buf, base = buf[end + len(term) :], base + end + len(term)
+        offset = base + pos
+        pos = end + len(term)
         try:
             text = raw.decode("ascii")
         except UnicodeDecodeError as exc:
