@@ -384,10 +384,10 @@ class X12File:
     def _claim_segment(self, claim: _Claim, seg: Segment) -> None:
         sid = seg.id
         line = claim.lines[-1] if claim.lines else None
-        where = self._at(seg, claim=claim.id, lx=line.lx if line else None)
 
         def problem(message: str) -> None:
-            claim.problems.append((message, where))
+            # The location is built only when there is a problem: most segments have none.
+            claim.problems.append((message, self._at(seg, claim.id, line.lx if line else None)))
 
         if sid == "LX":
             lx = seg.element(1)
@@ -428,8 +428,10 @@ class X12File:
             if kind in ("DN", "DK") and not npi:
                 problem(f"NM1*{kind} has no NPI (NM108 XX, NM109)")
         elif line is None:
-            if sid in ("SV1", "DTP", "LIN", "CTP", "HI") and sid != "DTP":
+            if sid in ("SV1", "LIN", "CTP"):
                 problem(f"{sid} is misplaced: it belongs to a service line (after LX)")
+            elif sid == "HI":
+                problem("HI is misplaced: the claim's diagnoses come before its provider loops")
             elif sid in _PASSED_OVER or sid in ("REF", "PRV", "DTP"):
                 pass
             else:
@@ -618,24 +620,29 @@ class X12File:
         self.summary.errors += 1
         return X12Error(message, where)
 
-    def _where(self, seg: Segment | None, ordinal: int, offset: int) -> Location:
+    def _where(
+        self,
+        seg: Segment | None,
+        ordinal: int,
+        offset: int,
+        claim: str | None = None,
+        lx: str | None = None,
+    ) -> Location:
+        if claim is None and self._claim is not None:
+            claim = self._claim.id or None
         return Location(
             interchange=self._isa.element(13) if self._isa else None,
             group=self._gs.element(6) if self._gs else None,
             transaction=self._st.element(2) if self._st else None,
-            claim=self._claim.id if self._claim else None,
+            claim=claim,
+            lx=int(lx) if lx and lx.isdigit() else None,
             segment=ordinal,
             offset=offset,
             segment_id=seg.id if seg else None,
         )
 
     def _at(self, seg: Segment, claim: str | None = None, lx: str | None = None) -> Location:
-        where = self._where(seg, seg.ordinal, seg.offset)
-        return attrs.evolve(
-            where,
-            claim=claim if claim is not None else where.claim,
-            lx=int(lx) if lx and lx.isdigit() else None,
-        )
+        return self._where(seg, seg.ordinal, seg.offset, claim, lx)
 
 
 def read_837p(

@@ -37,14 +37,37 @@ class Delimiters:
     segment: str
 
 
-@attrs.frozen
 class Segment:
-    """One segment: ``elements[0]`` is the segment id; positions are in the file."""
+    """One segment: ``elements[0]`` is the segment id; positions are in the file.
 
-    elements: tuple[str, ...]
-    ordinal: int  # 1-based, counting every segment of the file
-    offset: int  # byte offset of the segment's first byte
-    delimiters: Delimiters
+    A plain slotted class rather than a frozen attrs one: a file has millions of segments, and
+    a frozen class's ``__init__`` costs several times more. Treat it as read-only.
+    """
+
+    __slots__ = ("delimiters", "elements", "offset", "ordinal")
+
+    def __init__(
+        self, elements: tuple[str, ...], ordinal: int, offset: int, delimiters: Delimiters
+    ) -> None:
+        self.elements = elements  # elements[0] is the id
+        self.ordinal = ordinal  # 1-based, counting every segment of the file
+        self.offset = offset  # byte offset of the segment's first byte
+        self.delimiters = delimiters
+
+    def __repr__(self) -> str:
+        return f"Segment({self.text!r}, ordinal={self.ordinal}, offset={self.offset})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Segment):
+            return NotImplemented
+        return (self.elements, self.ordinal, self.offset, self.delimiters) == (
+            other.elements,
+            other.ordinal,
+            other.offset,
+            other.delimiters,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def id(self) -> str:
@@ -154,6 +177,45 @@ def tokenize(stream: BinaryIO) -> Iterator[Segment | TokenError]:
                 True,
             )
             return
+        else:
+            # Fast path: every complete segment in the buffer at once (one C-level split),
+            # stopping at the next ISA, whose delimiters may differ.
+            last = buf.rfind(term, pos)
+            if last >= 0:
+                offset = base + pos
+                stop = None
+                for raw in buf[pos:last].split(term):
+                    text = raw.lstrip(_BREAKS)
+                    lead = len(raw) - len(text)
+                    if text[:3] == b"ISA":
+                        stop = offset + lead - base
+                        break
+                    if len(raw) > MAX_SEGMENT_BYTES:
+                        yield TokenError(
+                            f"segment {ordinal + 1} is longer than {MAX_SEGMENT_BYTES:,} bytes",
+                            ordinal + 1,
+                            offset + lead,
+                            True,
+                        )
+                        return
+                    ordinal += 1
+                    try:
+                        decoded = text.decode("ascii")
+                    except UnicodeDecodeError as exc:
+                        yield TokenError(
+                            f"segment {ordinal} is not ASCII text (byte {text[exc.start]:#04x} "
+                            f"at offset {offset + lead + exc.start})",
+                            ordinal,
+                            offset + lead,
+                            False,
+                        )
+                    else:
+                        yield Segment(
+                            tuple(decoded.split(delims.element)), ordinal, offset + lead, delims
+                        )
+                    offset += len(raw) + len(term)
+                pos = stop if stop is not None else last + len(term)
+                continue
         searched = pos
         while (end := buf.find(term, searched, pos + MAX_SEGMENT_BYTES + 1)) < 0:
             searched = max(pos, len(buf) - len(term) + 1)
