@@ -777,3 +777,21 @@ def test_random_garbage_never_crashes():
             data[rng.randrange(len(data))] = rng.choice(b"*~:^ZA9\n\x00\xff")
         _got, summary = items(bytes(data))
         assert summary.claims_read == summary.claims_parsed + summary.claims_refused
+
+
+def test_cli_x12_json_error_records_carry_locations(tmp_path, capsys):
+    path = tmp_path / "in.837"
+    path.write_bytes(standard(claim_segments("C1", lines=[["ZZZ"]])))
+    directory = tmp_path / "dir.json"
+    directory.write_text(json.dumps({"suppliers": {"1234567893": {}}}))
+    assert main(["check", str(path), "--directory", str(directory), "--format", "json"]) == 2
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["claim_id"] == "C1" and record["location"]["segment_id"] == "ZZZ"
+    assert record["location"]["lx"] == 1 and record["location"]["transaction"] == "0001"
+
+
+def test_cli_refuses_mixing_x12_and_json(capsys):
+    args = ["check", str(EXAMPLES / "claims.837"), str(ROOT / "examples" / "aetna-clean.json"),
+            "--directory", str(EXAMPLES / "directory.json")]  # fmt: skip
+    assert main(args) == 2
+    assert "separate runs" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def is_x12_path(path: str) -> bool:
 
 
 def describe(where: Location) -> str:
-    """A location as one short text: ``ISA 000000001 GS 1 ST 0001 CLM A-1 LX 2 SV1 segment 23
+    """A location as one short text: ``ISA 000000001 GS 1 ST 0001 CLM A-1 LX 2 segment 23 (SV1)
     at byte 812``, or the JSON path."""
     if where.json_path is not None and where.segment is None:
         return where.json_path
@@ -45,7 +45,8 @@ def describe(where: Location) -> str:
         )
         if value is not None
     ]
-    parts.append(f"{where.segment_id or 'segment'} segment {where.segment} at byte {where.offset}")
+    kind = f" ({where.segment_id})" if where.segment_id else ""
+    parts.append(f"segment {where.segment}{kind} at byte {where.offset}")
     return " ".join(parts)
 
 
