@@ -795,3 +795,17 @@ def test_cli_refuses_mixing_x12_and_json(capsys):
             "--directory", str(EXAMPLES / "directory.json")]  # fmt: skip
     assert main(args) == 2
     assert "separate runs" in capsys.readouterr().err
+
+
+def test_sidecar_entries_for_claims_not_in_the_file_are_reported(tmp_path, capsys):
+    sidecar = {"C1": {"patient": {"inpatient_stay": False}}, "C9": {}, "C8": {}}
+    got, summary = items(standard(claim_segments("C1")), sidecar=load_sidecar(sidecar))
+    assert got[0].claim.patient.inpatient_stay is False
+    assert summary.sidecar_unused == ["C8", "C9"]
+    path, side = tmp_path / "in.837", tmp_path / "side.json"
+    path.write_bytes(standard(claim_segments("C1")))
+    side.write_text(json.dumps(sidecar))
+    directory = tmp_path / "dir.json"
+    directory.write_text(json.dumps({"suppliers": {"1234567893": {}}}))
+    main(["check", str(path), "--directory", str(directory), "--sidecar", str(side)])
+    assert "claims not in this file: C8, C9" in capsys.readouterr().err

@@ -121,6 +121,16 @@ def check_x12(
                 worst = True
             report(outcome, args.format, out)
         summary = reader.summary
+        if summary.sidecar_unused:
+            unused = ", ".join(summary.sidecar_unused[:10])
+            more = len(summary.sidecar_unused) - 10
+            print(
+                printable(
+                    f"check: {path}: the sidecar has entries for claims not in this file: "
+                    f"{unused}{f' and {more} more' if more > 0 else ''}"
+                ),
+                file=err,
+            )
         read += summary.claims_read
         checked += summary.claims_parsed
         refused += summary.claims_refused

@@ -83,6 +83,8 @@ class Summary:
     claims_refused: int = 0  # yielded as X12Error with a claim id
     errors: int = 0  # X12Error outside any claim (envelope, counts, unknown segments)
     transactions: int = 0
+    #: Sidecar claim ids no claim of the file had (a typo in CLM01 or the sidecar), sorted.
+    sidecar_unused: list[str] = attrs.field(factory=list)
 
 
 def _iso(text: str) -> str | None:
@@ -142,6 +144,8 @@ class X12File:
         self._billing: dict[str, Any] = {}
         self._subscriber: dict[str, Any] = {}
         self._claim: _Claim | None = None
+        # Bounded by the sidecar's size, never the file's: only ids the sidecar has are kept.
+        self._sidecar_used: set[str] = set()
         last: Segment | None = None
         for token in tokenize(self._stream):
             if isinstance(token, TokenError):
@@ -277,6 +281,8 @@ class X12File:
             yield self._error(f"{name} says {text!r} {what}, but there are {actual}", self._at(seg))
 
     def _end_of_file(self, last: Segment | None) -> Iterator[X12Claim | X12Error]:
+        if self._sidecar is not None:
+            self.summary.sidecar_unused = sorted(set(self._sidecar.claims) - self._sidecar_used)
         if last is None:
             yield self._error("the file is empty", Location(segment=1, offset=0))
             return
@@ -578,6 +584,8 @@ class X12File:
                     )
                 provider.update(known)
         extra = self._sidecar.claims.get(claim.id) if self._sidecar is not None else None
+        if extra is not None:
+            self._sidecar_used.add(claim.id)
         if extra:
             for key in ("patient", "extensions"):
                 if key in extra:
