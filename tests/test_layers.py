@@ -46,7 +46,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
         "facts",
         "backends",
         "engine",
-        "batch slot",
+        "batch slot x12",
         "testing authoring",
         "hcpcs_rules cli",
     )

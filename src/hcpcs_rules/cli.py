@@ -105,6 +105,12 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
     args.policy = _policy(args, err)
     # A ruleset whose examples fail is not run on claims: its answers cannot be trusted.
     engine = _engine(args, err, check_examples=True)
+    from .x12.cli import check_x12, is_x12_path, with_json_paths
+
+    # X12 files are recognised by content (an ISA first), whatever their names.
+    if any(is_x12_path(p) for p in args.paths) or args.directory or args.sidecar:
+        exits = (EXIT_OK, EXIT_FINDINGS, EXIT_INPUT)
+        return check_x12(args, engine, out, err, report=_report, json_line=_json_line, exits=exits)
     threshold = SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     worst_reached = False
@@ -148,7 +154,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
                 statuses[result.status] += 1
                 if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
                     worst_reached = True
-                _report(result, args.format, out)
+                _report(with_json_paths(result), args.format, out)
         flush_refused()
     finally:
         results.close()  # stops worker processes at once if the output went away
@@ -181,8 +187,14 @@ def _report(result: Any, fmt: str, out: TextIO) -> None:
         severity = (
             f.severity if f.rule_severity is None else f"{f.severity} (rule: {f.rule_severity})"
         )
+        # An X12 finding says where in the file to fix it; a JSON one's path is its line.
+        at = ""
+        if f.location is not None and f.location.segment is not None:
+            from .x12.cli import describe
+
+            at = f"  [{describe(f.location)}]"
         print(
-            f"{claim_id}  {line}  {printable(f.rule_id)}  {severity}  {printable(f.message)}",
+            f"{claim_id}  {line}  {printable(f.rule_id)}  {severity}  {printable(f.message)}{at}",
             file=out,
         )
     if result.ignored:
@@ -514,6 +526,14 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON claim, JSON array, JSON Lines, folder, or - for stdin",
     )
     check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--directory",
+        metavar="PATH",
+        help="supplier directory (JSON keyed by NPI) for X12 837P input; see docs/x12.md",
+    )
+    check.add_argument(
+        "--sidecar", metavar="PATH", help="per-claim data keyed by CLM01 for X12 837P input"
+    )
     check.add_argument(
         "--fail-on",
         choices=("reject", "deny", "warn", "info"),

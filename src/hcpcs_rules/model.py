@@ -31,6 +31,7 @@ __all__ = [
     "Extensions",
     "Finding",
     "LineResult",
+    "Location",
     "Order",
     "OrderingProvider",
     "Patient",
@@ -231,6 +232,16 @@ class ClaimLine:
     attachments: tuple[Attachment, ...] = ()
     compound: Compound | None = None
     extensions: Extensions = NO_EXTENSIONS
+    # What an X12 837P line carries that the fields above have no home for (docs/x12.md).
+    #: Last date of a date-of-service range (DTP*472*RD8); None for a single date.
+    date_of_service_end: dt.date | None = None
+    #: SV103 unit basis of ``units``: "UN" (units) or "MJ" (minutes); None: not stated.
+    unit_basis: str | None = None
+    #: The line's own ordering provider (loop 2420E) and referring provider (2420F).
+    ordering_provider: OrderingProvider | None = None
+    referring_provider: OrderingProvider | None = None
+    #: The prescription (Rx) number of the dispensed drug (2410 REF*XZ).
+    prescription_number: str | None = None
 
 
 @_frozen
@@ -246,6 +257,13 @@ class Claim:
     patient: Patient | None = None
     ordering_provider: OrderingProvider | None = None
     extensions: Extensions = NO_EXTENSIONS
+    # What an X12 837P claim carries that the fields above have no home for (docs/x12.md).
+    #: CLM05-3 claim frequency code: "1" original, "7" replacement, "8" void...
+    frequency: str | None = None
+    #: The claim-level note (2300 NTE); lines have their own ``note``.
+    note: str | None = None
+    #: Claim-level attachments (2300 PWK); lines have their own ``attachments``.
+    attachments: tuple[Attachment, ...] = ()
 
 
 # ---------------------------------------------------------------------------------- output
@@ -268,6 +286,27 @@ class ReasonCodes:
 
 
 @_frozen
+class Location:
+    """Where something sits in the input, so a biller can find and fix it.
+
+    For JSON input only ``json_path`` is set (``$.lines[0]``). For an X12 837P: the envelope's
+    control numbers (ISA13, GS06, ST02), the claim id (CLM01), the service line number (LX01)
+    when the finding is about a line, and the segment (its 1-based ordinal in the file and the
+    byte offset where it starts).
+    """
+
+    json_path: str | None = None
+    interchange: str | None = None  # ISA13
+    group: str | None = None  # GS06
+    transaction: str | None = None  # ST02
+    claim: str | None = None  # CLM01
+    lx: int | None = None  # LX01
+    segment: int | None = None  # ordinal of the segment in the file, 1-based
+    offset: int | None = None  # byte offset of the segment in the file, 0-based
+    segment_id: str | None = None  # "CLM", "LX", "SV1"...
+
+
+@_frozen
 class Finding:
     rule_id: str
     severity: Severity
@@ -281,6 +320,8 @@ class Finding:
     #: The rule's suggested reason codes for this claim's payer (and line); None when the rule
     #: declares none.
     reason_codes: ReasonCodes | None = None
+    #: Where to fix it in the input (an X12 segment or a JSON path); None when not known.
+    location: Location | None = None
 
     def sort_key(self) -> tuple[int, str]:
         """Stable order: claim-level findings first, then by line, then by rule id."""
@@ -343,6 +384,8 @@ class Result:
     provenance: Provenance | None = None
     #: Findings the rules emitted that the engine's policy ignores (not counted in ``status``).
     ignored: tuple[Finding, ...] = ()
+    #: Where the claim sits in the input (its CLM segment for an 837P); None when not known.
+    location: Location | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: decimals as strings, dates as ISO strings."""

@@ -1,0 +1,77 @@
+"""Checking an 837P with an engine: each claim's Result carries where its findings sit."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+import attrs
+
+from ..model import Result
+from .read import X12Claim, X12Error, X12File, read_837p
+from .reference import Directory, Sidecar
+
+__all__ = ["check_837p", "is_x12", "locate"]
+
+
+def is_x12(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is X12: it starts with an ISA segment (after line
+    breaks, which the tokenizer skips too)."""
+    return head.lstrip(b"\r\n")[:3] == b"ISA"
+
+
+def locate(result: Result, item: X12Claim) -> Result:
+    """``result`` with the claim's location, and each finding's: its line's LX segment for a
+    line finding, the CLM segment for a claim-level one."""
+
+    def where(finding: Any) -> Any:
+        line = finding.line
+        spot = (
+            item.line_locations[line - 1]
+            if line is not None and 0 < line <= len(item.line_locations)
+            else item.location
+        )
+        return attrs.evolve(finding, location=spot)
+
+    return attrs.evolve(
+        result,
+        location=item.location,
+        findings=tuple(where(f) for f in result.findings),
+        ignored=tuple(where(f) for f in result.ignored),
+    )
+
+
+def check_837p(
+    engine: Any,
+    source: str | os.PathLike[str] | BinaryIO | bytes,
+    *,
+    directory: Directory | None,
+    sidecar: Sidecar | None = None,
+    payers: Mapping[str, str] | None = None,
+) -> tuple[X12File, Iterator[Result | X12Error]]:
+    """Read ``source`` with ``engine.parse_claim`` and evaluate each claim.
+
+    Returns the reader (its ``summary`` is complete once the iterator is exhausted) and an
+    iterator of a located ``Result`` per good claim and an ``X12Error`` per refused claim or
+    envelope problem, in file order. ``directory`` is required (pass an empty ``Directory()``
+    deliberately to refuse every claim): without it the supplier rules would read an 837 that
+    says nothing about enrollment as "not enrolled".
+    """
+    if directory is None:
+        raise ValueError(
+            "check_837p needs a supplier directory: an 837P carries no enrollment, "
+            "accreditation, bond or licence, and the rules must not read their absence as 'none'"
+        )
+    reader = read_837p(
+        source, parse=engine.parse_claim, directory=directory, sidecar=sidecar, payers=payers
+    )
+
+    def outcomes() -> Iterator[Result | X12Error]:
+        for item in reader:
+            if isinstance(item, X12Error):
+                yield item
+            else:
+                yield locate(engine.evaluate(item.claim), item)
+
+    return reader, outcomes()

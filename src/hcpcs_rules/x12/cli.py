@@ -1,0 +1,148 @@
+"""``hcpcs-rules check`` on X12 files: the glue between cli.py and the 837P reader."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import Counter
+from typing import Any, TextIO
+
+import attrs
+
+from ..errors import printable
+from ..model import SEVERITY_RANK, Location, Result
+from .check import check_837p, is_x12
+from .read import X12Error
+from .reference import Directory, ReferenceError, load_directory, load_sidecar
+
+__all__ = ["check_x12", "describe", "is_x12_path", "with_json_paths"]
+
+
+def is_x12_path(path: str) -> bool:
+    """Whether ``path`` is an X12 file, by its first bytes (not its name)."""
+    if path == "-" or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return is_x12(f.read(64))
+    except OSError:
+        return False
+
+
+def describe(where: Location) -> str:
+    """A location as one short text: ``ISA 000000001 GS 1 ST 0001 CLM A-1 LX 2 segment 23 (SV1)
+    at byte 812``, or the JSON path."""
+    if where.json_path is not None and where.segment is None:
+        return where.json_path
+    parts = [
+        f"{label} {value}"
+        for label, value in (
+            ("ISA", where.interchange),
+            ("GS", where.group),
+            ("ST", where.transaction),
+            ("CLM", where.claim),
+            ("LX", where.lx),
+        )
+        if value is not None
+    ]
+    kind = f" ({where.segment_id})" if where.segment_id else ""
+    parts.append(f"segment {where.segment}{kind} at byte {where.offset}")
+    return " ".join(parts)
+
+
+def with_json_paths(result: Result) -> Result:
+    """A JSON claim's result with each finding located by its JSON path (``$`` for the claim,
+    ``$.lines[0]`` for its first line)."""
+
+    def where(finding: Any) -> Any:
+        path = "$" if finding.line is None else f"$.lines[{finding.line - 1}]"
+        return attrs.evolve(finding, location=Location(json_path=path))
+
+    return attrs.evolve(
+        result,
+        findings=tuple(where(f) for f in result.findings),
+        ignored=tuple(where(f) for f in result.ignored),
+    )
+
+
+def _report_error(path: str, error: X12Error, fmt: str, out: TextIO, json_line: Any) -> None:
+    if fmt == "json":
+        print(json_line({"claim": path, **error.to_dict()}, out), file=out)
+        return
+    kind = "refused" if error.claim_id is not None else "error"
+    text = f"{path}  {kind}  {describe(error.location)}: {error.message}"
+    print(printable(text), file=out)
+
+
+def check_x12(
+    args: argparse.Namespace,
+    engine: Any,
+    out: TextIO,
+    err: TextIO,
+    *,
+    report: Any,
+    json_line: Any,
+    exits: tuple[int, int, int],
+) -> int:
+    """Check every path of ``args.paths`` (all X12) and print as ``check`` does."""
+    exit_ok, exit_findings, exit_input = exits
+    if not all(is_x12_path(p) for p in args.paths):
+        print(
+            "check: give X12 files and JSON claims in separate runs (X12 needs --directory)",
+            file=err,
+        )
+        return exit_input
+    if args.directory is None:
+        print(
+            "check: an X12 837P needs --directory PATH (the supplier directory): the 837 says "
+            "nothing of enrollment, accreditation, bond or licence, and the rules must not read "
+            "that silence as 'none'; see docs/x12.md",
+            file=err,
+        )
+        return exit_input
+    try:
+        directory: Directory = load_directory(args.directory)
+        sidecar = load_sidecar(args.sidecar) if args.sidecar else None
+    except ReferenceError as exc:
+        print(f"check: {exc}", file=err)
+        return exit_input
+    threshold = SEVERITY_RANK[args.fail_on]
+    statuses: Counter[str] = Counter()
+    read = checked = refused = errors = 0
+    worst = False
+    for path in args.paths:
+        reader, outcomes = check_837p(engine, path, directory=directory, sidecar=sidecar)
+        for outcome in outcomes:
+            if isinstance(outcome, X12Error):
+                _report_error(path, outcome, args.format, out, json_line)
+                continue
+            statuses[outcome.status] += 1
+            if any(SEVERITY_RANK[f.severity] >= threshold for f in outcome.findings):
+                worst = True
+            report(outcome, args.format, out)
+        summary = reader.summary
+        if summary.sidecar_unused:
+            unused = ", ".join(summary.sidecar_unused[:10])
+            more = len(summary.sidecar_unused) - 10
+            print(
+                printable(
+                    f"check: {path}: the sidecar has entries for claims not in this file: "
+                    f"{unused}{f' and {more} more' if more > 0 else ''}"
+                ),
+                file=err,
+            )
+        read += summary.claims_read
+        checked += summary.claims_parsed
+        refused += summary.claims_refused
+        errors += summary.errors
+    if args.format == "text":
+        parts = [f"{statuses[k]} {k}" for k in ("reject", "deny", "warn", "clean") if statuses[k]]
+        print(
+            f"{read} claim{'s' if read != 1 else ''} read: {checked} checked "
+            f"({', '.join(parts) or 'none'}), {refused} refused; {errors} file error"
+            f"{'s' if errors != 1 else ''}",
+            file=out,
+        )
+    if refused or errors:
+        return exit_input
+    return exit_findings if worst else exit_ok
