@@ -54,7 +54,10 @@ ACCEPTED = ("A2", "20", "41")
 # Output delimiters; any of them inside copied text would break the segment, and X12 has no
 # escape, so they are replaced (see _text).
 _ELEMENT, _COMPONENT, _REPETITION, _TERMINATOR = "*", ":", "^", "~"
-_UNSAFE = str.maketrans({c: " " for c in (_ELEMENT, _COMPONENT, _REPETITION, _TERMINATOR)})
+# ... and so are control characters: one translation table does both.
+_UNSAFE = str.maketrans(
+    {c: " " for c in (_ELEMENT, _COMPONENT, _REPETITION, _TERMINATOR, "\x7f", *map(chr, range(32)))}
+)
 # When a value the 277CA requires is absent from the 837 (the claim is then refused, and its
 # STC says why), the element still needs a value: this one says so rather than inventing one.
 _MISSING = "NOTPROVIDED"
@@ -64,9 +67,8 @@ def _text(value: str) -> str:
     """``value`` safe inside one element: delimiters and control characters become spaces,
     anything outside ASCII a ``?`` (X12's extended character set is ASCII-only)."""
     cleaned = value.translate(_UNSAFE)
-    cleaned = "".join(
-        c if " " <= c <= "~" else (" " if c < " " or c == "\x7f" else "?") for c in cleaned
-    )
+    if not cleaned.isascii():
+        cleaned = cleaned.encode("ascii", "replace").decode("ascii")
     return " ".join(cleaned.split())
 
 
