@@ -254,6 +254,7 @@ def test_control_numbers_and_segment_counts(engines):
 
 def test_a_refused_claim_is_acknowledged_and_envelope_errors_are_not(engines):
     bad = claim_segments("C2", lines=[line_segments(date="DTP*472*D8*2026")])
+    bad[0] = bad[0].replace("*480*", "*NaN*")
     data = x12(
         "NM1*41*2*SUBMITTER*****46*S1", "NM1*40*2*SCRUBBER*****46*R1",
         "HL*1**20*1", "PRV*BI*PXC*3336C0004X", "NM1*85*2*ACME RX*****XX*1234567893",
@@ -267,7 +268,7 @@ def test_a_refused_claim_is_acknowledged_and_envelope_errors_are_not(engines):
     text = write_277ca(outcomes, data, now=WHEN)
     stcs = claim_stcs(text)
     assert sorted(stcs) == ["C1", "C2"] and stcs["C2"][0][1:4] == ["A3:23:41", "20260303", "U"]
-    assert "2026" in stcs["C2"][0][12]
+    assert "2026" in stcs["C2"][0][12] and stcs["C2"][0][4] == "0"  # no amount from NaN
     segs = segments(text)
     assert ["NM1", "AY", "2", "SCRUBBER", "", "", "", "", "46", "R1"] in segs
     assert ["NM1", "41", "2", "SUBMITTER", "", "", "", "", "46", "S1"] in segs
@@ -370,3 +371,22 @@ def test_cli_validate_without_pyx12_is_a_clear_message(monkeypatch, tmp_path, ca
     )  # fmt: skip
     assert code == 2 and "pip install 'hcpcs_rules[x12]'" in err and "Traceback" not in err
     assert not (tmp_path / "x.999").exists()
+
+
+def test_cli_numbers_the_interchanges_of_several_files(tmp_path, capsys):
+    paths = []
+    for name in ("a.837", "b.837"):
+        (tmp_path / name).write_bytes((EXAMPLES / "claims.837").read_bytes())
+        paths.append(str(tmp_path / name))
+    code, out, err = _cli(["check", *paths, "--directory", str(EXAMPLES / "directory.json"),
+                           "--format", "277ca"], capsys)  # fmt: skip
+    assert code == 0, err
+    isas = [s for s in segments(out) if s[0] in ("ISA", "IEA")]
+    assert [(s[0], s[-2] if s[0] == "ISA" else s[2]) for s in isas] == [
+        ("ISA", "T"),
+        ("IEA", "000000001"),
+        ("ISA", "T"),
+        ("IEA", "000000002"),
+    ]
+    assert [s[13] for s in isas if s[0] == "ISA"] == ["000000001", "000000002"]
+    assert "10 claims read: 10 checked" in err

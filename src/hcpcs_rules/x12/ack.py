@@ -198,6 +198,8 @@ def _headers(stream: BinaryIO) -> Iterator[_Header]:
                 charge: Decimal | None = Decimal(seg.element(2))
             except InvalidOperation:
                 charge = None
+            if charge is not None and not charge.is_finite():
+                charge = None  # NaN/Infinity: the reader refuses the claim; write no amount
             last, first = patient if patient is not None else subscriber[:2]
             current = _Header(txn, seg.element(1), charge, billing, (last, first, subscriber[2]))
         elif current is None:
@@ -232,7 +234,9 @@ class _Ack:
 
 def _key(outcome: Result | X12Error) -> tuple[str | None, str | None, str | None, str | None]:
     where = outcome.location
-    claim = outcome.claim_id
+    # A Result's claim_id is what the contract made of CLM01; its location keeps CLM01 as read.
+    claim = where.claim if isinstance(outcome, Result) and where is not None else None
+    claim = claim or outcome.claim_id
     if where is None:
         return (None, None, None, claim)
     return (where.interchange, where.group, where.transaction, claim)
