@@ -1,18 +1,22 @@
-"""Regenerate this folder's 837P, directory and sidecar from the JSON examples one level up.
+"""Regenerate this folder's 837P, directory and sidecar from the JSON examples one level up,
+and the 277CA answering the 837P (checked with the shipped rulesets, dated 2026-03-03 09:30 so
+the file does not change from run to run).
 
     python examples/x12/make.py
 
 The same claims as JSON and as 837P give the same findings (tests/test_x12_read.py checks this
-folder against a fresh run of this script, and the findings against the JSON files).
+folder against a fresh run of this script, and the findings against the JSON files;
+tests/test_x12_ack.py validates the 277CA with pyx12).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
-from hcpcs_rules import parse_claim
-from hcpcs_rules.x12 import reference_data, write_837p
+from hcpcs_rules import Engine, parse_claim
+from hcpcs_rules.x12 import acknowledge, load_directory, load_sidecar, reference_data, write_837p
 
 HERE = Path(__file__).resolve().parent
 SOURCES = [
@@ -42,10 +46,19 @@ def files() -> dict[str, str]:
     """File name -> content, as this script writes them."""
     every = claims()
     directory, sidecar = reference_data(every)
+    x837 = write_837p(every, sender="EXAMPLESUPPLY", receiver="SCRUBBER")
+    ack = acknowledge(
+        Engine(),
+        x837.encode("ascii"),
+        directory=load_directory(directory),
+        sidecar=load_sidecar(sidecar),
+        now=dt.datetime(2026, 3, 3, 9, 30),
+    )
     return {
-        "claims.837": write_837p(every, sender="EXAMPLESUPPLY", receiver="SCRUBBER"),
+        "claims.837": x837,
         "directory.json": json.dumps(directory, indent=2, sort_keys=True) + "\n",
         "sidecar.json": json.dumps(sidecar, indent=2, sort_keys=True) + "\n",
+        "claims.277ca": ack,
     }
 
 

@@ -108,7 +108,8 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
     from .x12.cli import check_x12, is_x12_path, with_json_paths
 
     # X12 files are recognised by content (an ISA first), whatever their names.
-    if any(is_x12_path(p) for p in args.paths) or args.directory or args.sidecar:
+    x12_only = args.format == "277ca" or args.validate_999  # meaningless for JSON claims
+    if any(is_x12_path(p) for p in args.paths) or args.directory or args.sidecar or x12_only:
         exits = (EXIT_OK, EXIT_FINDINGS, EXIT_INPUT)
         return check_x12(args, engine, out, err, report=_report, json_line=_json_line, exits=exits)
     threshold = SEVERITY_RANK[args.fail_on]
@@ -525,7 +526,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="JSON claim, JSON array, JSON Lines, folder, or - for stdin",
     )
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "277ca"),
+        default="text",
+        help="277ca: a 277CA claim acknowledgment for X12 837P input (docs/x12.md)",
+    )
+    check.add_argument(
+        "--validate-999",
+        metavar="PATH",
+        help="X12 input: also validate it against the 837P guide with pyx12 (the [x12] extra) "
+        "and write its 999 to PATH",
+    )
     check.add_argument(
         "--directory",
         metavar="PATH",

@@ -11,6 +11,7 @@ import attrs
 
 from ..errors import printable
 from ..model import SEVERITY_RANK, Location, Result
+from .ack import write_277ca
 from .check import check_837p, is_x12
 from .read import X12Error
 from .reference import Directory, ReferenceError, load_directory, load_sidecar
@@ -86,6 +87,11 @@ def check_x12(
 ) -> int:
     """Check every path of ``args.paths`` (all X12) and print as ``check`` does."""
     exit_ok, exit_findings, exit_input = exits
+    if (args.format == "277ca" or args.validate_999) and not any(
+        is_x12_path(p) for p in args.paths
+    ):
+        print("check: --format 277ca and --validate-999 answer X12 837P input only", file=err)
+        return exit_input
     if not all(is_x12_path(p) for p in args.paths):
         print(
             "check: give X12 files and JSON claims in separate runs (X12 needs --directory)",
@@ -106,20 +112,56 @@ def check_x12(
     except ReferenceError as exc:
         print(f"check: {exc}", file=err)
         return exit_input
+    invalid = False
+    if args.validate_999 is not None:
+        if len(args.paths) != 1:
+            print("check: --validate-999 writes one 999: give one X12 file", file=err)
+            return exit_input
+        try:
+            from .validate import ValidationUnavailable, validate_x12
+
+            validation = validate_x12(args.paths[0])
+        except ValidationUnavailable as exc:
+            print(f"check: {exc}", file=err)
+            return exit_input
+        try:
+            with open(args.validate_999, "w", encoding="ascii") as f:
+                f.write(validation.ack999)
+        except OSError as exc:
+            print(f"check: cannot write the 999 to {args.validate_999}: {exc}", file=err)
+            return exit_input
+        for problem in validation.problems:
+            print(printable(f"{args.paths[0]}  invalid  {problem}"), file=err)
+        invalid = not validation.valid
     threshold = SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     read = checked = refused = errors = 0
     worst = False
-    for path in args.paths:
+    ack = args.format == "277ca"
+    # With --format 277ca the acknowledgment goes to stdout and everything said about the run
+    # (refusals, file errors, the summary) to stderr, so the 277CA can be piped as it is.
+    said = err if ack else out
+    for number, path in enumerate(args.paths, start=1):
         reader, outcomes = check_837p(engine, path, directory=directory, sidecar=sidecar)
-        for outcome in outcomes:
-            if isinstance(outcome, X12Error):
-                _report_error(path, outcome, args.format, out, json_line)
-                continue
-            statuses[outcome.status] += 1
-            if any(SEVERITY_RANK[f.severity] >= threshold for f in outcome.findings):
-                worst = True
-            report(outcome, args.format, out)
+
+        def counted(outcomes: Any = outcomes, path: str = path) -> Any:
+            nonlocal worst
+            for outcome in outcomes:
+                if isinstance(outcome, X12Error):
+                    _report_error(path, outcome, "text" if ack else args.format, said, json_line)
+                else:
+                    statuses[outcome.status] += 1
+                    if any(SEVERITY_RANK[f.severity] >= threshold for f in outcome.findings):
+                        worst = True
+                    if not ack:
+                        report(outcome, args.format, out)
+                yield outcome
+
+        if ack:
+            out.write(write_277ca(counted(), path, control_number=number))
+        else:
+            for _ in counted():
+                pass
         summary = reader.summary
         if summary.sidecar_unused:
             unused = ", ".join(summary.sidecar_unused[:10])
@@ -135,14 +177,14 @@ def check_x12(
         checked += summary.claims_parsed
         refused += summary.claims_refused
         errors += summary.errors
-    if args.format == "text":
+    if args.format != "json":
         parts = [f"{statuses[k]} {k}" for k in ("reject", "deny", "warn", "clean") if statuses[k]]
         print(
             f"{read} claim{'s' if read != 1 else ''} read: {checked} checked "
             f"({', '.join(parts) or 'none'}), {refused} refused; {errors} file error"
             f"{'s' if errors != 1 else ''}",
-            file=out,
+            file=said,
         )
-    if refused or errors:
+    if refused or errors or invalid:
         return exit_input
     return exit_findings if worst else exit_ok
