@@ -206,3 +206,22 @@ def test_csv_directory_problems_name_file_and_row(tmp_path, rows, where, text):
         load_directory(path)
     message = str(info.value)
     assert message.startswith(str(path) + where) and text in message, message
+
+
+def test_cli_checks_with_a_csv_directory_and_reports_the_unknowns(tmp_path, capsys):
+    from hcpcs_rules.cli import main
+
+    path = tmp_path / "in.837"
+    path.write_bytes(medicare_837())
+    directory = tmp_path / "dir.csv"
+    # The supplier is known (PTAN only); everything else about it and the ordering provider is not.
+    directory.write_text("npi,record,value,status,start,end\n1234567893,ptan,AB1234,,,\n")
+    main(["check", str(path), "--directory", str(directory), "--format", "json"])
+    out = capsys.readouterr().out
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    found = {f["rule_id"] for r in records for f in r.get("findings", [])}
+    assert found >= UNKNOWN_RULES and not found & SUPPLIER_RULES, found
+    bad = tmp_path / "bad.csv"
+    bad.write_text("npi,record,value,status,start,end\n1234567893,ptan,,,,\n")
+    assert main(["check", str(path), "--directory", str(bad)]) == 2
+    assert f"{bad}:2: ptan value is empty" in capsys.readouterr().err
