@@ -225,3 +225,19 @@ def test_cli_checks_with_a_csv_directory_and_reports_the_unknowns(tmp_path, caps
     bad.write_text("npi,record,value,status,start,end\n1234567893,ptan,,,,\n")
     assert main(["check", str(path), "--directory", str(bad)]) == 2
     assert f"{bad}:2: ptan value is empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_837_without_sidecar_leaves_clinical_facts_unknown_and_says_so(engines, backend):
+    # No CTP and no sidecar: no dispensed amount, order, days' supply, stays or compound.
+    (result,), _ = results(engines(backend), medicare_837(), Directory())
+    got = ids(result)
+    assert "J7632-UNITS-UNVERIFIABLE" in got  # says the units could not be checked
+    silent = {
+        "J7632-UNITS-EXCEED-ORDER",
+        "J7632-SUPPLY-OVER-3-MONTHS",
+        "J7632-POS-SNF-PART-A",
+        "J7632-POS-INPATIENT",
+        "J7632-UNITS-MISMATCH",
+    }
+    assert got & silent == set()
