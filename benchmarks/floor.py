@@ -130,6 +130,9 @@ S_SUP_NOT_ACCREDITED = "42 CFR 424.57(c)(22) (DMEPOS accreditation); ACA s3109 p
 S_SUP_SURETY_BOND = "42 CFR 424.57(d); final rule CMS-6006-F, 74 FR 166 (2009-01-02), eff. 2009-03-03: $50,000 surety bond per enrolled NPI / location; Palmetto GBA NPE notice (2009-01-07): new suppliers from 2009-05-04, existing suppliers 'no later than October 2, 2009' (https://www.govinfo.gov/content/pkg/FR-2009-01-02/html/E8-30802.htm; https://med.noridianmedicare.com/web/jddme/claims-appeals/overpayments/surety-bond)"
 S_SUP_NO_PHARMACY_LICENSE = "42 CFR 424.57(c)(1) (state licensure, DMEPOS supplier standard 1); FD&C Act s503A (compounding by a state-licensed pharmacy) (https://www.novitas-solutions.com/webcenter/portal/DMEPOS/pagebyid?contentId=00269308; https://www.pccarx.com/AboutUs/glossary/503Apharmacies)"
 S_SUP_TAXONOMY = "NUCC Health Care Provider Taxonomy (333600000X Pharmacy, 3336C0004X Compounding Pharmacy, 332B00000X DME & Medical Supplies: https://build.fhir.org/ig/HL7/fhir-us-ndh/branches/master/ValueSet-NonIndividualSpecialtiesVS.html); CMS specialty 58 crosswalk"
+S_SUP_DATA_UNKNOWN = "42 CFR 424.57(c)(1) (state licensure) and payer enrollment / billing privileges, as cited by J7632-SUP-NOT-ENROLLED and J7632-SUP-NO-PHARMACY-LICENSE (https://www.cms.gov/Medicare/Provider-Enrollment-and-Certification/MedicareProviderSupEnroll/DMEPOSEnrollment.html)"
+S_SUP_MCR_DATA_UNKNOWN = "DMEPOS supplier standards 42 CFR 424.57(c)(22) (accreditation) and 424.57(d) (surety bond), and the DMEPOS supplier number (PTAN), as cited by J7632-SUP-NOT-ACCREDITED, J7632-SUP-SURETY-BOND and J7632-SUP-NO-PTAN (https://www.cms.gov/Medicare/Provider-Enrollment-and-Certification/MedicareProviderSupEnroll/DMEPOSEnrollment.html)"
+S_ORDERING_PECOS_UNKNOWN = "DMEPOS ordering/referring PECOS edits, phase 2, DOS >= 2014-01-06, as cited by J7632-ORDERING-NOT-PECOS (https://med.noridianmedicare.com/web/jddme/article-detail/-/view/2230703/avoid-denials-for-provider-enrollment-chain-and-ownership-system-pecos-ordering-referring-physician-edits)"
 S_ORDERING_NOT_PECOS = "DMEPOS ordering/referring PECOS edits, phase 2, DOS >= 2014-01-06 (CO-16 N264/N575) (https://med.noridianmedicare.com/web/jddme/article-detail/-/view/2230703/avoid-denials-for-provider-enrollment-chain-and-ownership-system-pecos-ordering-referring-physician-edits)"
 
 
@@ -188,9 +191,46 @@ def check(claim: Claim) -> Result:
             )
         )
         worst = 3
+    enrollments = supplier.enrollments
     if has_j7632:
+        # Reference data not given is unknown, not absent: these info findings say so, and the
+        # rules needing the data skip it (claim-level, in rule-id order).
         ptan = supplier.ptan
-        if mcr and (ptan is None or not ptan.strip()):
+        ptan_blank = ptan is None or not ptan.strip()
+        if mcr and ordering is not None and ordering.pecos_enrolled is None:
+            add(
+                Finding(
+                    rule_id="J7632-ORDERING-PECOS-UNKNOWN",
+                    severity="info",
+                    line=None,
+                    message=f"The ordering provider's (NPI {ordering.npi}) PECOS enrollment could not be verified: the claim does not say (for an 837: no directory entry for this NPI), so J7632-ORDERING-NOT-PECOS was not checked; add the provider to the directory.",
+                    source=S_ORDERING_PECOS_UNKNOWN,
+                    payer=payer,
+                )
+            )
+        if enrollments is None or supplier.pharmacy_license is None:
+            add(
+                Finding(
+                    rule_id="J7632-SUP-DATA-UNKNOWN",
+                    severity="info",
+                    line=None,
+                    message=f"Supplier NPI {supplier.npi} could not be verified (enrollments {'unknown' if enrollments is None else 'given'}, pharmacy licence {'unknown' if supplier.pharmacy_license is None else 'given'}): the claim gives no data for it (for an 837: no supplier directory entry for this NPI), so J7632-SUP-NOT-ENROLLED and J7632-SUP-NO-PHARMACY-LICENSE were not checked; add the supplier to the directory.",
+                    source=S_SUP_DATA_UNKNOWN,
+                )
+            )
+        ptan_unknown = enrollments is None and ptan_blank
+        if mcr and (supplier.accreditation is None or supplier.surety_bond is None or ptan_unknown):
+            add(
+                Finding(
+                    rule_id="J7632-SUP-MCR-DATA-UNKNOWN",
+                    severity="info",
+                    line=None,
+                    message=f"Medicare supplier NPI {supplier.npi} could not be verified (accreditation {'unknown' if supplier.accreditation is None else 'given'}, surety bond {'unknown' if supplier.surety_bond is None else 'given'}, PTAN {'unknown' if ptan_unknown else 'given or checked'}): the claim gives no data for it (for an 837: no supplier directory entry for this NPI), so J7632-SUP-NOT-ACCREDITED, J7632-SUP-SURETY-BOND and J7632-SUP-NO-PTAN were not checked for it; add the supplier to the directory.",
+                    source=S_SUP_MCR_DATA_UNKNOWN,
+                    payer=payer,
+                )
+            )
+        if mcr and enrollments is not None and ptan_blank:
             add(
                 Finding(
                     rule_id="J7632-SUP-NO-PTAN",
@@ -523,7 +563,7 @@ def check(claim: Claim) -> Result:
                 mcr
                 and dos is not None
                 and dos >= _D2014_01_06
-                and not (ordering is not None and ordering.pecos_enrolled)
+                and (ordering is None or ordering.pecos_enrolled is False)
             ):
                 add(
                     Finding(
@@ -604,13 +644,16 @@ def check(claim: Claim) -> Result:
                     rank = 2
             if dos is not None:
                 licence = supplier.pharmacy_license
-                if licence is None or (licence.expires is not None and licence.expires < dos):
+                if licence is not None and (
+                    licence.status == "none"
+                    or (licence.expires is not None and licence.expires < dos)
+                ):
                     add(
                         Finding(
                             rule_id="J7632-SUP-NO-PHARMACY-LICENSE",
                             severity="deny",
                             line=n,
-                            message=f"{'No pharmacy licence is on file' if licence is None else 'The pharmacy licence expired before the date of service'} (state {'none' if licence is None else licence.state}, expires {'none' if licence is None else licence.expires.isoformat()}, DOS {dos.isoformat()}); only a licensed pharmacy may compound and dispense J7632: add or renew the licence.",  # type: ignore[union-attr]
+                            message=f"{'The supplier holds no pharmacy licence' if licence.status == 'none' else 'The pharmacy licence expired before the date of service'} (state {licence.state}, expires {_fmt(licence.expires)}, DOS {dos.isoformat()}); only a licensed pharmacy may compound and dispense J7632: add or renew the licence.",  # type: ignore[union-attr]
                             source=S_SUP_NO_PHARMACY_LICENSE,
                         )
                     )
@@ -618,24 +661,20 @@ def check(claim: Claim) -> Result:
                         rank = 2
                 if mcr:
                     accreditation = supplier.accreditation
-                    if (
-                        accreditation is None
-                        or accreditation.status == "none"
+                    if accreditation is not None and (
+                        accreditation.status == "none"
                         or (
                             accreditation.status == "accredited"
                             and accreditation.expires is not None
                             and accreditation.expires < dos
                         )
                     ):
-                        if accreditation is None:
-                            why, expires = "No accreditation is on file", "none"
-                        else:
-                            why = (
-                                "Accreditation status is none"
-                                if accreditation.status == "none"
-                                else "Accreditation expired before the date of service"
-                            )
-                            expires = _fmt(accreditation.expires)
+                        why = (
+                            "Accreditation status is none"
+                            if accreditation.status == "none"
+                            else "Accreditation expired before the date of service"
+                        )
+                        expires = _fmt(accreditation.expires)
                         add(
                             Finding(
                                 rule_id="J7632-SUP-NOT-ACCREDITED",
@@ -648,30 +687,31 @@ def check(claim: Claim) -> Result:
                         )
                         if rank < 2:
                             rank = 2
-                for enrollment in supplier.enrollments:
-                    if (
-                        enrollment.payer == payer
-                        and enrollment.status == "active"
-                        and enrollment.effective <= dos
-                        and (enrollment.end is None or dos <= enrollment.end)
-                    ):
-                        break
-                else:
-                    add(
-                        Finding(
-                            rule_id="J7632-SUP-NOT-ENROLLED",
-                            severity="deny",
-                            line=n,
-                            message=f"The supplier has no active enrollment with the payer ({payer}) valid on the date of service {dos.isoformat()}; check the enrollment status and dates (billing privileges / network participation) before billing.",
-                            source=S_SUP_NOT_ENROLLED,
+                if enrollments is not None:  # unknown: J7632-SUP-DATA-UNKNOWN says so
+                    for enrollment in enrollments:
+                        if (
+                            enrollment.payer == payer
+                            and enrollment.status == "active"
+                            and enrollment.effective <= dos
+                            and (enrollment.end is None or dos <= enrollment.end)
+                        ):
+                            break
+                    else:
+                        add(
+                            Finding(
+                                rule_id="J7632-SUP-NOT-ENROLLED",
+                                severity="deny",
+                                line=n,
+                                message=f"The supplier has no active enrollment with the payer ({payer}) valid on the date of service {dos.isoformat()}; check the enrollment status and dates (billing privileges / network participation) before billing.",
+                                source=S_SUP_NOT_ENROLLED,
+                            )
                         )
-                    )
-                    if rank < 2:
-                        rank = 2
+                        if rank < 2:
+                            rank = 2
                 if mcr and dos >= _D2009_10_02:
                     bond = supplier.surety_bond
                     if bond is None:
-                        why = "No surety bond is on file"
+                        why = None  # unknown: J7632-SUP-MCR-DATA-UNKNOWN says so
                     elif bond.amount < 50000:
                         why = "The surety bond is under $50,000"
                     elif bond.expires is not None and bond.expires < dos:
@@ -684,7 +724,7 @@ def check(claim: Claim) -> Result:
                                 rule_id="J7632-SUP-SURETY-BOND",
                                 severity="warn",
                                 line=n,
-                                message=f"{why} (amount {'none' if bond is None else format_decimal(bond.amount)}, expires {'none' if bond is None else _fmt(bond.expires)}, DOS {dos.isoformat()}); Medicare DMEPOS suppliers need a bond of at least $50,000 in force: file or renew the bond.",
+                                message=f"{why} (amount {format_decimal(bond.amount)}, expires {_fmt(bond.expires)}, DOS {dos.isoformat()}); Medicare DMEPOS suppliers need a bond of at least $50,000 in force: file or renew the bond.",
                                 source=S_SUP_SURETY_BOND,
                                 payer=payer,
                             )

@@ -55,6 +55,7 @@ PayerName = NewType("PayerName", str)
 LineOfBusiness = Literal["commercial", "medicare_advantage"]
 DispensedUnit = Literal["mg", "mcg", "ug", "g", "mL"]
 AccreditationStatus = Literal["accredited", "exempt", "none"]
+PharmacyLicenseStatus = Literal["licensed", "none"]
 Attachment = Literal["operative_report", "clinical_notes", "other"]
 Severity = Literal["reject", "deny", "warn", "info"]
 Status = Literal["reject", "deny", "warn", "clean"]
@@ -169,6 +170,9 @@ class SuretyBond:
 class PharmacyLicense:
     state: NonBlankStr
     expires: dt.date | None = None
+    # "none" records that the supplier is known to hold no licence in that state; without a
+    # ``pharmacy_license`` at all the claim says nothing (unknown), which is not the same thing.
+    status: PharmacyLicenseStatus = "licensed"
 
 
 @_frozen
@@ -176,7 +180,12 @@ class Supplier:
     npi: str
     taxonomy: str | None = None
     ptan: str | None = None
-    enrollments: tuple[Enrollment, ...] = ()
+    # None means unknown (not given: e.g. an 837 whose supplier has no directory entry) and
+    # rules that need it do not fire; () means known to have no enrollment. Likewise
+    # accreditation, surety_bond and pharmacy_license: None is unknown, and "known to have none"
+    # is written as accreditation status "none", a surety bond of amount 0, or a licence with
+    # status "none" (docs/claim-format.md).
+    enrollments: tuple[Enrollment, ...] | None = None
     accreditation: Accreditation | None = None
     surety_bond: SuretyBond | None = None
     pharmacy_license: PharmacyLicense | None = None
@@ -185,6 +194,7 @@ class Supplier:
 @_frozen
 class OrderingProvider:
     npi: str
+    # None: PECOS status unknown (the 837 never carries it), so the PECOS rule does not fire.
     pecos_enrolled: bool | None = None
 
 
@@ -402,6 +412,16 @@ _converter.register_unstructure_hook(Decimal, format_decimal)
 _converter.register_unstructure_hook(dt.date, dt.date.isoformat)
 _converter.register_unstructure_hook(
     Extensions, lambda ext: {name: _converter.unstructure(v) for name, v in ext.items()}
+)
+# A licence's status is written only when it says "none": licences written before the field
+# existed (directories, fixtures, golden outputs) read and print unchanged.
+_converter.register_unstructure_hook(
+    PharmacyLicense,
+    lambda lic: {
+        "state": lic.state,
+        "expires": None if lic.expires is None else lic.expires.isoformat(),
+        **({} if lic.status == "licensed" else {"status": lic.status}),
+    },
 )
 
 

@@ -54,14 +54,15 @@ def check_837p(
 
     Returns the reader (its ``summary`` is complete once the iterator is exhausted) and an
     iterator of a located ``Result`` per good claim and an ``X12Error`` per refused claim or
-    envelope problem, in file order. ``directory`` is required (pass an empty ``Directory()``
-    deliberately to refuse every claim): without it the supplier rules would read an 837 that
-    says nothing about enrollment as "not enrolled".
+    envelope problem, in file order. ``directory`` is required, so that forgetting it is an
+    error rather than a file of claims whose supplier data are all unknown; an empty
+    ``Directory()`` asks for exactly that (each claim is checked, the rules needing the data
+    skip it and info findings say what could not be verified).
     """
     if directory is None:
         raise ValueError(
             "check_837p needs a supplier directory: an 837P carries no enrollment, "
-            "accreditation, bond or licence, and the rules must not read their absence as 'none'"
+            "accreditation, bond or licence (pass Directory() to check with them all unknown)"
         )
     reader = read_837p(
         source, parse=engine.parse_claim, directory=directory, sidecar=sidecar, payers=payers

@@ -558,17 +558,16 @@ class X12File:
         yield X12Claim(parsed, claim.location, tuple(line.location for line in claim.lines))
 
     def _complete(self, claim: _Claim, data: dict[str, Any]) -> str | None:
-        """Merge the directory and sidecar; say why not when the directory lacks an entry."""
+        """Merge the directory and sidecar; say why not when the sidecar does not fit the claim.
+
+        An NPI the directory has no entry for is left as the 837 gives it: its enrollment data
+        stays unknown (not "none"), the rules needing it do not fire and the info findings
+        J7632-SUP-DATA-UNKNOWN / J7632-ORDERING-PECOS-UNKNOWN say what could not be verified.
+        """
         if self._directory is not None:
-            npi = data["supplier"]["npi"]
-            entry = self._directory.suppliers.get(npi)
-            if entry is None:
-                return (
-                    f"supplier NPI {npi} has no entry in the supplier directory: its enrollments, "
-                    "accreditation, surety bond, pharmacy licence and PTAN cannot be verified, "
-                    "so the claim is not checked (add the supplier to the directory)"
-                )
-            data["supplier"].update(entry)
+            entry = self._directory.suppliers.get(data["supplier"]["npi"])
+            if entry is not None:
+                data["supplier"].update(entry)
             providers = [data.get("ordering_provider")] + [
                 line.get("ordering_provider") for line in data["lines"]
             ]
@@ -576,13 +575,8 @@ class X12File:
                 if provider is None:
                     continue
                 known = self._directory.ordering_providers.get(provider["npi"])
-                if known is None:
-                    return (
-                        f"ordering provider NPI {provider['npi']} has no entry in the directory's "
-                        "ordering_providers: its PECOS enrollment cannot be verified, so the "
-                        "claim is not checked"
-                    )
-                provider.update(known)
+                if known is not None:
+                    provider.update(known)
         extra = self._sidecar.claims.get(claim.id) if self._sidecar is not None else None
         if extra is not None:
             self._sidecar_used.add(claim.id)

@@ -246,7 +246,8 @@ def reference_data(claims: Iterable[Claim]) -> tuple[dict[str, Any], dict[str, A
                     "surety_bond",
                     "pharmacy_license",
                 )
-                if supplier.get(key) not in (None, [])
+                # [] is kept: no enrollment is known data, unlike a missing key (unknown).
+                if supplier.get(key) is not None
             },
             "supplier",
         )
