@@ -46,7 +46,7 @@ from hcpcs_rules.vocab import icd10_in, normalize_ndc, npi_is_valid, pos_is_vali
 
 __all__ = ["RULESETS", "check"]
 
-RULESETS = ("core@1.0.0", "j7632@1.0.0")
+RULESETS = ("core@1.1.0", "j7632@1.1.0")
 
 # Exact decimal arithmetic as the rulesets require: any rounding raises instead of guessing.
 _EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation, Overflow])
