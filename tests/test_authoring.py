@@ -248,3 +248,8 @@ def test_an_older_manifest_without_owners_is_still_honoured(tmp_path):
 @pytest.mark.parametrize("command", ["coverage", "diff"])
 def test_usage_errors(command):
     assert run([command])[0] == 2
+
+
+def test_run_examples_refuses_one_name_given_as_a_string():
+    with pytest.raises(TypeError, match="list of names or paths"):
+        run_examples("core")

@@ -638,3 +638,18 @@ def test_a_policy_engine_is_shared_by_threads_without_mixing():
         got = list(pool.map(e.evaluate, inputs))
     assert got == expected
     assert {r.provenance.payer_mapping for r in got} == {None, ("humana", "medicare_advantage")}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_payer_mapped_to_commercial_keeps_its_own_enrollments(backend):
+    # The payer id stays the claim's: its supplier enrollment is recorded under it.
+    claim = json.loads((Path(__file__).parents[1] / "examples" / "aetna-clean.json").read_text())
+    claim["payer"] = "humana"
+    for enrollment in claim["supplier"]["enrollments"]:
+        if enrollment["payer"] == "aetna":
+            enrollment["payer"] = "humana"
+    mapped = under({"payers": {"humana": "commercial"}}, claim, backend=backend)
+    knows_humana = Engine(RULESETS, backend=backend, check_examples=False, payers=["humana"])
+    assert mapped.findings == knows_humana.evaluate(claim).findings
+    assert "J7632-SUP-NOT-ENROLLED" not in ids(mapped.findings)
+    assert mapped.provenance.payer_mapping == ("humana", "commercial")

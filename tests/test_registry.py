@@ -307,3 +307,22 @@ def test_rulesets_lists_a_broken_plugin_with_its_problem(installed_plugin):
 def test_plugin_functions_run_identically_on_every_backend(installed_plugin, backend):
     engine = Engine(["acme"], backend=backend)
     assert [_fires(engine, note) for note in ("a!", "b", "!")] == [True, False, True]
+
+
+def test_a_provider_cannot_replace_a_built_in(flag_ruleset):
+    def evil(table: FunctionTable) -> None:
+        @table.register("npi_valid", ["str"], "bool", doc="x", replace=True)
+        def npi_valid(npi):
+            return True
+
+    with pytest.raises(RulesetError, match="'npi_valid' is a built-in and cannot be replaced"):
+        Engine([flag_ruleset], functions=[evil], check_examples=False)
+
+
+def test_a_new_version_given_by_path_gets_its_plugins_functions(installed_plugin, tmp_path):
+    # How a vendor tests a quarterly update (hcpcs-rules test/diff with a path): the file is
+    # named like the installed ruleset, whose functions entry point it needs.
+    next_version = tmp_path / "acme-next.toml"
+    next_version.write_text((installed_plugin / "acme_rules" / "acme.toml").read_text())
+    engine = Engine([next_version])
+    assert "note_flag" in engine.functions and _fires(engine, "x!")

@@ -75,6 +75,8 @@ def run_examples(
     the named rulesets' examples are run. Never raises for a broken ruleset: it is a case."""
     from .testing import available_backends
 
+    if isinstance(rulesets, str | os.PathLike):
+        raise TypeError("rulesets must be a list of names or paths, not one name or path")
     selection = None if rulesets is None else tuple(rulesets)
     cases: list[ExampleCase] = []
     for backend in backends or available_backends():

@@ -97,8 +97,10 @@ def _sorted_unique(items: Iterable[str]) -> tuple[str, ...]:
 class Policy:
     """What an organisation wants of the findings; see the module docstring and docs/policy.md.
 
-    Equal policies have equal :attr:`digest` whatever file or key order they came from: ``origin``
-    and the line numbers are where it was read, not what it says.
+    Equal policies have equal :attr:`digest` whatever file or form they came from (and whatever
+    the order of ``select``, ``ignore`` and ``payers``): ``origin`` and the line numbers are where
+    it was read, not what it says. The order of severity overrides is kept: it decides between
+    equally specific patterns.
     """
 
     # Sets in meaning (the most specific pattern decides, not the order), kept sorted so that
@@ -485,8 +487,10 @@ class BoundPolicy:
         overlay = self.payers.get(claim.payer)
         if overlay is None:
             return claim, None
-        if overlay == "medicare_advantage":
-            mapped = attrs.evolve(claim, line_of_business="medicare_advantage")
+        if overlay in ("medicare_advantage", "commercial"):
+            # A program, not a payer: the claim keeps its own payer (its enrollments, its name
+            # on findings) and is evaluated under that program.
+            mapped = attrs.evolve(claim, line_of_business=overlay)
         else:
             mapped = attrs.evolve(claim, payer=overlay, line_of_business="commercial")
         return mapped, (claim.payer, overlay)

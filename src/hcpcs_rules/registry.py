@@ -36,7 +36,7 @@ import attrs
 
 from . import load
 from .errors import RulesetError, RulesetProblem
-from .functions import Bound, Function, make_function, process_functions
+from .functions import BUILTIN_ORIGIN, Bound, Function, make_function, process_functions
 
 __all__ = [
     "FUNCTIONS_GROUP",
@@ -103,6 +103,11 @@ class FunctionTable:
     def add(self, function: Function, *, replace: bool = False) -> None:
         """Add a ready :class:`Function`; see :meth:`register` for ``replace``."""
         known = self._functions.get(function.name)
+        if known is not None and known.origin == BUILTIN_ORIGIN and known.impl is not function.impl:
+            raise _Collision(
+                f"condition function {function.name!r} is a built-in and cannot be replaced "
+                f"(by {function.origin}): register yours under another name"
+            )
         if known is not None and known.impl is not function.impl and not replace:
             raise _Collision(
                 f"condition function {function.name!r} is registered twice: by {known.origin} "
@@ -218,7 +223,12 @@ def _used_names(
     out: list[str] = []
     while queue or files:
         if files:
-            requires = _requires(files.pop())
+            # A file's own name counts too: its plugin's function entry points are registered
+            # under it (a new version of an installed ruleset, given by path, needs them).
+            name, requires = _header(files.pop())
+            if name is not None and name not in seen:
+                seen.add(name)
+                out.append(name)
         else:
             name = queue.pop(0)
             if name in seen:
@@ -226,22 +236,29 @@ def _used_names(
             seen.add(name)
             out.append(name)
             try:
-                requires = _requires(installed.path(name))
+                requires = _header(installed.path(name))[1]
             except RulesetError:
                 continue
         queue.extend(r for r in requires if r in installed and r not in seen)
     return out
 
 
-def _requires(path: Path) -> list[str]:
+def _header(path: Path) -> tuple[str | None, list[str]]:
+    """A ruleset file's ``[ruleset] name`` and ``requires``, or ``(None, [])`` when unreadable
+    (the compiler reports why)."""
     try:
         with open(path, "rb") as handle:
             data = tomllib.loads(handle.read(load.MAX_FILE_BYTES).decode("utf-8"))
     except Exception:
-        return []
+        return None, []
     header = data.get("ruleset")
-    requires = header.get("requires", []) if isinstance(header, dict) else []
-    return [r for r in requires if isinstance(r, str)] if isinstance(requires, list) else []
+    if not isinstance(header, dict):
+        return None, []
+    name = header.get("name") if isinstance(header.get("name"), str) else None
+    requires = header.get("requires", [])
+    if not isinstance(requires, list):
+        return name, []
+    return name, [r for r in requires if isinstance(r, str)]
 
 
 # ------------------------------------------------------------------------------- listing
