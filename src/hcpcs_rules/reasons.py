@@ -80,7 +80,8 @@ def load_code_list(path: str | Path | None = None) -> CodeList:
     file = Path(path) if path is not None else _HERE
     origin = str(file)
     try:
-        raw = file.read_bytes()[: _MAX_BYTES + 1]
+        with open(file, "rb") as handle:  # never more than the bound, whatever the file is
+            raw = handle.read(_MAX_BYTES + 1)
     except OSError as exc:
         raise RulesetError(
             [

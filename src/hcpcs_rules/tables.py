@@ -441,7 +441,7 @@ class _TableReader:
             return None
         if set(effective) == {"quarter"}:
             column = effective["quarter"]
-            if types.get(column) != "quarter" or len(quarters) != 1:
+            if not isinstance(column, str) or types.get(column) != "quarter" or len(quarters) != 1:
                 self.report(
                     "effective quarter must name the one column of type quarter", "effective"
                 )
@@ -450,7 +450,7 @@ class _TableReader:
         if "from" in effective and set(effective) <= {"from", "to"} and not quarters:
             chosen = [effective["from"], *([effective["to"]] if "to" in effective else [])]
             for column in chosen:
-                if types.get(column) != "date":
+                if not isinstance(column, str) or types.get(column) != "date":
                     hint = did_you_mean(str(column), list(types))
                     self.report(f"effective {column!r} must name a date column{hint}", "effective")
                     return None

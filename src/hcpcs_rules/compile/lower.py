@@ -222,6 +222,15 @@ def _effective(build: Build, where: Where, effective: Any, on: str) -> tuple[ir.
                 key="effective",
             )
             continue
+        if name == "commercial":
+            # Dates are judged on the claim's overlay, and a commercial claim's overlay is its
+            # payer: a window keyed by the program would never apply.
+            where.error(
+                "effective: 'commercial' is a program, not an overlay: give the window per payer "
+                "(aetna = {...}) or for every claim ({from = ...})",
+                key="effective",
+            )
+            continue
         if not _known_overlay(build, where, "effective", name, "effective"):
             continue
         if not isinstance(window, dict) or not window or not set(window) <= {"from", "to"}:

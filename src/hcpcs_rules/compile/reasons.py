@@ -167,7 +167,7 @@ class _State:
         group, carc = item.get("group"), item.get("carc")
         rarc = item.get("rarc", [])
         ok = not unknown
-        if group not in GROUP_CODES:
+        if not isinstance(group, str) or group not in GROUP_CODES:
             self.error(
                 f"{said}group must be one of {', '.join(GROUP_CODES)}, not {group!r}", overlay
             )

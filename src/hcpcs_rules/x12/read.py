@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
@@ -46,6 +47,9 @@ _ATTACHMENT_OF_REPORT = {"OB": "operative_report", "09": "clinical_notes"}
 _DISPENSED_UNIT_OF_CTP = {"ME": "mg", "GR": "g", "ML": "mL"}
 _CLAIM_LOOPS = ("2300", "2310A", "2310")
 _LINE_LOOPS = ("2400", "2410", "2420E", "2420F", "2420")
+
+#: An amount as an 837 writes one: digits, an optional point and up to 2 decimals.
+_AMOUNT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,2})?")
 
 
 @attrs.frozen
@@ -111,6 +115,8 @@ class _Claim:
     lines: list[_Line] = attrs.field(factory=list)
     problems: list[tuple[str, Location]] = attrs.field(factory=list)
     loop: str = "2300"
+    #: a segment inside it could not be read (it may have been the next subscriber's HL)
+    unreadable: bool = False
 
 
 class X12File:
@@ -143,6 +149,9 @@ class X12File:
         self._loop = ""
         self._billing: dict[str, Any] = {}
         self._subscriber: dict[str, Any] = {}
+        # A segment that could not be read may have been an HL, SBR or NM1*PR: until a clean HL,
+        # the loop (and so the subscriber and payer) a CLM would take is not known.
+        self._loop_unsure = False
         self._claim: _Claim | None = None
         # Bounded by the sidecar's size, never the file's: only ids the sidecar has are kept.
         self._sidecar_used: set[str] = set()
@@ -151,6 +160,12 @@ class X12File:
             if isinstance(token, TokenError):
                 where = self._where(None, token.ordinal, token.offset)
                 if not token.fatal:
+                    if self._st is not None:
+                        self._seg_count += 1  # a segment all the same: SE01 counts it
+                    if self._claim is None:
+                        self._loop_unsure = True  # it may have been an HL, SBR or NM1*PR
+                    else:
+                        self._claim.unreadable = True  # it may have been the next HL
                     if self._claim is not None:
                         self._claim.problems.append((token.message, where))
                     else:
@@ -305,14 +320,18 @@ class X12File:
         claim = self._claim
         if sid == "HL":
             yield from self._finish_claim()
+            self._loop_unsure = False
             level = seg.element(3)
             if level == "20":
-                self._loop, self._billing = "2000A", {"hl": seg}
+                self._loop, self._billing, self._subscriber = "2000A", {"hl": seg}, {}
             elif level == "22":
                 self._loop, self._subscriber = "2000B", {"hl": seg}
             elif level == "23":
                 self._loop = "2000C"
             else:
+                # Whose claims follow is unknown: forget the provider and subscriber, so a CLM
+                # here is refused as misplaced rather than read under the previous payer.
+                self._loop, self._billing, self._subscriber = "", {}, {}
                 yield self._error(f"HL03 {level!r} is not 20, 22 or 23", self._at(seg))
             return
         if sid == "CLM":
@@ -358,8 +377,25 @@ class X12File:
         self._claim = claim
         if self._loop not in ("2000B", "2000C", "NM1-IL", "NM1-QC", "2010BB"):
             claim.problems.append(("CLM is misplaced: it must follow a subscriber HL", where))
+        elif self._loop_unsure:
+            claim.problems.append(
+                (
+                    "a segment before this claim could not be read, so its subscriber and payer "
+                    "are not known: fix that segment",
+                    where,
+                )
+            )
         if not claim_id:
             claim.problems.append(("CLM01 (the claim id) is missing", where))
+        # CLM02, the total charge: a plain amount (the guide's R type, at most 2 decimals here),
+        # never an exponent or NaN that a 277CA would have to echo.
+        if not _AMOUNT.fullmatch(seg.element(2)):
+            claim.problems.append(
+                (
+                    f"CLM02 (total charge) must be an amount like 480.00, not {seg.element(2)[:20]!r}",
+                    where,
+                )
+            )
         pos, _qualifier, frequency = ((*seg.components(5), "", "", ""))[:3]
         if not pos:
             claim.problems.append(("CLM05-1 (place of service) is missing", where))
@@ -390,6 +426,11 @@ class X12File:
     def _claim_segment(self, claim: _Claim, seg: Segment) -> None:
         sid = seg.id
         line = claim.lines[-1] if claim.lines else None
+        if claim.unreadable and (sid == "SBR" or (sid == "NM1" and seg.element(1) == "PR")):
+            # After an unreadable segment, a subscriber's segments (not the claim's own 2320/2330
+            # loops: those follow no read error) say the HL was the segment lost: the claims
+            # that follow cannot know their payer.
+            self._loop_unsure = True
 
         def problem(message: str) -> None:
             # The location is built only when there is a problem: most segments have none.

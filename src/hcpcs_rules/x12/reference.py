@@ -84,6 +84,11 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _no_constant(name: str) -> Any:
+    # NaN, Infinity, -Infinity: not numbers a directory can hold.
+    raise ValueError(f"{name} is not a number a directory may hold")
+
+
 def _no_float(text: str) -> Any:
     raise ValueError(f'{text} is a JSON float: write quantities as strings ("0.5")')
 
@@ -97,7 +102,15 @@ def _read_json(source: str | os.PathLike[str] | Mapping[str, Any], what: str) ->
     except OSError as exc:
         raise ReferenceError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float), str(path)
+        return (
+            json.loads(
+                text,
+                object_pairs_hook=_no_duplicates,
+                parse_float=_no_float,
+                parse_constant=_no_constant,
+            ),
+            str(path),
+        )
     except ValueError as exc:
         raise ReferenceError(f"{path}: not a usable {what} (JSON): {exc}") from None
 

@@ -63,6 +63,7 @@ def validate_x12(source: str | os.PathLike[str] | bytes) -> Validation:
     """Validate ``source`` (a path or the file's bytes) with pyx12 against the guide its GS08
     names, and return pyx12's 999 with the problems it found."""
     try:
+        import pyx12.errors
         import pyx12.params
         import pyx12.x12n_document
     except ImportError as exc:
@@ -77,14 +78,19 @@ def validate_x12(source: str | os.PathLike[str] | bytes) -> Validation:
     logger = logging.getLogger("pyx12")
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
-    if isinstance(source, bytes):
-        # X12 text is ASCII (its extended set included); latin-1 maps every byte, so a stray
-        # byte is reported by pyx12 as a bad character rather than failing here.
-        src: Any = io.StringIO(source.decode("latin-1"))
-    else:
-        src = os.fspath(source)
+    if not isinstance(source, bytes):
+        with open(os.fspath(source), "rb") as handle:
+            source = handle.read()
+    # X12 text is ASCII (its extended set included); latin-1 maps every byte, so a stray byte is
+    # reported by pyx12 as a bad character rather than failing in its decoder.
+    src: Any = io.StringIO(source.decode("latin-1"))
     ack, report = io.StringIO(), io.StringIO()
-    valid = pyx12.x12n_document.x12n_document(pyx12.params.params(), src, ack, None, fd_json=report)
+    try:
+        valid = pyx12.x12n_document.x12n_document(
+            pyx12.params.params(), src, ack, None, fd_json=report
+        )
+    except pyx12.errors.X12Error as exc:  # an envelope pyx12 cannot even start on
+        return Validation(False, "", (f"pyx12 could not read the file: {exc}",))
     text = report.getvalue()
     problems = _problems(json.loads(text)) if text.strip() else []
     if not valid and not problems:

@@ -1,0 +1,44 @@
+"""Ruleset mistakes that crashed the compiler or passed silently (found in review): each is a
+located RulesetError."""
+
+from __future__ import annotations
+
+import pytest
+
+from hcpcs_rules import Engine, RulesetError
+from hcpcs_rules.testing.rulesets import HEADER, rule
+
+
+def build(tmp_path, text: str) -> RulesetError:
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    with pytest.raises(RulesetError) as caught:
+        Engine(["core", path], check_examples=False)
+    return caught.value
+
+
+def test_a_per_program_effective_window_for_commercial_is_refused(tmp_path):
+    # A commercial claim's overlay is its payer: a window keyed 'commercial' would never apply.
+    text = HEADER + rule(scope='["commercial"]', effective="{ commercial = { from = 2030-01-01 } }")
+    error = build(tmp_path, text)
+    assert "'commercial' is a program, not an overlay" in str(error)
+    assert error.problems[0].line is not None
+
+
+def test_a_reason_code_group_that_is_not_text_is_refused(tmp_path):
+    text = HEADER.replace("[ruleset]", "[ruleset]\nreleased = 2026-12-02", 1) + rule(
+        reason_codes='{ group = ["CO"], carc = "16", source = "x" }'
+    )
+    assert "group must be one of" in str(build(tmp_path, text))
+
+
+@pytest.mark.parametrize("effective", ['{ quarter = ["q"] }', '{ from = ["d"] }'])
+def test_a_table_effective_naming_a_list_is_refused(tmp_path, effective):
+    table = (
+        "\n[tables.t]\n"
+        'columns = { code = "str", value = "int", q = "quarter", d = "date" }\n'
+        f"effective = {effective}\n"
+        'rows = [["A", 1, "2026Q1", 2026-01-01]]\n'
+    )
+    text = HEADER + table + rule()
+    assert "effective" in str(build(tmp_path, text))
