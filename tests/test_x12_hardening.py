@@ -78,3 +78,13 @@ def test_a_directory_holding_nan_is_refused_when_loaded(tmp_path):
     path.write_text('{"1234567893": {"surety_bond": {"amount": NaN}}}')
     with pytest.raises(DirectoryError, match="NaN is not a number"):
         load_directory(path)
+
+
+def test_flags_not_wired_for_x12_are_refused_not_ignored(capsys):
+    from hcpcs_rules.cli import main
+
+    base = ["check", str(EXAMPLES / "claims.837"), "--directory", str(EXAMPLES / "directory.json")]
+    assert main([*base, "--explain"]) == 2
+    assert "--explain is not supported for X12 input yet" in capsys.readouterr().err
+    assert main(["check", "nosuch.837", "--directory", str(EXAMPLES / "directory.json")]) == 2
+    assert "'nosuch.837' is not a readable file" in capsys.readouterr().err

@@ -92,11 +92,28 @@ def check_x12(
     ):
         print("check: --format 277ca and --validate-999 answer X12 837P input only", file=err)
         return exit_input
+    missing = [p for p in args.paths if p == "-" or not os.path.isfile(p)]
+    if missing:
+        print(
+            f"check: {missing[0]!r} is not a readable file (X12 is read from files, not stdin "
+            "or folders)",
+            file=err,
+        )
+        return exit_input
     if not all(is_x12_path(p) for p in args.paths):
         print(
             "check: give X12 files and JSON claims in separate runs (X12 needs --directory)",
             file=err,
         )
+        return exit_input
+    # Not wired for X12 yet: refused rather than silently ignored.
+    unsupported = [
+        flag
+        for flag, given in (("--explain", args.explain), ("--workers", args.workers != 1))
+        if given
+    ]
+    if unsupported:
+        print(f"check: {', '.join(unsupported)} is not supported for X12 input yet", file=err)
         return exit_input
     if args.directory is None:
         print(
