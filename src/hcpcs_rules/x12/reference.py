@@ -146,7 +146,7 @@ _CSV_STATUSES = {
 
 def _csv_directory(path: Path) -> Directory:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is fine
     except OSError as exc:
         raise ReferenceError(
             f"{path}: cannot read the supplier directory: {exc.strerror or exc}"
