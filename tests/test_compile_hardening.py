@@ -42,3 +42,17 @@ def test_a_table_effective_naming_a_list_is_refused(tmp_path, effective):
     )
     text = HEADER + table + rule()
     assert "effective" in str(build(tmp_path, text))
+
+
+def test_reason_code_list_problems_are_at_the_files_line(tmp_path):
+    from hcpcs_rules.reasons import load_code_list
+
+    path = tmp_path / "codes.csv"
+    path.write_text(
+        'list,code,start,stop,description\ncarc,16,,,"a description\nover\nthree lines"\n'
+        "carc,B@D,,,bad\n"
+    )
+    with pytest.raises(RulesetError) as caught:
+        load_code_list(path)
+    (problem,) = caught.value.problems
+    assert problem.line == 5 and "B@D" in problem.message

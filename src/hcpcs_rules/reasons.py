@@ -112,12 +112,15 @@ def load_code_list(path: str | Path | None = None) -> CodeList:
     codes: dict[tuple[str, str], ReasonCode] = {}
     seen_at: dict[tuple[str, str], int] = {}
     rows = csv.reader(io.StringIO(text, newline=""))
-    for number, row in enumerate(rows, start=1):
+    for record, row in enumerate(rows, start=1):
+        # Problems are reported at the file's line where the record ends (a quoted description
+        # may span lines), as tables.py does; the header is record 1.
+        number = rows.line_num
 
         def bad(message: str, number: int = number, row: list[str] = row) -> None:
             problems.append(RulesetProblem(origin, number, None, message, printable(",".join(row))))
 
-        if number == 1:
+        if record == 1:
             if row != _COLUMNS:
                 bad(f"the first row must name the columns {','.join(_COLUMNS)}")
                 break
