@@ -88,3 +88,19 @@ def test_flags_not_wired_for_x12_are_refused_not_ignored(capsys):
     assert "--explain is not supported for X12 input yet" in capsys.readouterr().err
     assert main(["check", "nosuch.837", "--directory", str(EXAMPLES / "directory.json")]) == 2
     assert "'nosuch.837' is not a readable file" in capsys.readouterr().err
+
+
+def test_a_findings_location_is_escaped_on_the_terminal():
+    import io
+
+    from hcpcs_rules.cli import _report
+    from hcpcs_rules.model import Finding, Location, Result
+
+    where = Location(claim="EX\x1b[2JA", segment=3, offset=10, segment_id="CLM")
+    finding = Finding(
+        rule_id="R-1", severity="warn", line=None, message="m", source="s", location=where
+    )
+    result = Result(claim_id="EX", status="warn", findings=(finding,), lines=(), rulesets=())
+    out = io.StringIO()
+    _report(result, "text", out)
+    assert "\x1b" not in out.getvalue() and "\\x1b" in out.getvalue()

@@ -193,7 +193,7 @@ def _report(result: Any, fmt: str, out: TextIO) -> None:
         if f.location is not None and f.location.segment is not None:
             from .x12.cli import describe
 
-            at = f"  [{describe(f.location)}]"
+            at = f"  [{printable(describe(f.location))}]"  # CLM01 and ids come from the file
         print(
             f"{claim_id}  {line}  {printable(f.rule_id)}  {severity}  {printable(f.message)}{at}",
             file=out,

@@ -138,7 +138,11 @@ class _Emitter:
                 head = f"(None if {node.root} is None else {node.root}.{first})"
             else:
                 head = f"{node.root}.{first}"
-        for field in map(_ident, node.fields[1:]):  # records may be missing: guard each step
+        return self.guarded(head, node.fields[1:])
+
+    def guarded(self, head: str, fields: tuple[str, ...]) -> str:
+        """``head.f1.f2...`` where any record on the way may be missing (then None)."""
+        for field in map(_ident, fields):
             if _SIMPLE.match(head):
                 head = f"(None if {head} is None else {head}.{field})"
             else:
@@ -199,13 +203,7 @@ class _Emitter:
         if node.fields == ("number",):
             return "_i"
         head = f"_l.{_ident(node.fields[0])}"
-        for field in map(_ident, node.fields[1:]):  # records may be missing: guard each step
-            if _SIMPLE.match(head):
-                head = f"(None if {head} is None else {head}.{field})"
-            else:
-                temp = self.temp()
-                head = f"(None if ({temp} := {head}) is None else {temp}.{field})"
-        return head
+        return self.guarded(head, node.fields[1:])
 
     def visit_Aggregate(self, node: ir.Aggregate) -> str:
         # A generator over every line of the claim (f.lines, whatever the subject); the filter

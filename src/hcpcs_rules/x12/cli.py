@@ -126,8 +126,8 @@ def check_x12(
     try:
         directory: Directory = load_directory(args.directory)
         sidecar = load_sidecar(args.sidecar) if args.sidecar else None
-    except ReferenceError as exc:
-        print(f"check: {exc}", file=err)
+    except ReferenceError as exc:  # may quote the directory's or sidecar's own text
+        print(printable(f"check: {exc}"), file=err)
         return exit_input
     invalid = False
     if args.validate_999 is not None:
@@ -145,7 +145,7 @@ def check_x12(
             with open(args.validate_999, "w", encoding="ascii") as f:
                 f.write(validation.ack999)
         except OSError as exc:
-            print(f"check: cannot write the 999 to {args.validate_999}: {exc}", file=err)
+            print(printable(f"check: cannot write the 999 to {args.validate_999}: {exc}"), file=err)
             return exit_input
         for problem in validation.problems:
             print(printable(f"{args.paths[0]}  invalid  {problem}"), file=err)
