@@ -247,7 +247,7 @@ class FloorCheck:
     def problems(self, claim: Claim, engine: Result, floor_result: Result) -> list[str]:
         """What differs, for a human; empty when the floor agrees with the engine."""
         out = []
-        for field in ("claim_id", "status", "rulesets", "lines", "trace"):
+        for field in ("claim_id", "status", "rulesets", "lines", "trace", "payer", "overlay"):
             if getattr(engine, field) != getattr(floor_result, field):
                 out.append(f"{field}: engine {getattr(engine, field)!r}")
                 out.append(f"{' ' * len(field)}  floor  {getattr(floor_result, field)!r}")

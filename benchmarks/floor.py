@@ -870,6 +870,7 @@ def check(claim: Claim) -> Result:
                 dispensed_mg=mg,
                 expected_units=expected,
                 status=_STATUS[rank],
+                date_of_service=dos,
             )
         )
         if rank > worst:
@@ -881,4 +882,6 @@ def check(claim: Claim) -> Result:
         findings=tuple(findings),
         lines=tuple(line_results),
         rulesets=RULESETS,
+        payer=payer,
+        overlay=overlay,
     )

@@ -38,6 +38,27 @@ def test_a_finding_that_exists_only_because_a_derived_fact_fired_a_second_rule(e
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_results_carry_the_payer_the_overlay_and_each_lines_date(engines, backend):
+    claim = {
+        **NO_DATE_CLAIM,
+        "date_of_service": "2026-03-02",
+        "lines": [
+            {"hcpcs": "J7631", "units": "240", "diagnosis_pointers": [1]},
+            {"hcpcs": "J7631", "units": "240", "date_of_service": "2026-02-27"},
+        ],
+    }
+    result = engines(backend, ("core",)).evaluate(claim)
+    assert (result.payer, result.overlay) == ("aetna", "aetna")
+    assert [str(line.date_of_service) for line in result.lines] == ["2026-03-02", "2026-02-27"]
+    ma = engines(backend, ("core",)).evaluate({**claim, "line_of_business": "medicare_advantage"})
+    assert (ma.payer, ma.overlay) == ("aetna", "medicare_advantage")
+    undated = engines(backend, ("core",)).evaluate(NO_DATE_CLAIM)
+    assert undated.lines[0].date_of_service is None
+    assert undated.to_dict()["lines"][0]["date_of_service"] is None
+    assert result.to_dict()["overlay"] == "aetna"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_trace_is_empty_unless_explain(engines, backend):
     assert engines(backend, ("core",)).evaluate(NO_DATE_CLAIM).trace == ()
 

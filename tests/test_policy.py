@@ -346,6 +346,8 @@ def test_payer_mapping_to_a_commercial_overlay(plain, backend):
     (finding,) = [f for f in mapped.findings if f.rule_id == rule]
     assert (finding.severity, finding.payer) == ("deny", "bcbs")
     assert mapped.provenance.payer_mapping == ("acme-ppo-42", "bcbs")
+    # The Result names the payer id the claim sent and the overlay the rules applied.
+    assert (mapped.payer, mapped.overlay) == ("acme-ppo-42", "bcbs")
     assert claim == snapshot  # the caller's claim is untouched
     typed = parse_claim(claim)
     assert mapped_engine.evaluate(typed) == mapped and typed.payer == "acme-ppo-42"
@@ -364,6 +366,7 @@ def test_payer_mapping_to_medicare_advantage_and_to_commercial(plain, backend):
     mapped = under({"payers": {"humana": "medicare_advantage"}}, claim, backend=backend)
     fired = ma_rules & set(ids(mapped.findings))
     assert fired  # Medicare Advantage rules now apply
+    assert (mapped.payer, mapped.overlay) == ("humana", "medicare_advantage")
     # By hand: an engine told that humana is a payer, given the claim as Medicare Advantage.
     knows_humana = Engine(RULESETS, backend=backend, check_examples=False, payers=["humana"])
     by_hand = knows_humana.evaluate({**claim, "line_of_business": "medicare_advantage"})

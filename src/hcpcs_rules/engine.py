@@ -300,9 +300,9 @@ class Engine:
         findings.sort(key=_finding_order)
         ignored: list[Finding] = []
         trace = tuple(f.trace) if f.trace is not None else ()
+        scope = f.derived.get(ir.SCOPE_FACT, {}).get(0) or {}
+        overlay, program = scope.get("overlay"), scope.get("program")
         if policy is not None:
-            scope = f.derived.get(ir.SCOPE_FACT, {}).get(0) or {}
-            overlay, program = scope.get("overlay"), scope.get("program")
             findings, ignored = policy.apply(findings, overlay, program)
             if trace:
                 trace = policy.apply_trace(trace, overlay, program)
@@ -335,6 +335,7 @@ class Engine:
                     dispensed_mg=dispensed_mg,
                     expected_units=expected_units,
                     status=STATUS_BY_RANK[worst_by_line.get(n, 0)],
+                    date_of_service=line.date_of_service or claim.date_of_service,
                 )
             )
         return Result(
@@ -346,6 +347,8 @@ class Engine:
             trace=trace,
             provenance=self._provenance_of(policy, mapping),
             ignored=tuple(ignored),
+            payer=claim.payer if mapping is None else mapping[0],
+            overlay=overlay,
         )
 
     def _provenance_of(

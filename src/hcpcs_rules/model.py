@@ -346,6 +346,9 @@ class LineResult:
     dispensed_mg: Decimal | None
     expected_units: int | None
     status: Status
+    #: The date the line was served: its own date of service, else the claim's; None when
+    #: neither is given. What reports group findings by month on.
+    date_of_service: dt.date | None = None
 
 
 @_frozen
@@ -396,6 +399,13 @@ class Result:
     ignored: tuple[Finding, ...] = ()
     #: Where the claim sits in the input (its CLM segment for an 837P); None when not known.
     location: Location | None = None
+    #: The payer id the claim named (before a policy's payer mapping); None only for a Result
+    #: built by hand.
+    payer: str | None = None
+    #: The payer overlay the rules applied (``payer_scope.overlay``: "medicare",
+    #: "medicare_advantage", or the commercial payer), after any payer mapping; None when no
+    #: selected ruleset derives one.
+    overlay: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: decimals as strings, dates as ISO strings."""
