@@ -4,7 +4,7 @@ The stages, each importing only its own and earlier ones:
 
 1. the foundation: ``errors``, ``limits``, ``units``, ``vocab``, ``model``, ``ir``, ``failure``,
    ``schema``, ``tables``, ``functions``, ``builtin``, ``claims``, ``reader``, ``reference``,
-   ``policy``. ``ir`` is the compiler's output, but as plain data types it sits here, importable
+   ``policy``, ``reasons``, ``rows``. ``ir`` is the compiler's output, but as plain data types it sits here, importable
    by the compiler that builds a Program and by the backends that run one;
 2. the compiler, in its own order: ``load`` -> ``expr`` -> ``compile``;
 3. the runtime and code generation: ``runtime`` -> ``codegen`` -> ``facts``;
@@ -37,7 +37,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
     frozenset(stage.split())
     for stage in (
         "errors limits units vocab model ir failure schema tables functions builtin claims reader"
-        " reference policy reasons",
+        " reference policy reasons rows",
         "load registry",
         "expr",
         "compile",

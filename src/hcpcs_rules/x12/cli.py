@@ -11,6 +11,7 @@ import attrs
 
 from ..errors import printable
 from ..model import SEVERITY_RANK, Location, Result
+from ..rows import describe_location
 from .ack import write_277ca
 from .check import check_837p, is_x12
 from .read import X12Error
@@ -32,23 +33,8 @@ def is_x12_path(path: str) -> bool:
 
 def describe(where: Location) -> str:
     """A location as one short text: ``ISA 000000001 GS 1 ST 0001 CLM A-1 LX 2 segment 23 (SV1)
-    at byte 812``, or the JSON path."""
-    if where.json_path is not None and where.segment is None:
-        return where.json_path
-    parts = [
-        f"{label} {value}"
-        for label, value in (
-            ("ISA", where.interchange),
-            ("GS", where.group),
-            ("ST", where.transaction),
-            ("CLM", where.claim),
-            ("LX", where.lx),
-        )
-        if value is not None
-    ]
-    kind = f" ({where.segment_id})" if where.segment_id else ""
-    parts.append(f"segment {where.segment}{kind} at byte {where.offset}")
-    return " ".join(parts)
+    at byte 812``, or the JSON path (the same text the result tables' ``location`` holds)."""
+    return describe_location(where) or ""
 
 
 def with_json_paths(result: Result) -> Result:
