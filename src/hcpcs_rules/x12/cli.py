@@ -12,7 +12,7 @@ import attrs
 from ..errors import printable
 from ..model import SEVERITY_RANK, Location, Result
 from ..rows import describe_location
-from .ack import write_277ca
+from .ack import iter_277ca
 from .check import check_837p, is_x12
 from .read import X12Error
 from .reference import Directory, ReferenceError, load_directory, load_sidecar
@@ -161,7 +161,10 @@ def check_x12(
                 yield outcome
 
         if ack:
-            out.write(write_277ca(counted(), path, control_number=number))
+            # Written as it is made, a transaction at a time: memory stays flat whatever the
+            # file's size (a failure part way leaves the 277CA without its trailer, and exit 3).
+            for piece in iter_277ca(counted(), path, control_number=number):
+                out.write(piece)
         else:
             for _ in counted():
                 pass
