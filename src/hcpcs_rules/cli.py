@@ -352,7 +352,8 @@ def _functions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _say(err, str(exc))
         return EXIT_INPUT
     for name, fn in sorted(table.items()):
-        _print_lines(f"{name}({', '.join(fn.params)}) -> {fn.returns}: {fn.doc} [{fn.origin}]", out)
+        shown = f"{name}({', '.join(fn.params)}) -> {fn.shown_returns}: {fn.doc} [{fn.origin}]"
+        _print_lines(shown, out)
     return EXIT_OK
 
 
