@@ -626,3 +626,35 @@ def test_input_size_of_stdin(tmp_path):
             assert input_size("-", pipe) is None
     finally:
         os.close(write_end)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_failed_evaluation_is_a_row_and_exit_3(tmp_path, monkeypatch, fmt):
+    real = Engine.evaluate
+
+    def fails_on_one(self, claim, **kwargs):
+        if isinstance(claim, dict) and claim.get("id") == "EX-MA-ML":
+            raise RuntimeError("plugin exploded")
+        return real(self, claim, **kwargs)
+
+    monkeypatch.setattr(Engine, "evaluate", fails_on_one)
+    path = EXAMPLES / "batch.jsonl"
+    code, out, _ = run(["check", str(path), "--format", fmt, "--output", str(tmp_path)])
+    assert code == 3 and out == "2 claims: 1 reject, 1 failed\n"
+    claims, _ = read_tables(tmp_path, fmt)
+    assert [(r["claim_id"], r["status"]) for r in claims] == [
+        ("EX-UHC-UNITS", "reject"),
+        ("EX-MA-ML", "failed"),
+    ]
+    assert claims[1]["error"] == "RuntimeError: plugin exploded"
+    assert claims[1]["input"] == f"{path}:2"
+
+
+def test_workers_give_the_same_tables(tmp_path):
+    path = mixed_input(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run(["check", str(path), "--format", "csv", "--output", str(one)])[0] == 2
+    code = run(["check", str(path), "--format", "csv", "--output", str(two), "--workers", "2"])[0]
+    assert code == 2
+    for name in ("claims.csv", "findings.csv"):
+        assert (one / name).read_bytes() == (two / name).read_bytes()
