@@ -3,13 +3,17 @@
 ``hcpcs-rules check PATH...`` checks claims: a JSON claim, a JSON array of claims, JSON Lines
 (one claim per line), a folder of ``.json``/``.jsonl`` files, or ``-`` for standard input. Input is
 read by :mod:`hcpcs_rules.reader`: streamed, one record at a time, each record judged on its own.
+With ``--format parquet|csv --output DIR`` it writes the claims and findings tables
+(:mod:`hcpcs_rules.output`) instead of printing each claim; a long run shows a progress bar on a
+terminal's stderr (:mod:`hcpcs_rules.progress`).
 
 Exit status (the highest that applies wins, except 130 and 141 which end the run):
 
 - 0: no finding reached ``--fail-on`` (default: reject);
 - 1: a finding did;
 - 2: a usage error, a broken ruleset, an unreadable file or record, or an invalid claim (each
-  is reported and the run goes on with the next one);
+  is reported and the run goes on with the next one); or the tables cannot be written (the run
+  stops, and leaves no partial table);
 - 3: an internal failure: evaluating a claim failed inside the library, a plugin function or a
   worker process (reported as an ``EvaluationFailure`` record, the run goes on), worker processes
   could not start, or the command itself crashed. One line on stderr; the traceback only with
