@@ -82,7 +82,9 @@ _CANONICAL = re.compile(
     r"-?(?:[1-9][0-9]{0,11}(?:\.[0-9]{0,5}[1-9])?|0\.[0-9]{0,5}[1-9])\Z|0\Z"
 ).match
 _DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?\Z")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_POSITIVE = re.compile(r"(?:[1-9][0-9]{0,11}(?:\.[0-9]{0,5}[1-9])?|0\.[0-9]{0,5}[1-9])\Z").match
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z").match
+_iso = dt.date.fromisoformat
 
 _CLAIM_KEYS = frozenset(
     [
@@ -134,6 +136,12 @@ _SUPPLIER_KEYS = frozenset(
 _ENROLLMENT_KEYS = frozenset({"payer", "status", "effective", "end"})
 _DISPENSED_KEYS = frozenset({"quantity", "unit", "concentration_mg_per_ml"})
 _PROVIDER_KEYS = frozenset({"npi", "pecos_enrolled"})
+_ACCREDITATION_KEYS = frozenset({"status", "expires"})
+_BOND_KEYS = frozenset({"amount", "expires"})
+_LICENSE_KEYS = frozenset({"state", "expires", "status"})
+_ORDER_KEYS = frozenset({"dose_mg", "times_per_day"})
+_COMPOUND_KEYS = frozenset({"bulk_ingredients", "replicates_commercial_product"})
+_PATIENT_KEYS = frozenset({"snf_part_a_stay", "inpatient_stay"})
 
 
 # ------------------------------------------------------------------------------ scalars
@@ -226,7 +234,7 @@ def _opt_bool(v: Any) -> bool | None:
 def _opt_date(v: Any) -> dt.date | None:
     if v is None:
         return None
-    if type(v) is str and _DATE.match(v):
+    if type(v) is str and _DATE(v):
         try:
             return dt.date.fromisoformat(v)
         except ValueError:
@@ -260,6 +268,10 @@ def _items(v: Any, most: int) -> list[Any] | tuple[Any, ...]:
     raise Refused("not a list, or too long")
 
 
+def _refuse() -> Any:
+    raise Refused("not one of the allowed values, or out of range")
+
+
 def _record(d: Any, known: frozenset[str]) -> dict[str, Any]:
     if type(d) is not dict or len(d) > _ITEMS:
         raise Refused("not an object")
@@ -279,6 +291,10 @@ def _no_extensions(d: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------ records
+# The hot records (claim, line, supplier) test each field's common case inline, as a
+# hand-writer chasing speed would: ``v if type(v) is str and len(v) <= _STRING else _string(v)``
+# costs no call when the value is fine; the helper only runs to refuse (or on an odd value).
+# A ValueError (Refused, or fromisoformat's on "2026-02-30") is a refusal.
 
 
 def _provider(d: Any) -> OrderingProvider | None:
@@ -290,112 +306,192 @@ def _provider(d: Any) -> OrderingProvider | None:
     )
 
 
+def _enrollments(v: Any) -> tuple[Enrollment, ...]:
+    out = []
+    for e in _items(v, _ITEMS):
+        _record(e, _ENROLLMENT_KEYS)
+        out.append(
+            Enrollment(
+                payer=_non_blank(e.get("payer")),
+                status=_non_blank(e.get("status")),
+                effective=_date(e.get("effective")),
+                end=_opt_date(e.get("end")),
+            )
+        )
+    return tuple(out)
+
+
 def _supplier(d: Any) -> Supplier:
     _record(d, _SUPPLIER_KEYS)
     g = d.get
+    npi = g("npi")
+    taxonomy = g("taxonomy")
+    ptan = g("ptan")
     enrollments = g("enrollments")
-    if enrollments is not None:
-        out = []
-        for e in _items(enrollments, _ITEMS):
-            _record(e, _ENROLLMENT_KEYS)
-            out.append(
-                Enrollment(
-                    payer=_non_blank(e.get("payer")),
-                    status=_non_blank(e.get("status")),
-                    effective=_date(e.get("effective")),
-                    end=_opt_date(e.get("end")),
-                )
-            )
-        enrollments = tuple(out)
     accreditation = g("accreditation")
-    if accreditation is not None:
-        _record(accreditation, frozenset({"status", "expires"}))
-        accreditation = Accreditation(
-            status=_choice(accreditation.get("status"), _ACCREDITATION),
-            expires=_opt_date(accreditation.get("expires")),
-        )
     bond = g("surety_bond")
-    if bond is not None:
-        _record(bond, frozenset({"amount", "expires"}))
-        bond = SuretyBond(amount=_dec(bond.get("amount")), expires=_opt_date(bond.get("expires")))
     license_ = g("pharmacy_license")
+    if accreditation is not None:
+        _record(accreditation, _ACCREDITATION_KEYS)
+        status = accreditation.get("status")
+        expires = accreditation.get("expires")
+        accreditation = Accreditation(
+            status=status if type(status) is str and status in _ACCREDITATION else _refuse(),
+            expires=None
+            if expires is None
+            else (_iso(expires) if type(expires) is str and _DATE(expires) else _date(expires)),
+        )
+    if bond is not None:
+        _record(bond, _BOND_KEYS)
+        amount = bond.get("amount")
+        expires = bond.get("expires")
+        bond = SuretyBond(
+            amount=Decimal(amount) if type(amount) is str and _CANONICAL(amount) else _dec(amount),
+            expires=None
+            if expires is None
+            else (_iso(expires) if type(expires) is str and _DATE(expires) else _date(expires)),
+        )
     if license_ is not None:
-        _record(license_, frozenset({"state", "expires", "status"}))
+        _record(license_, _LICENSE_KEYS)
+        state = license_.get("state")
+        expires = license_.get("expires")
+        status = license_.get("status", "licensed")
         license_ = PharmacyLicense(
-            state=_non_blank(license_.get("state")),
-            expires=_opt_date(license_.get("expires")),
-            status=_choice(license_.get("status", "licensed"), _LICENSE),
+            state=state
+            if type(state) is str and len(state) <= _STRING and state.strip()
+            else _non_blank(state),
+            expires=None
+            if expires is None
+            else (_iso(expires) if type(expires) is str and _DATE(expires) else _date(expires)),
+            status=status if type(status) is str and status in _LICENSE else _refuse(),
         )
     return Supplier(
-        npi=_string(g("npi")),
-        taxonomy=_opt_string(g("taxonomy")),
-        ptan=_opt_string(g("ptan")),
-        enrollments=enrollments,
+        npi=npi if type(npi) is str and len(npi) <= _STRING else _string(npi),
+        taxonomy=taxonomy
+        if taxonomy is None or (type(taxonomy) is str and len(taxonomy) <= _STRING)
+        else _string(taxonomy),
+        ptan=ptan
+        if ptan is None or (type(ptan) is str and len(ptan) <= _STRING)
+        else _string(ptan),
+        enrollments=None if enrollments is None else _enrollments(enrollments),
         accreditation=accreditation,
         surety_bond=bond,
         pharmacy_license=license_,
     )
 
 
+def _dispensed(d: Any) -> Dispensed:
+    _record(d, _DISPENSED_KEYS)
+    quantity = d.get("quantity")
+    unit = d.get("unit")
+    concentration = d.get("concentration_mg_per_ml")
+    if type(unit) is not str or unit not in _UNITS:
+        raise Refused("not a dispensed unit")
+    if concentration is not None:
+        if unit != "mL":
+            raise Refused("a concentration only applies to mL")
+        concentration = (
+            Decimal(concentration)
+            if type(concentration) is str and _POSITIVE(concentration)
+            else _pos_dec(concentration)
+        )
+    return Dispensed(
+        quantity=Decimal(quantity)
+        if type(quantity) is str and _POSITIVE(quantity)
+        else _pos_dec(quantity),
+        unit=unit,
+        concentration_mg_per_ml=concentration,
+    )
+
+
+def _order(d: Any) -> Order:
+    _record(d, _ORDER_KEYS)
+    dose = d.get("dose_mg")
+    times = d.get("times_per_day")
+    return Order(
+        dose_mg=Decimal(dose) if type(dose) is str and _POSITIVE(dose) else _pos_dec(dose),
+        times_per_day=times if type(times) is int and 0 < times <= _COUNT else _refuse(),
+    )
+
+
+def _compound(d: Any) -> Compound:
+    _record(d, _COMPOUND_KEYS)
+    return Compound(
+        bulk_ingredients=_opt_bool(d.get("bulk_ingredients")),
+        replicates_commercial_product=_opt_bool(d.get("replicates_commercial_product")),
+    )
+
+
 def _line(d: Any) -> ClaimLine:
     _record(d, _LINE_KEYS)
     g = d.get
-    dispensed = g("dispensed")
-    if dispensed is not None:
-        _record(dispensed, _DISPENSED_KEYS)
-        unit = _choice(dispensed.get("unit"), _UNITS)
-        concentration = dispensed.get("concentration_mg_per_ml")
-        if concentration is not None:
-            concentration = _pos_dec(concentration)
-            if unit != "mL":
-                raise Refused("a concentration only applies to mL")
-        dispensed = Dispensed(
-            quantity=_pos_dec(dispensed.get("quantity")),
-            unit=unit,
-            concentration_mg_per_ml=concentration,
-        )
-    order = g("order")
-    if order is not None:
-        _record(order, frozenset({"dose_mg", "times_per_day"}))
-        order = Order(
-            dose_mg=_pos_dec(order.get("dose_mg")),
-            times_per_day=_positive_count(order.get("times_per_day")),
-        )
-    compound = g("compound")
-    if compound is not None:
-        _record(compound, frozenset({"bulk_ingredients", "replicates_commercial_product"}))
-        compound = Compound(
-            bulk_ingredients=_opt_bool(compound.get("bulk_ingredients")),
-            replicates_commercial_product=_opt_bool(compound.get("replicates_commercial_product")),
-        )
+    hcpcs = g("hcpcs")
+    units = g("units")
     modifiers = g("modifiers", ())
-    modifiers = tuple([_string(m) for m in _items(modifiers, _ITEMS)])
-    pointers = tuple(_items(g("diagnosis_pointers", ()), _POINTERS))
+    dos = g("date_of_service")
+    pos = g("place_of_service")
+    dispensed = g("dispensed")
+    days = g("days_supply")
+    order = g("order")
+    ndc = g("ndc")
+    quantity = g("ndc_quantity")
+    ndc_unit = g("ndc_unit")
+    pointers = g("diagnosis_pointers", ())
+    charge = g("charge")
+    note = g("note")
+    attachments = g("attachments", ())
+    compound = g("compound")
+    if "extensions" in d:
+        _no_extensions(d)
+    if (type(modifiers) is not list and type(modifiers) is not tuple) or len(modifiers) > _ITEMS:
+        raise Refused("modifiers: not a list, or too long")
+    for m in modifiers:
+        if type(m) is not str or len(m) > _STRING:
+            raise Refused("a modifier is not a string")
+    if (type(pointers) is not list and type(pointers) is not tuple) or len(pointers) > _POINTERS:
+        raise Refused("diagnosis_pointers: not a list, or too long")
     for p in pointers:
         if type(p) is not int or not -_COUNT <= p <= _COUNT:
             raise Refused("not a diagnosis pointer")
-    attachments = tuple([_choice(a, _ATTACHMENTS) for a in _items(g("attachments", ()), _ITEMS)])
-    days = g("days_supply")
-    quantity = g("ndc_quantity")
-    charge = g("charge")
-    _no_extensions(d)
+    if attachments:
+        attachments = tuple([_choice(a, _ATTACHMENTS) for a in _items(attachments, _ITEMS)])
+    elif type(attachments) is not list and type(attachments) is not tuple:
+        raise Refused("attachments: not a list")
     return ClaimLine(
-        hcpcs=_string(g("hcpcs")),
-        units=_dec(g("units")),
-        modifiers=modifiers,
-        date_of_service=_opt_date(g("date_of_service")),
-        place_of_service=_opt_string(g("place_of_service")),
-        dispensed=dispensed,
-        days_supply=None if days is None else _positive_count(days),
-        order=order,
-        ndc=_opt_string(g("ndc")),
-        ndc_quantity=None if quantity is None else _pos_dec(quantity),
-        ndc_unit=_opt_string(g("ndc_unit")),
-        diagnosis_pointers=pointers,
-        charge=None if charge is None else _dec(charge),
-        note=_opt_string(g("note")),
-        attachments=attachments,
-        compound=compound,
+        hcpcs=hcpcs if type(hcpcs) is str and len(hcpcs) <= _STRING else _string(hcpcs),
+        units=Decimal(units) if type(units) is str and _CANONICAL(units) else _dec(units),
+        modifiers=tuple(modifiers),
+        date_of_service=None
+        if dos is None
+        else (_iso(dos) if type(dos) is str and _DATE(dos) else _date(dos)),
+        place_of_service=pos
+        if pos is None or (type(pos) is str and len(pos) <= _STRING)
+        else _string(pos),
+        dispensed=None if dispensed is None else _dispensed(dispensed),
+        days_supply=days
+        if days is None or (type(days) is int and 0 < days <= _COUNT)
+        else _positive_count(days),
+        order=None if order is None else _order(order),
+        ndc=ndc if ndc is None or (type(ndc) is str and len(ndc) <= _STRING) else _string(ndc),
+        ndc_quantity=None
+        if quantity is None
+        else (
+            Decimal(quantity)
+            if type(quantity) is str and _POSITIVE(quantity)
+            else _pos_dec(quantity)
+        ),
+        ndc_unit=ndc_unit
+        if ndc_unit is None or (type(ndc_unit) is str and len(ndc_unit) <= _STRING)
+        else _string(ndc_unit),
+        diagnosis_pointers=tuple(pointers),
+        charge=None
+        if charge is None
+        else (Decimal(charge) if type(charge) is str and _CANONICAL(charge) else _dec(charge)),
+        note=note
+        if note is None or (type(note) is str and len(note) <= _STRING)
+        else _string(note),
+        attachments=tuple(attachments),
+        compound=None if compound is None else _compound(compound),
         date_of_service_end=_opt_date(g("date_of_service_end")),
         unit_basis=_opt_string(g("unit_basis")),
         ordering_provider=_provider(g("ordering_provider")),
@@ -407,34 +503,56 @@ def _line(d: Any) -> ClaimLine:
 def _claim(d: Any) -> Claim:
     _record(d, _CLAIM_KEYS)
     g = d.get
+    claim_id = g("id")
     payer = g("payer")
+    lines = g("lines")
+    business = g("line_of_business", "commercial")
+    dos = g("date_of_service")
+    pos = g("place_of_service")
+    diagnoses = g("diagnoses", ())
+    patient = g("patient")
+    frequency = g("frequency")
+    note = g("note")
+    attachments = g("attachments", ())
     if type(payer) is not str or payer not in PAYERS:  # the known payers are all non-blank
         raise Refused("unknown payer")
-    lines = g("lines")
     if (type(lines) is not list and type(lines) is not tuple) or not 0 < len(lines) <= _LINES:
         raise Refused("lines: 1 to 50 required")
-    patient = g("patient")
+    if (type(diagnoses) is not list and type(diagnoses) is not tuple) or len(
+        diagnoses
+    ) > _DIAGNOSES:
+        raise Refused("diagnoses: not a list, or too long")
+    for x in diagnoses:
+        if type(x) is not str or len(x) > _STRING:
+            raise Refused("a diagnosis is not a string")
     if patient is not None:
-        _record(patient, frozenset({"snf_part_a_stay", "inpatient_stay"}))
+        _record(patient, _PATIENT_KEYS)
         patient = Patient(
             snf_part_a_stay=_opt_bool(patient.get("snf_part_a_stay")),
             inpatient_stay=_opt_bool(patient.get("inpatient_stay")),
         )
-    _no_extensions(d)
+    if "extensions" in d:
+        _no_extensions(d)
     return Claim(
-        id=_non_blank(g("id")),
+        id=claim_id
+        if type(claim_id) is str and len(claim_id) <= _STRING and claim_id.strip()
+        else _non_blank(claim_id),
         payer=payer,
         supplier=_supplier(g("supplier")),
         lines=tuple([_line(line) for line in lines]),
-        line_of_business=_choice(g("line_of_business", "commercial"), _BUSINESS),
-        date_of_service=_opt_date(g("date_of_service")),
-        place_of_service=_opt_string(g("place_of_service")),
-        diagnoses=tuple([_string(x) for x in _items(g("diagnoses", ()), _DIAGNOSES)]),
+        line_of_business=business if type(business) is str and business in _BUSINESS else _refuse(),
+        date_of_service=None
+        if dos is None
+        else (_iso(dos) if type(dos) is str and _DATE(dos) else _date(dos)),
+        place_of_service=pos
+        if pos is None or (type(pos) is str and len(pos) <= _STRING)
+        else _string(pos),
+        diagnoses=tuple(diagnoses),
         patient=patient,
         ordering_provider=_provider(g("ordering_provider")),
-        frequency=_opt_string(g("frequency")),
-        note=_opt_string(g("note")),
-        attachments=tuple([_choice(a, _ATTACHMENTS) for a in _items(g("attachments", ()), _ITEMS)]),
+        frequency=_opt_string(frequency),
+        note=_opt_string(note),
+        attachments=tuple([_choice(a, _ATTACHMENTS) for a in _items(attachments, _ITEMS)]),
     )
 
 
@@ -506,9 +624,14 @@ def structure(data: Any) -> Claim:
     """``data`` (decoded JSON, or any mapping) as a ``Claim``, or :class:`Refused`."""
     try:
         return _claim(data)
+    except ValueError:  # Refused, or an impossible date
+        pass
+    try:
+        return _claim(_plain(data))  # plain data is refused again, the same way
     except Refused:
-        plain = _plain(data)  # the common refusal re-reads plain data: refused again below
-        return _claim(plain)
+        raise
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
 
 
 def check(data: Any) -> Result:

@@ -956,28 +956,37 @@ class _FastBuilder:
         name = self.slows[read] = self.const(slow, "s")
         return name
 
+    def same(self, read: Callable[[Any, Limits], Any], x: str) -> str | None:
+        """The test under which ``read`` returns ``x`` itself (a plain str, int, bool), if any."""
+        most = self.limits.max_string_length
+        count = self.limits.max_count
+        if read is _read_str:
+            return f"type({x}) is str and len({x}) <= {most}"
+        if read is _read_non_blank:
+            return f"type({x}) is str and len({x}) <= {most} and {x}.strip()"
+        if read is _read_payer:
+            others = self.const(_NOT_PAYERS, "p")
+            return (
+                f"type({x}) is str and len({x}) <= {most} and {x}.strip() and {x} not in {others}"
+            )
+        if read is _read_bool:
+            return f"type({x}) is bool"
+        if read is _read_int:
+            return f"type({x}) is int and {-count} <= {x} <= {count}"
+        if read is _read_positive_int:
+            return f"type({x}) is int and 0 < {x} <= {count}"
+        options = getattr(read, "options", None)
+        if isinstance(options, frozenset):  # a Literal
+            return f"type({x}) is str and {x} in {self.const(options, 'o')}"
+        return None
+
     def scalar(self, read: Callable[[Any, Limits], Any], x: str) -> str:
         """An expression reading variable ``x`` as ``read`` would, or raising."""
         limits = self.limits
         slow = f"{self.slow(read)}({x})"
-        most = limits.max_string_length
-        count = limits.max_count
-        if read is _read_str:
-            return f"({x} if type({x}) is str and len({x}) <= {most} else {slow})"
-        if read is _read_non_blank:
-            return f"({x} if type({x}) is str and len({x}) <= {most} and {x}.strip() else {slow})"
-        if read is _read_payer:
-            others = self.const(_NOT_PAYERS, "p")
-            return (
-                f"({x} if type({x}) is str and len({x}) <= {most} and {x}.strip() "
-                f"and {x} not in {others} else {slow})"
-            )
-        if read is _read_bool:
-            return f"({x} if type({x}) is bool else {slow})"
-        if read is _read_int:
-            return f"({x} if type({x}) is int and {-count} <= {x} <= {count} else {slow})"
-        if read is _read_positive_int:
-            return f"({x} if type({x}) is int and 0 < {x} <= {count} else {slow})"
+        same = self.same(read, x)
+        if same is not None:
+            return f"({x} if {same} else {slow})"
         if read is _read_decimal or read is _read_positive_decimal:
             positive = read is _read_positive_decimal
             match = self.const(_canonical_decimal(limits, positive).match, "m")
@@ -996,9 +1005,6 @@ class _FastBuilder:
         if read is _read_date:
             # fromisoformat raises ValueError on "2026-02-30": a doubt like any other.
             return f"(_date_from({x}) if type({x}) is str and _iso({x}) else {slow})"
-        options = getattr(read, "options", None)
-        if isinstance(options, frozenset):  # a Literal
-            return f"({x} if type({x}) is str and {x} in {self.const(options, 'o')} else {slow})"
         return slow
 
     def item(self, field: _Field, x: str) -> str:
@@ -1018,6 +1024,14 @@ class _FastBuilder:
         name = self.fresh("_l")
         most = getattr(self.limits, field.limit.attribute)
         least = field.limit.minimum
+        same = None if field.item.read is None else self.same(field.item.read, "x")
+        # Items that are their own value (strings, counts) are tested, and the list copied whole.
+        check = (
+            ""
+            if same is None
+            else f"    for x in v:\n        if not ({same}):\n            break\n"
+            f"    else:\n        return tuple(v)\n"
+        )
         self.sources.append(
             f"def {name}(v):\n"
             f"    if type(v) is not list and type(v) is not tuple:\n"
@@ -1025,6 +1039,7 @@ class _FastBuilder:
             f"    n = len(v)\n"
             f"    if n > {most} or n < {least}:\n"
             f"        raise _Doubt\n"
+            f"{check}"
             f"    return tuple([{self.item(field.item, 'x')} for x in v])\n"
         )
         return name
@@ -1191,20 +1206,33 @@ def _read_detailed(data: Any, limits: Limits, schema: ClaimSchema) -> Claim:
 # anything a caller put there), with the limits and schema they were read under, and forgotten when
 # they die, so nothing here grows with the number of claims.
 
-_trusted: dict[int, tuple[weakref.ref[Claim], Limits, ClaimSchema]] = {}
+
+class _Trust(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a claim this module built, with what it was read under."""
+
+    __slots__ = ("key", "limits", "schema")
+    key: int
+    limits: Limits
+    schema: ClaimSchema
+
+
+_trusted: dict[int, _Trust] = {}
+
+
+def _forget(ref: _Trust) -> None:
+    # No lock: each dict operation is atomic, and an id cannot be reused before this callback has
+    # run (it runs while the claim is being freed), so the entry it finds is its own or newer.
+    if _trusted.get(ref.key) is ref:
+        _trusted.pop(ref.key, None)
 
 
 def _trust(claim: Claim, limits: Limits, schema: ClaimSchema) -> None:
-    key = id(claim)
-
-    # No lock: each dict operation is atomic, and an id cannot be reused before this callback has
-    # run (it runs while the claim is being freed), so the entry it finds is its own or newer.
-    def forget(ref: weakref.ref[Claim]) -> None:
-        entry = _trusted.get(key)
-        if entry is not None and entry[0] is ref:
-            _trusted.pop(key, None)
-
-    _trusted[key] = (weakref.ref(claim, forget), limits, schema)
+    # One object per claim, and no closure: trusting is on the path of every claim read.
+    ref = _Trust(claim, _forget)
+    ref.key = key = id(claim)
+    ref.limits = limits
+    ref.schema = schema
+    _trusted[key] = ref
 
 
 def _trusted_under(value: Any, limits: Limits) -> ClaimSchema | None:
@@ -1212,9 +1240,13 @@ def _trusted_under(value: Any, limits: Limits) -> ClaimSchema | None:
     if type(value) is not Claim:
         return None
     entry = _trusted.get(id(value))
-    if entry is None or entry[0]() is not value or not (entry[1] is limits or entry[1] == limits):
+    if (
+        entry is None
+        or entry() is not value
+        or not (entry.limits is limits or entry.limits == limits)
+    ):
         return None
-    return entry[2]
+    return entry.schema
 
 
 def parse_claim(data: Any, *, limits: Limits | None = None) -> Claim:
@@ -1237,6 +1269,12 @@ def parse_claim_with(data: Any, limits: Limits | None, schema: ClaimSchema) -> C
         limits = DEFAULT_LIMITS
     elif type(limits) is not Limits:
         raise TypeError(f"limits must be a hcpcs_rules.Limits, not {_type_name(limits)}")
+    if type(data) is dict:  # decoded JSON, the common case: never a trusted Claim
+        claim = _read_fast(data, limits, schema) if FAST_PATH else None
+        if claim is None:
+            claim = _read_detailed(data, limits, schema)
+        _trust(claim, limits, schema)
+        return claim
     read_under = _trusted_under(data, limits)
     if read_under is not None:
         if read_under is schema or read_under == schema:
@@ -1248,11 +1286,7 @@ def parse_claim_with(data: Any, limits: Limits | None, schema: ClaimSchema) -> C
         ):
             # Read under the same extension fields: only the payer may differ, and it is known.
             return data
-    claim = None
-    if FAST_PATH and type(data) is dict:
-        claim = _read_fast(data, limits, schema)
-    if claim is None:
-        claim = _read_detailed(data, limits, schema)
+    claim = _read_detailed(data, limits, schema)
     _trust(claim, limits, schema)
     return claim
 
