@@ -9,8 +9,9 @@ Where ``run.py`` times evaluation of already typed claims, this times what a use
    end-to-end floor's hand-written structurer (``floor_e2e.structure``).
 2. **Evaluation alone** (typed ``Claim`` -> ``Result``): ``Engine.evaluate`` vs ``floor.check``.
 3. **End to end** (dict -> ``Result``): ``Engine.evaluate(dict)`` vs ``floor_e2e.check(dict)``.
-4. **JSON text -> Result**: ``json.loads`` then ``Engine.evaluate``, vs ``floor_e2e.check_json``
-   (its decoder refuses duplicate keys, as the project's reader does).
+4. **JSON text -> Result**: ``floor_e2e.check_json`` (its decoder refuses duplicate keys, as the
+   project's reader does) vs ``json.loads`` then ``Engine.evaluate``, and vs the project's own
+   record decoder (``reader``, what the CLI runs per document) then ``Engine.evaluate``.
 
 Each on claims of 1 line, of 2-3 lines (claimgen's own), of 10 and of 50 lines (a claim's lines
 repeated). The claims are claimgen's valid ones (seed 7). Before any timing, the engine and the
@@ -38,7 +39,7 @@ import check_floor
 import check_floor_e2e
 import floor
 import floor_e2e
-from hcpcs_rules import Engine, claims, model
+from hcpcs_rules import Engine, claims, model, reader
 from run import heading, interleaved, machine, median, table
 
 LIMITS = claims.DEFAULT_LIMITS
@@ -225,6 +226,14 @@ def loop(function: Callable[[Any], Any], items: Sequence[Any]) -> Callable[[], N
     return run
 
 
+def decode(text: str) -> Any:
+    """One JSON document as the project's reader decodes it (duplicate keys refused...)."""
+    record = reader._record("<text>", text)
+    if record.problem is not None:
+        raise record.problem
+    return record.claim
+
+
 def without_fast_path(engine: Engine) -> Callable[[Any], Any]:
     schema, limits = engine.claim_schema, engine.limits
 
@@ -238,6 +247,77 @@ def timed(passes: dict[str, Callable[[], None]], count: int, rounds: int) -> dic
     """Median seconds per item of each pass."""
     times = interleaved(passes, rounds)
     return {name: median(values) / count for name, values in times.items()}
+
+
+def breakdown(engine: Engine, data: Sequence[dict[str, Any]], rounds: int) -> None:
+    """Where the fast path's time goes: the same claims' objects, decimals and dates alone."""
+    typed = [engine.parse_claim(d) for d in data]
+    objects: list[tuple[type, dict[str, Any]]] = []
+    decimals: list[str] = []
+    dates: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, tuple):
+            for item in value:
+                walk(item)
+        elif type(value).__module__ == model.__name__ and hasattr(type(value), "__attrs_attrs__"):
+            fields = {a.name: getattr(value, a.name) for a in type(value).__attrs_attrs__}
+            objects.append((type(value), fields))
+            for item in fields.values():
+                walk(item)
+        elif type(value) is Decimal:
+            decimals.append(str(value))
+        elif type(value) is dt.date:
+            dates.append(value.isoformat())
+
+    for claim in typed:
+        walk(claim)
+    canonical = claims._canonical_decimal(LIMITS, False).match
+    iso = claims._ISO_DATE_MATCH
+    from_iso = dt.date.fromisoformat
+
+    def build() -> None:
+        for cls, fields in objects:
+            cls(**fields)
+
+    def numbers() -> None:
+        for text in decimals:
+            if canonical(text):
+                Decimal(text)
+
+    def days() -> None:
+        for text in dates:
+            if iso(text):
+                from_iso(text)
+
+    t = timed(
+        {
+            "whole": loop(engine.parse_claim, data),
+            "objects": build,
+            "decimals": numbers,
+            "dates": days,
+        },
+        len(data),
+        rounds,
+    )
+    rest = t["whole"] - t["objects"] - t["decimals"] - t["dates"]
+    rows = [
+        [
+            f"building the {len(objects) / len(data):.1f} model objects (attrs __init__)",
+            f"{t['objects'] * 1e6:,.1f}",
+        ],
+        [
+            f"{len(decimals) / len(data):.1f} decimals: canonical test + Decimal(text)",
+            f"{t['decimals'] * 1e6:,.1f}",
+        ],
+        [
+            f"{len(dates) / len(data):.1f} dates: ISO test + date.fromisoformat",
+            f"{t['dates'] * 1e6:,.1f}",
+        ],
+        ["the rest: type and size tests, key checks, dict lookups, calls", f"{rest * 1e6:,.1f}"],
+        ["Engine.parse_claim (fast path), whole", f"{t['whole'] * 1e6:,.1f}"],
+    ]
+    table(["part", "µs per claim"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         rows,
     )
 
+    heading("Where the fast path's time goes (2-3 line claims)")
+    breakdown(engine, sets["2-3 lines"], rounds)
+
     heading("Evaluation alone, end to end, and JSON text in: µs per claim")
     rows = []
     for name, data in sets.items():
@@ -306,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                 "engine e2e": loop(engine.evaluate, data),
                 "floor json": loop(floor_e2e.check_json, texts[name]),
                 "engine json": loop(lambda text: engine.evaluate(json.loads(text)), texts[name]),
+                "engine reader": loop(lambda text: engine.evaluate(decode(text)), texts[name]),
             },
             len(data),
             rounds,
@@ -322,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{t['floor json'] * 1e6:,.1f}",
                 f"{t['engine json'] * 1e6:,.1f}",
                 f"{t['engine json'] / t['floor json']:.2f}x",
+                f"{t['engine reader'] * 1e6:,.1f}",
+                f"{t['engine reader'] / t['floor json']:.2f}x",
             ]
         )
     table(
@@ -336,13 +422,17 @@ def main(argv: list[str] | None = None) -> int:
             "floor JSON",
             "engine JSON",
             "JSON x floor",
+            "engine reader JSON",
+            "reader x floor",
         ],
         rows,
     )
     print(
         "eval: typed Claim in (floor.check vs Engine.evaluate); e2e: dict in "
         "(floor_e2e.check vs Engine.evaluate(dict)); JSON: text in (floor_e2e.check_json, whose "
-        "decoder refuses duplicate keys, vs json.loads + Engine.evaluate)."
+        "decoder refuses duplicate keys, vs json.loads + Engine.evaluate, which does not; "
+        "engine reader: the project's own record decoder, which does, as the CLI reads a "
+        "document, + Engine.evaluate)."
     )
     return 0
 
