@@ -67,33 +67,54 @@ def parse_all(data: Iterable[Any]) -> list[Claim]:
 
 
 def example_claims(engine: Engine) -> list[Claim]:
-    return parse_all(e.claim for r in engine.program.rules for e in r.examples)
+    return parse_all(example_data(engine))
+
+
+def example_data(engine: Engine) -> list[Any]:
+    """Every rule's example claims as written (TOML dates as ``date`` objects)."""
+    return [e.claim for r in engine.program.rules for e in r.examples]
 
 
 def bundled_claims() -> list[Claim]:
+    return parse_all(bundled_data())
+
+
+def bundled_data() -> list[Any]:
     data: list[Any] = []
     for path in sorted((ROOT / "examples").glob("*.json")):
         data.append(json.loads(path.read_text()))
     for text in (ROOT / "examples" / "batch.jsonl").read_text().splitlines():
         if text.strip():
             data.append(json.loads(text))
-    return parse_all(data)
+    return data
 
 
 def generated_claims(count: int, seeds: Iterable[int] = (7, 8, 9)) -> list[Claim]:
+    return parse_all(generated_data(count, seeds))
+
+
+def generated_data(count: int, seeds: Iterable[int] = (7, 8, 9)) -> list[Any]:
+    """claimgen's claims as data (a few percent of them are invalid on purpose)."""
     seeds = list(seeds)
     per_seed = -(-count // len(seeds))
-    return parse_all(c for seed in seeds for c in claimgen.claims(per_seed, seed))
+    return [c for seed in seeds for c in claimgen.claims(per_seed, seed)]
 
 
 def hypothesis_claims(count: int) -> list[Claim]:
     """``count`` draws of the test suite's claim strategy (derandomized: the same every run)."""
+    return parse_all(hypothesis_data(count))
+
+
+def hypothesis_data(count: int, strategy: Any = None) -> list[Any]:
+    """``count`` draws of ``strategy`` (default: ``claim_json()``), derandomized."""
     if count <= 0:
         return []
     from hypothesis import HealthCheck, given, settings
 
     from hcpcs_rules.testing.strategies import claim_json
 
+    if strategy is None:
+        strategy = claim_json()
     drawn: list[Any] = []
 
     @settings(
@@ -103,12 +124,16 @@ def hypothesis_claims(count: int) -> list[Claim]:
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(claim_json())
+    @given(strategy)
     def collect(data: Any) -> None:
-        drawn.append(copy.deepcopy(data))
+        # Hostile values (iterators, subclasses whose methods raise) are kept as drawn.
+        try:
+            drawn.append(copy.deepcopy(data))
+        except Exception:
+            drawn.append(data)
 
     collect()
-    return parse_all(drawn)
+    return drawn
 
 
 # Edge values per field path; a mutation sets one of them (None removes the key).
@@ -205,6 +230,11 @@ def _plain(value: Any) -> Any:
 
 
 def mutated_claims(engine: Engine, count: int, seed: int = 11) -> list[Claim]:
+    return parse_all(mutated_data(engine, count, seed))
+
+
+def mutated_data(engine: Engine, count: int, seed: int = 11) -> list[Any]:
+    """The example claims with 1 to 5 edge values set (see ``_EDGES``); some are invalid."""
     rng = random.Random(seed)
     bases = [_plain(e.claim) for r in engine.program.rules for e in r.examples]
     out: list[Any] = []
@@ -215,7 +245,7 @@ def mutated_claims(engine: Engine, count: int, seed: int = 11) -> list[Claim]:
             path, values = rng.choice(_EDGES)
             _set(data, path, rng.choice(values))
         out.append(data)
-    return parse_all(out)
+    return out
 
 
 def _outcome(function: Callable[[Claim], Result], claim: Claim) -> Result | str:

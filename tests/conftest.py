@@ -62,3 +62,31 @@ def engines():
         return cache[key]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def fast_path_agrees(monkeypatch):
+    """Every claim any test reads through the claim reader's fast path is read again by the
+    detailed reader, which must build the same claim (digit for digit: compared by repr).
+
+    So the whole suite's claims, regression cases included, are a differential test of the fast
+    path (tests/test_claims_fastpath.py has its own properties). A claim the fast path is unsure
+    of is read by the detailed reader only, as in production: its ClaimError is that reader's.
+    """
+    from hcpcs_rules import ClaimError, claims
+
+    fast = claims._read_fast
+
+    def checked(data, limits, schema):
+        claim = fast(data, limits, schema)
+        if claim is not None:
+            try:
+                detailed = claims._read_detailed(data, limits, schema)
+            except ClaimError as exc:  # pragma: no cover - the failure this fixture exists for
+                raise AssertionError(
+                    f"the fast path accepted a claim the detailed reader refuses: {exc}"
+                ) from None
+            assert repr(claim) == repr(detailed), "the fast path built another claim"
+        return claim
+
+    monkeypatch.setattr(claims, "_read_fast", checked)

@@ -15,6 +15,7 @@ import pytest
 
 import check_floor
 import floor
+import floor_e2e
 from hcpcs_rules import Engine
 from hcpcs_rules.builtin import rulesets_dir
 
@@ -180,3 +181,55 @@ def test_a_missing_finding_fails(mismatch):
     problems = check_floor.FloorCheck(engine.program).problems(claim, mine, fewer)
 
     assert any(p.startswith("engine only: J7632-UNITS-EXCEED-ORDER") for p in problems), problems
+
+
+# ------------------------------------------------------------------ the end-to-end floor
+# benchmarks/floor_e2e.py structures claims by hand; check_floor_e2e.py proves it accepts and
+# refuses exactly what the engine does and builds the same claims. CI runs the script on many
+# more inputs; these run it on a sample, and show it fails when the floor drifts.
+
+
+@pytest.fixture(scope="module")
+def e2e_engine():
+    import check_floor_e2e
+
+    return check_floor_e2e.engine_for_floor()
+
+
+def test_the_end_to_end_floor_agrees_with_the_engine_on_every_input_set(e2e_engine):
+    import check_floor_e2e
+
+    sets = check_floor_e2e.input_sets(e2e_engine, claims=300, draws=60)
+    for name, data in sets.items():
+        result = check_floor_e2e.compare(e2e_engine, data)
+        assert not result.diffs, (name, result.diffs[:3])
+        assert result.inputs == len(data) > 0
+    # Not vacuous: valid and invalid inputs, hostile ones included, were both seen.
+    hostile = check_floor_e2e.compare(e2e_engine, sets["g. hypothesis hostile_claims"])
+    assert hostile.accepted and hostile.refused
+    texts = check_floor_e2e.json_texts(sets["k. examples with boundary values"][:200])
+    as_json = check_floor_e2e.compare(e2e_engine, texts, as_json=True)
+    assert not as_json.diffs, as_json.diffs[:3]
+    assert as_json.accepted and as_json.refused
+
+
+@pytest.mark.parametrize(
+    ("name", "replacement"),
+    [
+        # Accepts a blank id, status or state.
+        ("_non_blank", lambda v: v if type(v) is str else floor_e2e._string(None)),
+        # Refuses a line count the engine accepts.
+        ("_LINES", 49),
+        # Keeps trailing fractional zeros ("240.0" stays 240.0): another claim, another message.
+        ("_decimal_text", lambda v: floor_e2e.Decimal(v.strip())),
+    ],
+)
+def test_a_floor_that_drifts_from_the_engine_fails_the_check(
+    e2e_engine, monkeypatch, name, replacement
+):
+    import check_floor_e2e
+
+    monkeypatch.setattr(floor_e2e, name, replacement)
+    data = check_floor_e2e.boundary_data(e2e_engine, 600)
+
+    assert check_floor_e2e.compare(e2e_engine, data).diffs

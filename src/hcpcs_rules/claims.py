@@ -24,6 +24,11 @@ read once, and any exception they raise is a problem at their path. Every proble
 raised once as :class:`~hcpcs_rules.errors.ClaimError` with a JSON path per problem. Whether the
 claim is *right* (valid NPI, whole units...) is not checked here: that is what rules are for, and
 they answer with findings, not exceptions.
+
+A plain ``dict`` is read first by a *fast path*: the same reading, generated as straight-line
+Python per (``Limits``, ``ClaimSchema``), that accepts only what it is sure of and gives up on
+anything else; the detailed reader then reads the claim from the start, so what is accepted, the
+claim built and every ClaimError are exactly the detailed reader's (see "the fast path" below).
 """
 
 from __future__ import annotations
@@ -202,6 +207,7 @@ def _literal_reader(allowed: tuple[str, ...]) -> Callable[[Any, Limits], str]:
             raise _InputProblem(f"not one of {listed}: {_describe(value)}")
         return text
 
+    read.options = options  # type: ignore[attr-defined]  # what the fast path tests inline
     return read
 
 
@@ -852,26 +858,415 @@ class _Reader:
 # ``pairs`` reads an extensions object like any object; this shape only names it in messages.
 _EXTENSIONS_SHAPE = _Shape(model.Extensions, (), frozenset(), ())
 
+# ------------------------------------------------------------------------------ the fast path
+# Most claims are plain decoded JSON with nothing wrong in them. For those, the reader above does
+# more than it needs to: it walks every field of the shape through generic code, building a
+# problem list nobody reads. The fast path is that same reading specialised, once per
+# (Limits, ClaimSchema), into straight-line Python compiled with compile(): one function per
+# model class, each field's test written inline for the exact built-in types JSON gives (an exact
+# ``str`` within its length, an ``int`` in range, a decimal string already in its canonical form,
+# an ISO date string). It proves nothing wrong and reports nothing: at the first value it is not
+# sure of, it gives up (``_Doubt``) and the detailed reader above reads the claim from the start,
+# so a refused claim gets exactly the ClaimError it always got. Values of a type the inline test
+# does not cover (a str subclass, a Decimal, a date object) go through the detailed reader's own
+# scalar function, so they become exactly what that reader makes of them; containers that are not
+# exact dicts, lists or tuples, and keys that are not exact strings, are always left to it (a
+# dict lookup could run a key's own __eq__). Generated source never contains input: only the
+# model's field names, numbers from Limits and names of constants bound in its namespace.
+#
+# Why generated code rather than cattrs' generated structuring functions (what model.py uses to
+# write results): cattrs generates the per-class function but calls one Python hook per field,
+# and every field here needs a hook (exact types, lengths, digits); benchmarks/e2e.py measures
+# both (docs/performance.md). cattrs is still what unstructures results.
+
+
+class _Doubt(Exception):
+    """The fast path is not sure of a value; the detailed reader decides."""
+
+
+class _Unsupported(Exception):
+    """A shape the fast path's generator does not know: that schema has no fast path."""
+
+
+_ABSENT = object()  # a key the input does not have (None is a value)
+_ISO_DATE_MATCH = _ISO_DATE.match
+
+
+def _canonical_decimal(limits: Limits, positive: bool) -> re.Pattern[str]:
+    """Decimal text that the detailed reader turns into ``Decimal(text)`` unchanged.
+
+    No sign but ``-``, no leading zero, no trailing fractional zero, no space, no ``-0``, and
+    within the digit limits: ``Decimal`` of such a text is the reader's value, digit for digit.
+    """
+    whole = f"[1-9][0-9]{{0,{limits.max_integer_digits - 1}}}"
+    places = limits.max_decimal_places
+    fraction = f"\\.[0-9]{{0,{places - 1}}}[1-9]" if places else None
+    number = whole if fraction is None else f"(?:{whole}(?:{fraction})?|0{fraction})"
+    zero = "" if positive else "|0"
+    sign = "" if positive else "-?"
+    return re.compile(f"(?:{sign}{number}{zero})\\Z")
+
+
+def _slot_setters(cls: type) -> dict[str, Any] | None:
+    """Each field's slot setter, when setting every slot is all ``cls.__init__`` does.
+
+    Building a claim's dozen objects through their attrs ``__init__`` (keyword parsing, one
+    ``object.__setattr__`` per field) is a third of the fast path's time; setting the slots
+    directly is what that ``__init__`` does for a frozen, slotted class with no validators,
+    converters, ``on_setattr`` or ``__attrs_post_init__``: anything else keeps ``__init__``.
+    """
+    if not attrs.has(cls) or "__attrs_post_init__" in dir(cls) or "__attrs_pre_init__" in dir(cls):
+        return None
+    setters = {}
+    for field in attrs.fields(cls):
+        if field.validator is not None or field.converter is not None:
+            return None
+        if field.on_setattr not in (None, attrs.setters.NO_OP):
+            return None
+        slot = cls.__dict__.get(field.name)
+        if type(slot).__name__ != "member_descriptor":
+            return None
+        setters[field.name] = slot.__set__
+    return setters
+
+
+class _FastBuilder:
+    """Writes and compiles the fast path's functions for one (Limits, ClaimSchema)."""
+
+    def __init__(self, limits: Limits, schema: ClaimSchema) -> None:
+        self.limits = limits
+        self.schema = schema
+        self.namespace: dict[str, Any] = {
+            "__builtins__": {"type": type, "len": len, "str": str, "int": int, "bool": bool},
+            "_Doubt": _Doubt,
+            "_A": _ABSENT,
+            "_D": Decimal,
+            "_new": object.__new__,
+            "_date_from": dt.date.fromisoformat,
+            "_iso": _ISO_DATE_MATCH,
+            "dict": dict,
+            "list": list,
+            "tuple": tuple,
+        }
+        self.constants: dict[int, str] = {}
+        self.kept: list[Any] = []  # referenced constants stay alive, so their ids stay unique
+        self.sources: list[str] = []
+        self.functions: dict[Any, str] = {}
+        self.tables: list[str] = []  # the extension readers' tables, after every function
+        self.slows: dict[Any, str] = {}
+        self.count = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def const(self, value: Any, hint: str = "c") -> str:
+        name = self.constants.get(id(value))
+        if name is None:
+            name = f"_{hint}{len(self.constants)}"
+            self.constants[id(value)] = name
+            self.namespace[name] = value
+            self.kept.append(value)
+        return name
+
+    def slow(self, read: Callable[[Any, Limits], Any]) -> str:
+        """A call of the detailed reader's own scalar function; a problem is a doubt."""
+        name = self.slows.get(read)
+        if name is not None:
+            return name
+        limits = self.limits
+
+        def slow(value: Any) -> Any:
+            try:
+                return read(value, limits)
+            except _InputProblem:
+                raise _Doubt from None
+
+        name = self.slows[read] = self.const(slow, "s")
+        return name
+
+    def same(self, read: Callable[[Any, Limits], Any], x: str) -> str | None:
+        """The test under which ``read`` returns ``x`` itself (a plain str, int, bool), if any."""
+        most = self.limits.max_string_length
+        count = self.limits.max_count
+        if read is _read_str:
+            return f"type({x}) is str and len({x}) <= {most}"
+        if read is _read_non_blank:
+            return f"type({x}) is str and len({x}) <= {most} and {x}.strip()"
+        if read is _read_payer:
+            others = self.const(_NOT_PAYERS, "p")
+            return (
+                f"type({x}) is str and len({x}) <= {most} and {x}.strip() and {x} not in {others}"
+            )
+        if read is _read_bool:
+            return f"type({x}) is bool"
+        if read is _read_int:
+            return f"type({x}) is int and {-count} <= {x} <= {count}"
+        if read is _read_positive_int:
+            return f"type({x}) is int and 0 < {x} <= {count}"
+        options = getattr(read, "options", None)
+        if isinstance(options, frozenset):  # a Literal
+            return f"type({x}) is str and {x} in {self.const(options, 'o')}"
+        return None
+
+    def scalar(self, read: Callable[[Any, Limits], Any], x: str) -> str:
+        """An expression reading variable ``x`` as ``read`` would, or raising."""
+        limits = self.limits
+        slow = f"{self.slow(read)}({x})"
+        same = self.same(read, x)
+        if same is not None:
+            return f"({x} if {same} else {slow})"
+        if read is _read_decimal or read is _read_positive_decimal:
+            positive = read is _read_positive_decimal
+            match = self.const(_canonical_decimal(limits, positive).match, "m")
+            longest = 2 + limits.max_integer_digits + limits.max_decimal_places
+            length = (
+                ""
+                if longest <= limits.max_number_length
+                else (f" and len({x}) <= {limits.max_number_length}")
+            )
+            top = 10**limits.max_integer_digits
+            low = 0 if positive else -top
+            return (
+                f"(_D({x}) if (type({x}) is str{length} and {match}({x})) "
+                f"or (type({x}) is int and {low} < {x} < {top}) else {slow})"
+            )
+        if read is _read_date:
+            # fromisoformat raises ValueError on "2026-02-30": a doubt like any other.
+            return f"(_date_from({x}) if type({x}) is str and _iso({x}) else {slow})"
+        return slow
+
+    def item(self, field: _Field, x: str) -> str:
+        """An expression reading ``x`` as ``field`` (no None handling)."""
+        if field.read is not None:
+            return self.scalar(field.read, x)
+        if field.shape is not None:
+            return f"{self.shape(field.shape)}({x})"
+        if field.item is not None:
+            return f"{self.list(field)}({x})"
+        raise _Unsupported(field.name)
+
+    def list(self, field: _Field) -> str:
+        assert field.item is not None and field.limit is not None
+        if field.item.read is None and field.item.shape is None:
+            raise _Unsupported(field.name)  # lists of lists: the model has none
+        name = self.fresh("_l")
+        most = getattr(self.limits, field.limit.attribute)
+        least = field.limit.minimum
+        same = None if field.item.read is None else self.same(field.item.read, "x")
+        # Items that are their own value (strings, counts) are tested, and the list copied whole.
+        check = (
+            ""
+            if same is None
+            else f"    for x in v:\n        if not ({same}):\n            break\n"
+            f"    else:\n        return tuple(v)\n"
+        )
+        self.sources.append(
+            f"def {name}(v):\n"
+            f"    if type(v) is not list and type(v) is not tuple:\n"
+            f"        raise _Doubt\n"
+            f"    n = len(v)\n"
+            f"    if n > {most} or n < {least}:\n"
+            f"        raise _Doubt\n"
+            f"{check}"
+            f"    return tuple([{self.item(field.item, 'x')} for x in v])\n"
+        )
+        return name
+
+    def shape(self, shape: _Shape) -> str:
+        name = self.functions.get(shape.cls)
+        if name is not None:
+            return name
+        name = f"_r_{_type_name_of(shape.cls)}"
+        self.functions[shape.cls] = name
+        defaults = {a.name: a.default for a in attrs.fields(shape.cls)}
+        longest = max((len(f.name) for f in shape.fields), default=0)
+        if longest > _LONGEST_KEY:
+            raise _Unsupported(shape.cls)
+        body = [
+            f"def {name}(d):",
+            f"    if type(d) is not dict or len(d) > {self.limits.max_list_items}:",
+            "        raise _Doubt",
+            "    for k in d:",  # before any lookup: a key's own __eq__ must never run
+            "        if type(k) is not str:",
+            "            raise _Doubt",
+            f"    if not d.keys() <= {self.const(shape.names, 'n')}:",
+            "        raise _Doubt",
+            "    g = d.get",
+        ]
+        arguments = []
+        for index, field in enumerate(shape.fields):
+            value = f"f{index}"
+            arguments.append(f"{field.name}={value}")
+            key = repr(field.name)
+            if field.extensions is not None:
+                absent = self.const(_no_extensions(self.schema.extensions(field.extensions)), "e")
+                reader = self.extensions(field.extensions)
+                body.append(f"    v = g({key}, _A)")
+                body.append(f"    {value} = {absent} if v is _A else {reader}(v)")
+                continue
+            read = self.item(field, "v")
+            default = defaults[field.name]
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                raise _Unsupported(field.name)
+            if field.optional and (field.required or default is None):
+                # Absent or null: None either way (a required one must be present).
+                body.append(f"    v = g({key}, _A)" if field.required else f"    v = g({key})")
+                if field.required:
+                    body.append("    if v is _A:\n        raise _Doubt")
+                body.append(f"    {value} = None if v is None else {read}")
+            elif field.required:
+                body.append(f"    v = g({key}, _A)")
+                body.append(f"    {value} = {read}")
+            else:
+                absent = self.const(default, "d")
+                body.append(f"    v = g({key}, _A)")
+                if field.optional:
+                    read = f"(None if v is None else {read})"
+                body.append(f"    {value} = {absent} if v is _A else {read}")
+        if shape.cls is Claim and self.schema.payers is not None:
+            payer = next(i for i, f in enumerate(shape.fields) if f.name == "payer")
+            body.append(f"    if f{payer} not in {self.const(self.schema.payers, 'k')}:")
+            body.append("        raise _Doubt")
+        cls = self.const(shape.cls, "C")
+        if shape.check is not None:
+            body.append(f"    if {self.const(shape.check, 'x')}(dict({', '.join(arguments)})):")
+            body.append("        raise _Doubt")
+        setters = _slot_setters(shape.cls)
+        if setters is None:
+            body.append(f"    return {cls}({', '.join(arguments)})")
+        else:
+            # What the class's __init__ would do, without parsing keywords (see _slot_setters).
+            body.append(f"    o = _new({cls})")
+            for index, field in enumerate(shape.fields):
+                body.append(f"    {self.const(setters[field.name], 'w')}(o, f{index})")
+            body.append("    return o")
+        self.sources.append("\n".join(body) + "\n")
+        return name
+
+    def extensions(self, on: str) -> str:
+        name = f"_x_{on}"
+        if name in self.namespace:
+            return name
+        declared = self.schema.extensions(on)
+        readers = {}
+        for field_name, field in _extension_fields(declared).items():
+            if len(field_name) > _LONGEST_KEY:
+                continue  # the detailed reader calls it undeclared: leave it to it
+            reader = self.fresh("_xf")
+            self.sources.append(f"def {reader}(v):\n    return {self.item(field, 'v')}\n")
+            readers[field_name] = reader
+        table = "{" + ", ".join(f"{k!r}: {v}" for k, v in readers.items()) + "}"
+        absent = self.const(_no_extensions(declared), "e")
+        names = self.const(frozenset(n for n, _ in declared), "n")
+        self.sources.append(
+            f"def {name}(v):\n"
+            f"    if type(v) is not dict or len(v) > {self.limits.max_list_items}:\n"
+            f"        raise _Doubt\n"
+            f"    out = {{}}\n"
+            f"    for k, x in v.items():\n"
+            f"        if type(k) is not str:\n"
+            f"            raise _Doubt\n"
+            f"        read = {name}_readers.get(k)\n"
+            f"        if read is None:\n"
+            f"            raise _Doubt\n"
+            f"        if x is not None:\n"
+            f"            out[k] = read(x)\n"
+            f"    return {self.const(model.Extensions, 'X')}(out, declared={names}) if out "
+            f"else {absent}\n"
+        )
+        self.namespace[name] = None  # reserved; exec below defines the function
+        self.tables.append(f"{name}_readers = {table}\n")
+        return name
+
+    def build(self) -> Callable[[Any], Claim]:
+        entry = self.shape(_shape_of(Claim))
+        source = "\n".join(self.sources) + "".join(self.tables)
+        code = compile(source, f"<hcpcs_rules fast claim reader {id(self):x}>", "exec")
+        exec(code, self.namespace)
+        function: Callable[[Any], Claim] = self.namespace[entry]
+        function.source = source  # type: ignore[attr-defined]  # for a reader of tracebacks
+        return function
+
+
+@functools.lru_cache(maxsize=32)
+def _fast_reader(limits: Limits, schema: ClaimSchema) -> Callable[[Any], Claim] | None:
+    """The fast path for ``limits`` and ``schema``, or None if the generator cannot write one."""
+    try:
+        return _FastBuilder(limits, schema).build()
+    except _Unsupported:
+        return None
+
+
+# Engines hand the same Limits and ClaimSchema objects every time: found by identity, they cost
+# no hashing. The entries hold both objects, so an id cannot be reused while its entry lives.
+_readers_by_id: dict[tuple[int, int], tuple[Limits, ClaimSchema, Any]] = {}
+_MOST_READERS_BY_ID = 64
+
+#: Whether parse_claim tries the fast path first (tests switch it off to compare the two paths).
+FAST_PATH = True
+
+
+def _read_fast(data: Any, limits: Limits, schema: ClaimSchema) -> Claim | None:
+    """The claim the fast path reads from ``data``, or None when it is not sure."""
+    key = (id(limits), id(schema))
+    entry = _readers_by_id.get(key)
+    if entry is None or entry[0] is not limits or entry[1] is not schema:
+        if len(_readers_by_id) >= _MOST_READERS_BY_ID:
+            _readers_by_id.clear()
+        entry = (limits, schema, _fast_reader(limits, schema))
+        _readers_by_id[key] = entry
+    reader = entry[2]
+    if reader is None:
+        return None
+    try:
+        return reader(data)
+    except Exception:  # a doubt, or anything else: the detailed reader is the authority
+        return None
+
+
+def _read_detailed(data: Any, limits: Limits, schema: ClaimSchema) -> Claim:
+    """The detailed reader: the claim, or a ClaimError with every problem and its path."""
+    reader = _Reader(limits, schema)
+    claim = reader.object(data, _shape_of(Claim), "$")
+    if claim is _FAILED:
+        raise ClaimError(reader.problems)
+    return claim
+
+
 # ------------------------------------------------------------------------- trusted claims
 # parse_claim() returns claims it built; handing one back (Engine.evaluate does) must not re-read
 # it. They are remembered by identity only (never hashed or compared: a Claim's fields could hold
 # anything a caller put there), with the limits and schema they were read under, and forgotten when
 # they die, so nothing here grows with the number of claims.
 
-_trusted: dict[int, tuple[weakref.ref[Claim], Limits, ClaimSchema]] = {}
+
+class _Trust(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a claim this module built, with what it was read under."""
+
+    __slots__ = ("key", "limits", "schema")
+    key: int
+    limits: Limits
+    schema: ClaimSchema
+
+
+_trusted: dict[int, _Trust] = {}
+
+
+def _forget(ref: _Trust) -> None:
+    # No lock: each dict operation is atomic, and an id cannot be reused before this callback has
+    # run (it runs while the claim is being freed), so the entry it finds is its own or newer.
+    if _trusted.get(ref.key) is ref:
+        _trusted.pop(ref.key, None)
 
 
 def _trust(claim: Claim, limits: Limits, schema: ClaimSchema) -> None:
-    key = id(claim)
-
-    # No lock: each dict operation is atomic, and an id cannot be reused before this callback has
-    # run (it runs while the claim is being freed), so the entry it finds is its own or newer.
-    def forget(ref: weakref.ref[Claim]) -> None:
-        entry = _trusted.get(key)
-        if entry is not None and entry[0] is ref:
-            _trusted.pop(key, None)
-
-    _trusted[key] = (weakref.ref(claim, forget), limits, schema)
+    # One object per claim, and no closure: trusting is on the path of every claim read.
+    ref = _Trust(claim, _forget)
+    ref.key = key = id(claim)
+    ref.limits = limits
+    ref.schema = schema
+    _trusted[key] = ref
 
 
 def _trusted_under(value: Any, limits: Limits) -> ClaimSchema | None:
@@ -879,9 +1274,13 @@ def _trusted_under(value: Any, limits: Limits) -> ClaimSchema | None:
     if type(value) is not Claim:
         return None
     entry = _trusted.get(id(value))
-    if entry is None or entry[0]() is not value or not (entry[1] is limits or entry[1] == limits):
+    if (
+        entry is None
+        or entry() is not value
+        or not (entry.limits is limits or entry.limits == limits)
+    ):
         return None
-    return entry[2]
+    return entry.schema
 
 
 def parse_claim(data: Any, *, limits: Limits | None = None) -> Claim:
@@ -904,6 +1303,12 @@ def parse_claim_with(data: Any, limits: Limits | None, schema: ClaimSchema) -> C
         limits = DEFAULT_LIMITS
     elif type(limits) is not Limits:
         raise TypeError(f"limits must be a hcpcs_rules.Limits, not {_type_name(limits)}")
+    if type(data) is dict:  # decoded JSON, the common case: never a trusted Claim
+        claim = _read_fast(data, limits, schema) if FAST_PATH else None
+        if claim is None:
+            claim = _read_detailed(data, limits, schema)
+        _trust(claim, limits, schema)
+        return claim
     read_under = _trusted_under(data, limits)
     if read_under is not None:
         if read_under is schema or read_under == schema:
@@ -915,10 +1320,7 @@ def parse_claim_with(data: Any, limits: Limits | None, schema: ClaimSchema) -> C
         ):
             # Read under the same extension fields: only the payer may differ, and it is known.
             return data
-    reader = _Reader(limits, schema)
-    claim = reader.object(data, _shape_of(Claim), "$")
-    if claim is _FAILED:
-        raise ClaimError(reader.problems)
+    claim = _read_detailed(data, limits, schema)
     _trust(claim, limits, schema)
     return claim
 
