@@ -46,7 +46,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
         "facts",
         "backends",
         "engine",
-        "batch slot x12",
+        "batch slot x12 report",
         "testing authoring",
         "hcpcs_rules cli",
     )
