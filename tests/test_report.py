@@ -118,6 +118,10 @@ def test_the_numbers_equal_a_direct_count_of_the_results(results):
             continue
         assert got["claims"] == counts["claims"]
         assert got["by_severity"] == {s: counts[s] for s in SEVERITIES}
+    for month, got in months.items():  # the calendar's months without claims are zero
+        if month not in expected["months"]:
+            assert got["claims"] == sum(got["by_severity"].values()) == 0
+    assert len(months) == 60  # the sample spans more than five years
     assert data["months_earlier"]["claims"] == earlier["claims"]
     assert data["months_earlier"]["by_severity"] == {s: earlier[s] for s in SEVERITIES}
     assert list(months) == sorted(months)
@@ -176,6 +180,46 @@ def test_parquet_tables_give_the_same_report_as_the_outcomes(tmp_path, results, 
     for index, outcome in enumerate(results):
         direct.add(outcome, f"claims.jsonl:{index + 1}")
     assert aggregate_inputs([str(tmp_path)]).close() == direct.close()
+
+
+@pytest.mark.parametrize("batch_rows", [7, 8192])
+def test_batches_counted_at_once_equal_rows_counted_one_by_one(
+    tmp_path, results, monkeypatch, batch_rows
+):
+    """The Parquet path counts groups of rows with pyarrow; with caps that cut everywhere and
+    batches that split every group, it must still pick and count exactly what rows do."""
+    _write_tables(tmp_path, results, "files")
+    monkeypatch.setattr("hcpcs_rules.report.inputs.PARQUET_BATCH_ROWS", batch_rows)
+    caps = Caps(findings=9, refused=3, payers=4, rules=6, months=5, rulesets=1, shown_rules=4)
+    by_rows = Aggregator(caps)
+    for index, outcome in enumerate(results):
+        claim, _ = rows_of(outcome, f"claims.jsonl:{index + 1}")
+        by_rows.add_claim_row(claim)
+    for index, outcome in enumerate(results):
+        for row in rows_of(outcome, f"claims.jsonl:{index + 1}")[1]:
+            by_rows.add_finding_row(row)
+    expected = by_rows.close()
+    assert expected["payers_other"]["overflow_rows"] and expected["rules_other"]["overflow_rows"]
+    assert aggregate_inputs([str(tmp_path)], caps=caps).close() == expected
+
+
+def test_a_bad_parquet_row_is_reported_where_it_is(tmp_path, results):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [rows_of(outcome, "x")[0] for outcome in results[:20]]
+    rows[4] = {**rows[4], "status": "great"}
+    rows[6] = {**rows[6], "lines": -2}
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=arrow_schema(CLAIM_COLUMNS)), tmp_path / "claims.parquet"
+    )
+    data = aggregate_inputs([str(tmp_path / "claims.parquet")]).close()
+    assert data["totals"]["claims"] == 18 and data["problems"]["total"] == 2
+    where = [p["location"] for p in data["problems"]["rows"]]
+    assert where == [
+        f"{tmp_path / 'claims.parquet'}: row 5",
+        f"{tmp_path / 'claims.parquet'}: row 7",
+    ]
+    assert "status: not one of" in data["problems"]["rows"][0]["message"]
 
 
 def test_a_lone_parquet_table_is_read_and_the_mismatch_is_said(tmp_path, results):
@@ -484,3 +528,10 @@ def test_a_parquet_table_with_the_wrong_schema_is_refused(tmp_path):
     (tmp_path / "claims.parquet").write_bytes(b"PAR1garbage")
     with pytest.raises(ReportInputError, match="not a readable Parquet file"):
         aggregate_inputs([str(tmp_path / "claims.parquet")])
+
+
+def test_the_month_window_is_calendar_months():
+    from hcpcs_rules.report.aggregate import _calendar
+
+    assert _calendar("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
+    assert _calendar("0001-02", 5) == ["0001-01", "0001-02"]

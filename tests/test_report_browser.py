@@ -209,16 +209,20 @@ def test_the_numbers_in_the_page_are_the_results(page):
         assert row["cells"] == {"findings": want["findings"]}
         assert dict(row["badges"]) == {s: want[s] for s in SEVERITIES if want[s]}
         assert row["example"].startswith(expected["examples"][row["rule"]])
-    # Months: the latest 60 one by one, the earlier ones summed, the undated apart.
+    # Months: the 60 calendar months up to the latest one by one (a month without claims as
+    # zero), the earlier ones summed, the undated apart.
     dated = sorted(m for m in expected["months"] if m is not None)
     shown = [r["month"] for r in seen["months"] if r["month"] not in ("earlier", "undated")]
-    assert shown == dated[-60:]
+    assert len(shown) == 60 and shown[-1] == dated[-1] and shown == sorted(shown)
+    assert len({(int(m[:4]) * 12 + int(m[5:])) - i for i, m in enumerate(shown)}) == 1
+    zero = {"claims": 0, **dict.fromkeys(SEVERITIES, 0)}
     for row in seen["months"]:
         if row["month"] == "earlier":
-            parts = [expected["months"][m] for m in dated[:-60]]
+            parts = [expected["months"][m] for m in dated if m < shown[0]]
             want = {k: sum(p[k] for p in parts) for k in ("claims", *SEVERITIES)}
         else:
-            want = expected["months"][None if row["month"] == "undated" else row["month"]]
+            want = expected["months"].get(None if row["month"] == "undated" else row["month"])
+            want = zero if want is None else want
         assert row["cells"] == {"claims": want["claims"], **{s: want[s] for s in SEVERITIES}}
     # And the embedded JSON holds the values the page drew.
     data = seen["data"]

@@ -9,6 +9,7 @@ The pieces, in the package's order (load -> aggregate -> render):
 
 - :mod:`.inputs`: results files -> outcomes (JSON) or table rows (Parquet), strictly;
 - :mod:`.aggregate`: :class:`Aggregator`, the numbers, in memory bounded by :class:`Caps`;
+  :mod:`.arrow` counts a Parquet record batch at once with pyarrow;
 - :mod:`.html`: :func:`render_html`, the page.
 
 :class:`HtmlReport` is the same as a batch output sink (``add(outcome, input=None,
@@ -56,9 +57,9 @@ def aggregate_inputs(
     aggregator = Aggregator(caps)
     for item in read_inputs(list(paths), stdin, max_record_bytes=max_record_bytes):
         if isinstance(item, TableRows):
-            add = aggregator.add_claim_row if item.table == "claims" else aggregator.add_finding_row
-            for offset, row in enumerate(item.rows):
-                add(row, f"{item.source}: row {item.start + offset + 1}")
+            from .arrow import feed_batch  # only Parquet input needs pyarrow
+
+            feed_batch(aggregator, item)
         elif isinstance(item, Problem):
             aggregator.add_problem(item.location, item.message)
         else:

@@ -156,29 +156,17 @@ class Aggregator:
         except _RowError as exc:
             self.add_problem(where or "claims row", str(exc))
             return
-        status = row["status"]
-        self.claims += 1
-        self.by_status[status] += 1
-        self.lines += row["lines"] or 0
-        self.ignored += row["ignored"] or 0
-        self.claim_findings += row["findings"] or 0
-        payer = self._payer(row)
-        payer["claims"] += 1
-        payer["by_status"][status] += 1
-        month = self._month_of(row["date_of_service"])
-        month["claims"] += 1
-        if row["rulesets"]:
-            self._ruleset(row["rulesets"])
-        if status in REFUSED and len(self._refused) < self.caps.refused:
-            text = self.caps.text
-            self._refused.append(
-                {
-                    "claim_id": _cut(row["claim_id"], text),
-                    "input": _cut(row["input"], text),
-                    "status": status,
-                    "error": _cut(row["error"], text),
-                }
-            )
+        self.count_claims(
+            row["status"],
+            (row["payer"], row["overlay"]),
+            _month(row["date_of_service"]),
+            row["rulesets"],
+            1,
+            lines=row["lines"] or 0,
+            ignored=row["ignored"] or 0,
+            findings=row["findings"] or 0,
+        )
+        self.keep_refused(row)
 
     def add_finding_row(self, row: dict[str, Any], where: str | None = None) -> None:
         """One findings-table row."""
@@ -197,14 +185,85 @@ class Aggregator:
         except _RowError as exc:
             self.add_problem(where or "findings row", str(exc))
             return
-        severity = row["severity"]
-        self.findings += 1
-        self.by_severity[severity] += 1
-        self._payer(row)["findings"] += 1
-        self._month_of(row["date_of_service"])["by_severity"][severity] += 1
-        rule = self._rule(row)
-        rule["findings"] += 1
-        rule["by_severity"][severity] += 1
+        self.count_findings(
+            row["severity"],
+            (row["payer"], row["overlay"]),
+            _month(row["date_of_service"]),
+            row["rule_id"],
+            1,
+            lambda: row,
+        )
+        self.keep_finding(row)
+
+    # The counting both feeds share: rows one by one (above) and Parquet record batches, which
+    # count each group of equal keys at once (report.arrow), in the order each group first
+    # appears, so that the caps pick the same keys either way.
+
+    def count_claims(
+        self,
+        status: str,
+        payer_key: tuple[str | None, str | None],
+        month: str | None,
+        rulesets: str | None,
+        n: int,
+        *,
+        lines: int,
+        ignored: int,
+        findings: int,
+    ) -> None:
+        """``n`` claims rows alike in these keys (already checked), with their column sums."""
+        self.claims += n
+        self.by_status[status] += n
+        self.lines += lines
+        self.ignored += ignored
+        self.claim_findings += findings
+        payer = self._payer(payer_key, n)
+        payer["claims"] += n
+        payer["by_status"][status] += n
+        self._month_of(month, n)["claims"] += n
+        if rulesets:
+            self._ruleset(rulesets, n)
+
+    def count_findings(
+        self,
+        severity: str,
+        payer_key: tuple[str | None, str | None],
+        month: str | None,
+        rule_id: str,
+        n: int,
+        first: Any,
+    ) -> None:
+        """``n`` findings rows alike in these keys; ``first()`` returns the first of them (the
+        rule's example, if the rule is new)."""
+        self.findings += n
+        self.by_severity[severity] += n
+        self._payer(payer_key, n)["findings"] += n
+        self._month_of(month, n)["by_severity"][severity] += n
+        rule = self._rule(rule_id, first, n)
+        rule["findings"] += n
+        rule["by_severity"][severity] += n
+
+    def room(self, table: str) -> int:
+        """How many more rows of ``table`` ("findings" or "refused") would be listed."""
+        kept = self._rows if table == "findings" else self._refused
+        cap = self.caps.findings if table == "findings" else self.caps.refused
+        return cap - len(kept)
+
+    def keep_refused(self, row: dict[str, Any]) -> None:
+        """List a (checked) claims row if it is a refused claim and the list has room."""
+        if row["status"] in REFUSED and len(self._refused) < self.caps.refused:
+            text = self.caps.text
+            self._refused.append(
+                {
+                    "claim_id": _cut(row["claim_id"], text),
+                    "input": _cut(row["input"], text),
+                    "status": row["status"],
+                    "error": _cut(row["error"], text),
+                }
+            )
+
+    def keep_finding(self, row: dict[str, Any]) -> None:
+        """List a (checked) findings row if the table has room."""
         if len(self._rows) < self.caps.findings:
             text = self.caps.text
             day = row["date_of_service"]
@@ -216,7 +275,7 @@ class Aggregator:
                     "hcpcs": _cut(row["hcpcs"], text),
                     "date_of_service": None if day is None else day.isoformat(),
                     "rule_id": _cut(row["rule_id"], text),
-                    "severity": severity,
+                    "severity": row["severity"],
                     "message": _cut(row["message"], text),
                     "payer": _cut(row["payer"], text),
                     "overlay": _cut(row["overlay"], text),
@@ -258,27 +317,27 @@ class Aggregator:
     def _month_bucket() -> dict[str, Any]:
         return {"claims": 0, "by_severity": dict.fromkeys(SEVERITIES, 0)}
 
-    def _payer(self, row: dict[str, Any]) -> dict[str, Any]:
-        key = (row["payer"], row["overlay"])
+    def _payer(self, key: tuple[str | None, str | None], n: int) -> dict[str, Any]:
         bucket = self._payers.get(key)
         if bucket is None:
             if len(self._payers) >= self.caps.payers:
-                self._payers_overflow += 1
+                self._payers_overflow += n
                 return self._payers_other
             bucket = self._payers[key] = self._payer_bucket()
             bucket["payer"] = _cut(key[0], self.caps.text)
             bucket["overlay"] = _cut(key[1], self.caps.text)
         return bucket
 
-    def _rule(self, row: dict[str, Any]) -> dict[str, Any]:
-        bucket = self._rules.get(row["rule_id"])
+    def _rule(self, rule_id: str, first: Any, n: int) -> dict[str, Any]:
+        bucket = self._rules.get(rule_id)
         if bucket is None:
             if len(self._rules) >= self.caps.rules:
-                self._rules_overflow += 1
+                self._rules_overflow += n
                 return self._rules_other
             text = self.caps.text
-            bucket = self._rules[row["rule_id"]] = self._rule_bucket()
-            bucket["rule_id"] = _cut(row["rule_id"], text)
+            row = first()
+            bucket = self._rules[rule_id] = self._rule_bucket()
+            bucket["rule_id"] = _cut(rule_id, text)
             # The first finding of a rule is its example: which claim, where, and what it said.
             bucket["example"] = {
                 "claim_id": _cut(row["claim_id"], text),
@@ -288,23 +347,23 @@ class Aggregator:
             }
         return bucket
 
-    def _month_of(self, day: dt.date | None) -> dict[str, Any]:
-        key = _month(day)
+    def _month_of(self, key: str | None, n: int) -> dict[str, Any]:
         bucket = self._months.get(key)
         if bucket is None:
             if len(self._months) >= self.caps.months:
-                self._months_overflow += 1
+                self._months_overflow += n
                 return self._months_other
             bucket = self._months[key] = self._month_bucket()
         return bucket
 
-    def _ruleset(self, text: str) -> None:
-        if text in self._rulesets:
-            self._rulesets[text] += 1
+    def _ruleset(self, text: str, n: int) -> None:
+        key = _cut(text, self.caps.text) or ""
+        if key in self._rulesets:
+            self._rulesets[key] += n
         elif len(self._rulesets) < self.caps.rulesets:
-            self._rulesets[_cut(text, self.caps.text)] = 1  # type: ignore[index]
+            self._rulesets[key] = n
         else:
-            self._rulesets_other += 1
+            self._rulesets_other += n
 
     def held(self) -> int:
         """How many entries the aggregator holds (buckets, kept rows): bounded by the caps,
@@ -333,9 +392,14 @@ class Aggregator:
         rules = sorted(self._rules.values(), key=lambda b: (-b["findings"], b["rule_id"]))
         shown_rules, rest_rules = rules[: caps.shown_rules], rules[caps.shown_rules :]
         other_rules = _sum_rules([*rest_rules, self._rules_other])
+        # The chart is a time axis: the last `shown_months` calendar months up to the latest
+        # one seen, months without claims drawn as zero; everything before is one "earlier" bar.
         dated = sorted(k for k in self._months if k is not None)
-        earlier_keys = dated[: max(0, len(dated) - caps.shown_months)]
-        months = [{"month": k, **_copy_month(self._months[k])} for k in dated[len(earlier_keys) :]]
+        window = _calendar(dated[-1], caps.shown_months) if dated else []
+        earlier_keys = [k for k in dated if k < window[0]] if window else []
+        months = [
+            {"month": k, **_copy_month(self._months.get(k) or self._month_bucket())} for k in window
+        ]
         earlier = _sum_months([self._months[k] for k in earlier_keys])
         undated = self._months.get(None)
         return {
@@ -389,6 +453,15 @@ class Aggregator:
             "rulesets_other_claims": self._rulesets_other,
             "caps": attrs.asdict(caps),
         }
+
+
+def _calendar(last: str, count: int) -> list[str]:
+    """The ``count`` calendar months ending with ``last`` ("YYYY-MM"), oldest first (not before
+    year 1)."""
+    year, month = int(last[:4]), int(last[5:7])
+    index = year * 12 + month - 1
+    first = max(12, index - count + 1)  # month index 12 is January of year 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(first, index + 1)]
 
 
 def _copy_payer(b: dict[str, Any]) -> dict[str, Any]:

@@ -73,8 +73,10 @@ td.id, td.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, mon
   font-size: 12px; overflow-wrap: anywhere; }
 td.msg { min-width: 260px; }
 tr.other td { font-style: italic; color: var(--muted); }
+#rules-table td:first-child, #rules-table td:nth-child(4) { white-space: nowrap; }
 tr[hidden] { display: none; }
-.sev { display: inline-block; padding: 0 6px; border-radius: 3px; color: #fff; font-size: 12px; }
+.sev { display: inline-block; padding: 0 6px; border-radius: 3px; color: #fff; font-size: 12px;
+  white-space: nowrap; margin: 0 2px 2px 0; }
 .sev.reject { background: #b3261e; } .sev.deny { background: #e8710a; }
 .sev.warn { background: #d9a400; color: #202124; } .sev.info { background: #1a73e8; }
 .sev.clean { background: #188038; } .sev.invalid { background: #7b1fa2; }
@@ -227,8 +229,8 @@ def _columns(months: list[tuple[str, dict[str, int]]], title: str) -> str:
     """Vertical bars, one per month, stacked by severity."""
     if not months:
         return ""
-    width, height, left, bottom, top = 940, 230, 48, 34, 10
-    area_w, area_h = width - left - 10, height - bottom - top
+    width, height, left, right, bottom, top = 1000, 230, 48, 30, 34, 10
+    area_w, area_h = width - left - right, height - bottom - top
     step = area_w / len(months)
     bar = max(1.0, min(28.0, step * 0.75))
     biggest = max(sum(c.values()) for _, c in months) or 1
@@ -236,7 +238,7 @@ def _columns(months: list[tuple[str, dict[str, int]]], title: str) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">'
         f"<title>{_e(title)}</title>",
-        f'<line class="axis" x1="{left}" y1="{top + area_h}" x2="{width - 10}" y2="{top + area_h}"/>',
+        f'<line class="axis" x1="{left}" y1="{top + area_h}" x2="{width - right}" y2="{top + area_h}"/>',
         f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{_n(biggest)}</text>',
         f'<text x="{left - 6}" y="{top + area_h}" text-anchor="end">0</text>',
     ]

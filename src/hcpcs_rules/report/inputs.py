@@ -61,12 +61,12 @@ class Problem:
 
 @attrs.frozen
 class TableRows:
-    """A batch of rows for the aggregator: ``table`` is ``"claims"`` or ``"findings"``."""
+    """A Parquet record batch for the aggregator: ``table`` is ``"claims"`` or ``"findings"``."""
 
     table: str
-    rows: list[dict[str, Any]]
+    batch: Any  # a pyarrow.RecordBatch of the columns the report reads
     source: str = ""  # the file, to locate a bad row
-    start: int = 0  # the 0-based row number of ``rows[0]`` in that file
+    start: int = 0  # the 0-based row number of the batch's first row in that file
 
 
 class _Invalid(Exception):
@@ -473,7 +473,7 @@ def _parquet_rows(table: str, path: Path) -> Iterator[TableRows | Problem]:
         with pq.ParquetFile(path) as file:
             start = 0
             for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
-                yield TableRows(table, batch.to_pylist(), str(path), start)
+                yield TableRows(table, batch, str(path), start)
                 start += batch.num_rows
     except Exception as exc:  # a corrupt page mid-file: what was read counts, the rest is said
         yield Problem(str(path), f"stopped reading the {table} table: {exc}")
