@@ -535,3 +535,28 @@ def test_the_month_window_is_calendar_months():
 
     assert _calendar("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
     assert _calendar("0001-02", 5) == ["0001-01", "0001-02"]
+
+
+def test_a_folder_of_parts_of_one_table_is_that_table(tmp_path, results):
+    _write_tables(tmp_path, results, "folders")
+    parts = tmp_path / "findings"
+    data = aggregate_inputs([str(parts)]).close()
+    assert data["totals"]["claims"] == 0 < data["totals"]["findings"]
+    (parts / "part-00002.parquet").write_bytes(
+        (tmp_path / "claims" / "part-00000.parquet").read_bytes()
+    )
+    with pytest.raises(ReportInputError, match="parts of both tables"):
+        aggregate_inputs([str(parts)])
+
+
+def test_columns_no_row_fills_are_left_out(results):
+    """JSON Lines results do not say which input a claim came from: no empty input column."""
+    without = render_html(feed(results).close())
+    table = without.split('id="findings-table"', 1)[1].split("</thead>", 1)[0]
+    assert "<th>input</th>" not in table and "<th>location</th>" in table
+    with_input = Aggregator()
+    for outcome in results:
+        with_input.add(outcome, "claims.jsonl:1")
+    table = render_html(with_input.close()).split('id="findings-table"', 1)[1]
+    assert "<th>input</th>" in table.split("</thead>", 1)[0]
+    assert '<td class="code">claims.jsonl:1</td>' in table

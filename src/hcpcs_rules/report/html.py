@@ -70,7 +70,8 @@ th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--rule
 th { background: #f1f3f4; font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.id, td.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  font-size: 12px; overflow-wrap: anywhere; }
+  font-size: 12px; overflow-wrap: break-word; }
+td.day { white-space: nowrap; }
 td.msg { min-width: 260px; }
 tr.other td { font-style: italic; color: var(--muted); }
 #rules-table td:first-child, #rules-table td:nth-child(4) { white-space: nowrap; }
@@ -453,6 +454,22 @@ def _months(data: dict[str, Any]) -> str:
     )
 
 
+def _columns_of(rows: list[dict[str, Any]], columns: list[tuple[str, str, Any, str | None]]) -> Any:
+    """The header cells, and a function drawing a row's cells, of the columns worth showing: a
+    column naming an optional key is left out when no row has a value for it (JSON Lines
+    results do not say which input a claim came from)."""
+    kept = [c for c in columns if c[3] is None or any(r[c[3]] is not None for r in rows)]
+    head = "".join(f"<th>{_e(title)}</th>" for title, _, _, _ in kept)
+
+    def cells(row: dict[str, Any]) -> str:
+        return "".join(
+            f'<td class="{cls}">{draw(row)}</td>' if cls else f"<td>{draw(row)}</td>"
+            for _, cls, draw, _ in kept
+        )
+
+    return head, cells
+
+
 def _findings(data: dict[str, Any]) -> str:
     table = data["findings_table"]
     rows = table["rows"]
@@ -461,19 +478,28 @@ def _findings(data: dict[str, Any]) -> str:
     rule_ids = sorted({r["rule_id"] for r in rows})
     options = "".join(f'<option value="{_e(r)}">{_e(r)}</option>' for r in rule_ids)
     severities = "".join(f'<option value="{s}">{s}</option>' for s in SEVERITIES)
-    body = []
-    for r in rows:
-        line = "claim" if r["line"] is None else str(r["line"])
-        payer = _payer_label(r["payer"], r["overlay"])
-        body.append(
-            f'<tr data-severity="{r["severity"]}" data-rule="{_e(r["rule_id"])}">'
-            f'<td class="id">{_e(r["claim_id"])}</td><td>{_e(line)}</td>'
-            f'<td class="code">{_e(r["hcpcs"])}</td><td>{_e(r["date_of_service"])}</td>'
-            f'<td class="id">{_e(payer)}</td><td class="id">{_e(r["rule_id"])}</td>'
-            f'<td><span class="sev {r["severity"]}">{r["severity"]}</span></td>'
-            f'<td class="msg">{_e(r["message"])}</td><td class="code">{_e(r["location"])}</td>'
-            f'<td class="code">{_e(r["input"])}</td></tr>'
-        )
+    columns = [
+        ("claim", "id", lambda r: _e(r["claim_id"]), None),
+        ("line", "", lambda r: "claim" if r["line"] is None else str(r["line"]), None),
+        ("HCPCS", "code", lambda r: _e(r["hcpcs"]), None),
+        ("date of service", "day", lambda r: _e(r["date_of_service"]), None),
+        ("payer", "id", lambda r: _e(_payer_label(r["payer"], r["overlay"])), None),
+        ("rule", "id", lambda r: _e(r["rule_id"]), None),
+        (
+            "severity",
+            "",
+            lambda r: f'<span class="sev {r["severity"]}">{r["severity"]}</span>',
+            None,
+        ),
+        ("message", "msg", lambda r: _e(r["message"]), None),
+        ("location", "code", lambda r: _e(r["location"]), "location"),
+        ("input", "code", lambda r: _e(r["input"]), "input"),
+    ]
+    head, cells = _columns_of(rows, columns)
+    body = [
+        f'<tr data-severity="{r["severity"]}" data-rule="{_e(r["rule_id"])}">{cells(r)}</tr>'
+        for r in rows
+    ]
     rest = ""
     if table["not_shown"]:
         rest = (
@@ -492,9 +518,8 @@ def _findings(data: dict[str, Any]) -> str:
         f'<p class="note">Showing <span id="filter-count" data-count="{len(rows)}">'
         f"{_n(len(rows))}</span> of {_num(len(rows), 'findings_table.listed', cls='')} listed "
         f"findings.</p>{rest}"
-        '<table id="findings-table"><thead><tr><th>claim</th><th>line</th><th>HCPCS</th>'
-        "<th>date of service</th><th>payer</th><th>rule</th><th>severity</th><th>message</th>"
-        f"<th>location</th><th>input</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'<table id="findings-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
         "</section>"
     )
 
@@ -503,13 +528,14 @@ def _refused(data: dict[str, Any]) -> str:
     refused = data["refused"]
     if not refused["total"]:
         return ""
-    body = "".join(
-        f'<tr data-status="{r["status"]}"><td class="id">{_e(r["claim_id"])}</td>'
-        f'<td class="code">{_e(r["input"])}</td>'
-        f'<td><span class="sev {r["status"]}">{r["status"]}</span></td>'
-        f'<td class="msg">{_e(r["error"])}</td></tr>'
-        for r in refused["rows"]
-    )
+    columns = [
+        ("claim", "id", lambda r: _e(r["claim_id"]), "claim_id"),
+        ("input", "code", lambda r: _e(r["input"]), "input"),
+        ("status", "", lambda r: f'<span class="sev {r["status"]}">{r["status"]}</span>', None),
+        ("why", "msg", lambda r: _e(r["error"]), None),
+    ]
+    head, cells = _columns_of(refused["rows"], columns)
+    body = "".join(f'<tr data-status="{r["status"]}">{cells(r)}</tr>' for r in refused["rows"])
     rest = ""
     if refused["not_shown"]:
         rest = (
@@ -520,8 +546,8 @@ def _refused(data: dict[str, Any]) -> str:
         '<section id="refused"><h2>Refused claims</h2>'
         '<p class="note">Claims that were not checked: invalid (the claim does not fit the '
         "input format: fix and resend), failed (an internal error: report it), unreadable.</p>"
-        '<table id="refused-table"><thead><tr><th>claim</th><th>input</th><th>status</th>'
-        f"<th>why</th></tr></thead><tbody>{body}</tbody></table>{rest}</section>"
+        f'<table id="refused-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        f"{rest}</section>"
     )
 
 

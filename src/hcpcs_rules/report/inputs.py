@@ -363,7 +363,11 @@ def _parquet_dir(directory: Path) -> list[tuple[str, list[Path]]] | None:
         parts = _parts(directory)
         if not parts:
             return None
-        return [(_table_of(parts[0]), parts)]
+        table = _table_of(parts[0])
+        for part in parts[1:]:
+            if _table_of(part) != table:
+                raise ReportInputError(f"{directory}: holds parts of both tables; give one each")
+        return [(table, parts)]
     for table, files in found:
         for file in files:
             if _table_of(file) != table:
