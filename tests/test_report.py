@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import io
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -315,7 +316,7 @@ def test_every_kind_of_check_record_is_read_back(results):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda r: r.update(status="maybe"), r"\$\.status: expected one of"),
+        (lambda r: r.update(status="maybe"), r"^\$\.status: expected one of"),
         (lambda r: r["findings"][0].update(severity="fatal"), r"\$\.findings\[0\]\.severity"),
         (
             lambda r: r["findings"][0].update(line="1"),
@@ -328,7 +329,12 @@ def test_every_kind_of_check_record_is_read_back(results):
         (lambda r: r["lines"][0].update(date_of_service="2026-3-2"), r"expected a date YYYY-MM-DD"),
         (lambda r: r.update(rulesets="core"), r"\$\.rulesets: expected a list"),
         (lambda r: r.update(claim_id=7), r"\$\.claim_id: expected a string, got int"),
-        (lambda r: r.pop("findings"), r"missing key 'findings'"),
+        (lambda r: r.pop("findings"), r"^\$: missing key 'findings'"),
+        (lambda r: r["findings"][1].pop("rule_id"), r"^\$\.findings\[1\]: missing key 'rule_id'"),
+        (
+            lambda r: r["provenance"]["rulesets"][0].update(sha256=1),
+            r"^\$\.provenance\.rulesets\[0\]\.sha256: expected a string",
+        ),
         (lambda r: r["findings"][0].update(line=True), r"expected an integer, got bool"),
     ],
 )
@@ -341,7 +347,7 @@ def test_a_malformed_result_is_refused_with_its_path_never_coerced(results, chan
 
 
 def test_a_claim_given_as_results_is_named_for_what_it_is():
-    with pytest.raises(ValueError, match=r"a claim, not a result: run `hcpcs-rules check"):
+    with pytest.raises(ValueError, match=r"^\$: a claim, not a result: run `hcpcs-rules check"):
         outcome_from_record(example_claims()[0])
 
 
@@ -560,3 +566,52 @@ def test_columns_no_row_fills_are_left_out(results):
     table = render_html(with_input.close()).split('id="findings-table"', 1)[1]
     assert "<th>input</th>" in table.split("</thead>", 1)[0]
     assert '<td class="code">claims.jsonl:1</td>' in table
+
+
+def test_a_report_that_cannot_be_written_is_exit_2_and_leaves_the_old_one(tmp_path, claims):
+    results = check_to_jsonl(claims[:5], tmp_path)
+    code, _, err = run(["report", str(results), "-o", str(tmp_path / "no" / "r.html")])
+    assert code == 2 and "cannot write" in err
+    target = tmp_path / "r.html"
+    target.write_text("the last report")
+    (tmp_path / "r.html.tmp").mkdir()  # nothing named like the temporary file is touched
+    code, _, err = run(["report", str(tmp_path / "missing.jsonl"), "-o", str(target)])
+    assert code == 2 and target.read_text() == "the last report"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".r.html")) == []
+    code, _, _ = run(["report", str(results), "-o", str(target)])
+    assert code == 0 and target.read_text().startswith("<!DOCTYPE html>")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~umask)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ([1, 2], r"^\$: expected a result object, got list"),
+        ({"claim": 3, "error": "invalid claim"}, r"^\$\.claim: expected the claim's location"),
+        (
+            {"claim": "x", "error": "invalid claim", "errors": [["a"]]},
+            r"^\$\.errors: expected a non-empty",
+        ),
+        (
+            {"claim": "x", "error": "invalid claim", "errors": [[1, "m"]]},
+            r"^\$\.errors\[0\]\[0\]: expected a string",
+        ),
+        (
+            {"claim": "x", "error": "internal error", "index": "4"},
+            r"^\$\.index: expected an integer",
+        ),
+        (
+            {"claim": "x", "error": "segment count wrong", "claim_id": None},
+            r"an error of the input file, not a claim: segment count wrong",
+        ),
+        (
+            {"claim": "x", "error": "bad", "claim_id": "C", "errors": [{"path": 1}]},
+            r"^\$\.errors\[0\]: expected an object",
+        ),
+    ],
+)
+def test_a_malformed_refusal_record_is_refused_with_its_path(record, message):
+    with pytest.raises(ValueError, match=message):
+        outcome_from_record(record)

@@ -77,7 +77,10 @@ def write_html(path: str | os.PathLike[str], html: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             out.write(html)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the report from its readers
+        # mkstemp makes the file private (0600); a report gets the mode any new file would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -70,10 +70,24 @@ class TableRows:
 
 
 class _Invalid(Exception):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
+    """A value that does not fit; its JSON path is built on the way out (:meth:`within`), so
+    reading a good record never formats a path."""
+
+    def __init__(self, message: str, at: str = "") -> None:
+        super().__init__(message)
         self.message = message
+        self.parts = [at] if at else []
+
+    def within(self, segment: str) -> _Invalid:
+        self.parts.append(segment)
+        return self
+
+    @property
+    def path(self) -> str:
+        return "$" + "".join(reversed(self.parts))
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
 
 
 # ------------------------------------------------------------------ JSON records -> outcomes
@@ -86,54 +100,54 @@ def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _leaf(tp: Any) -> Callable[[Any, str], Any]:
+def _leaf(tp: Any) -> Callable[[Any], Any]:
     """The reader of one JSON leaf of type ``tp``: exact types only, nothing coerced."""
     if tp is str:
 
-        def read_str(value: Any, path: str) -> str:
+        def read_str(value: Any) -> str:
             if type(value) is not str:
-                raise _Invalid(path, f"expected a string, got {_kind(value)}")
+                raise _Invalid(f"expected a string, got {_kind(value)}")
             return value
 
         return read_str
     if tp is int:
 
-        def read_int(value: Any, path: str) -> int:
+        def read_int(value: Any) -> int:
             if type(value) is not int:  # bool is a subclass of int: refused too
-                raise _Invalid(path, f"expected an integer, got {_kind(value)}")
+                raise _Invalid(f"expected an integer, got {_kind(value)}")
             return value
 
         return read_int
     if tp is Decimal:
 
-        def read_decimal(value: Any, path: str) -> Decimal:
+        def read_decimal(value: Any) -> Decimal:
             # Decimals are written as strings; a JSON number would have passed through a float.
             if type(value) is not str:
-                raise _Invalid(path, f"expected a decimal string, got {_kind(value)}")
+                raise _Invalid(f"expected a decimal string, got {_kind(value)}")
             try:
                 number = Decimal(value)
             except InvalidOperation:
-                raise _Invalid(path, f"not a decimal number: {value[:40]!r}") from None
+                raise _Invalid(f"not a decimal number: {value[:40]!r}") from None
             if not number.is_finite():
-                raise _Invalid(path, f"not a finite number: {value[:40]!r}")
+                raise _Invalid(f"not a finite number: {value[:40]!r}")
             return number
 
         return read_decimal
     if tp is dt.date:
 
-        def read_date(value: Any, path: str) -> dt.date:
+        def read_date(value: Any) -> dt.date:
             if type(value) is not str or not _DATE.match(value):
-                raise _Invalid(path, f"expected a date YYYY-MM-DD, got {str(value)[:40]!r}")
+                raise _Invalid(f"expected a date YYYY-MM-DD, got {str(value)[:40]!r}")
             try:
                 return dt.date.fromisoformat(value)
             except ValueError:
-                raise _Invalid(path, f"not a date: {value!r}") from None
+                raise _Invalid(f"not a date: {value!r}") from None
 
         return read_date
     raise TypeError(f"no reader for {tp!r}")  # a model change the report must learn about
 
 
-def _reader(tp: Any, skip: frozenset[str]) -> Callable[[Any, str], Any]:
+def _reader(tp: Any, skip: frozenset[str]) -> Callable[[Any], Any]:
     """The strict reader of a model type (attrs class, tuple, Literal, optional, leaf)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -142,26 +156,32 @@ def _reader(tp: Any, skip: frozenset[str]) -> Callable[[Any, str], Any]:
             raise TypeError(f"no reader for {tp!r}")
         inner = _reader(options[0], skip)
 
-        def read_optional(value: Any, path: str) -> Any:
-            return None if value is None else inner(value, path)
+        def read_optional(value: Any) -> Any:
+            return None if value is None else inner(value)
 
         return read_optional
     if origin is Literal:
         allowed = typing.get_args(tp)
 
-        def read_literal(value: Any, path: str) -> Any:
+        def read_literal(value: Any) -> Any:
             if type(value) is not str or value not in allowed:
-                raise _Invalid(path, f"expected one of {', '.join(allowed)}, got {value!r:.40}")
+                raise _Invalid(f"expected one of {', '.join(allowed)}, got {value!r:.40}")
             return value
 
         return read_literal
     if origin is tuple:
         item = _reader(typing.get_args(tp)[0], skip)
 
-        def read_tuple(value: Any, path: str) -> tuple[Any, ...]:
+        def read_tuple(value: Any) -> tuple[Any, ...]:
             if type(value) is not list:
-                raise _Invalid(path, f"expected a list, got {_kind(value)}")
-            return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
+                raise _Invalid(f"expected a list, got {_kind(value)}")
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(item(v))
+                except _Invalid as exc:
+                    raise exc.within(f"[{i}]") from None
+            return tuple(out)
 
         return read_tuple
     if attrs.has(tp):
@@ -170,9 +190,9 @@ def _reader(tp: Any, skip: frozenset[str]) -> Callable[[Any, str], Any]:
     return _leaf(base if base is not None else tp)
 
 
-def _class_reader(cls: type, skip: frozenset[str]) -> Callable[[Any, str], Any]:
+def _class_reader(cls: type, skip: frozenset[str]) -> Callable[[Any], Any]:
     hints = typing.get_type_hints(cls, vars(model))
-    plan: list[tuple[str, Callable[[Any, str], Any] | None, bool]] = []
+    plan: list[tuple[str, Callable[[Any], Any] | None, bool]] = []
     for field in attrs.fields(cls):
         required = field.default is attrs.NOTHING
         if f"{cls.__name__}.{field.name}" in skip:
@@ -180,18 +200,21 @@ def _class_reader(cls: type, skip: frozenset[str]) -> Callable[[Any, str], Any]:
         else:
             plan.append((field.name, _reader(hints[field.name], skip), required))
 
-    def read_object(value: Any, path: str) -> Any:
+    def read_object(value: Any) -> Any:
         if type(value) is not dict:
-            raise _Invalid(path, f"expected an object, got {_kind(value)}")
+            raise _Invalid(f"expected an object, got {_kind(value)}")
         kwargs = {}
         for name, read, required in plan:
             if read is None:
                 continue
             if name not in value:
                 if required:
-                    raise _Invalid(path, f"missing key {name!r}")
+                    raise _Invalid(f"missing key {name!r}")
                 continue
-            kwargs[name] = read(value[name], f"{path}.{name}")
+            try:
+                kwargs[name] = read(value[name])
+            except _Invalid as exc:
+                raise exc.within(f".{name}") from None
         return cls(**kwargs)
 
     return read_object
@@ -223,39 +246,40 @@ def outcome_from_record(record: Any) -> tuple[Any, str | None, str | None]:
 
 def _outcome(record: Any) -> tuple[Any, str | None, str | None]:
     if type(record) is not dict:
-        raise _Invalid("$", f"expected a result object, got {_kind(record)}")
+        raise _Invalid(f"expected a result object, got {_kind(record)}")
     if "error" not in record:
         if "claim_id" not in record and "lines" in record and "id" in record:
-            raise _Invalid(
-                "$", "a claim, not a result: run `hcpcs-rules check --format json` on it"
-            )
-        return _read_result(record, "$"), None, None
+            raise _Invalid("a claim, not a result: run `hcpcs-rules check --format json` on it")
+        return _read_result(record), None, None
     where = record.get("claim")
     if type(where) is not str:
-        raise _Invalid("$.claim", f"expected the claim's location (a string), got {_kind(where)}")
+        raise _Invalid(f"expected the claim's location (a string), got {_kind(where)}", ".claim")
     kind = record["error"]
     if kind == "invalid claim":
-        errors = _read_errors(record.get("errors"), "$.errors")
+        try:
+            errors = _read_errors(record.get("errors"))
+        except _Invalid as exc:
+            raise exc.within(".errors") from None
         if not errors or any(len(pair) != 2 for pair in errors):
-            raise _Invalid("$.errors", "expected a non-empty list of [path, message] pairs")
+            raise _Invalid("expected a non-empty list of [path, message] pairs", ".errors")
         return ClaimError(errors), where, None
     if kind == "internal error":
-        return _read_failure(record, "$"), where, None
+        return _read_failure(record), where, None
     if type(kind) is not str:
-        raise _Invalid("$.error", f"expected a string, got {_kind(kind)}")
+        raise _Invalid(f"expected a string, got {_kind(kind)}", ".error")
     claim_id = record.get("claim_id")
     if claim_id is None:
-        raise _Invalid("$", f"an error of the input file, not a claim: {kind}")
+        raise _Invalid(f"an error of the input file, not a claim: {kind}")
     if type(claim_id) is not str:
-        raise _Invalid("$.claim_id", f"expected a string, got {_kind(claim_id)}")
+        raise _Invalid(f"expected a string, got {_kind(claim_id)}", ".claim_id")
     # An X12 claim the reader refused: its problems are objects; without any, the message is one.
     pairs = []
     problems = record.get("errors", [])
     if type(problems) is not list:
-        raise _Invalid("$.errors", f"expected a list, got {_kind(problems)}")
+        raise _Invalid(f"expected a list, got {_kind(problems)}", ".errors")
     for i, item in enumerate(problems):
         if type(item) is not dict or not all(type(item.get(k)) is str for k in ("path", "message")):
-            raise _Invalid(f"$.errors[{i}]", "expected an object with a path and a message")
+            raise _Invalid("expected an object with a path and a message", f".errors[{i}]")
         pairs.append((item["path"], item["message"]))
     if not pairs:
         location = record.get("location")
@@ -268,7 +292,10 @@ def _x12_where(location: Any) -> str:
 
     if location is None:
         return "$"
-    return describe_location(_read_location(location, "$.location")) or "$"
+    try:
+        return describe_location(_read_location(location)) or "$"
+    except _Invalid as exc:
+        raise exc.within(".location") from None
 
 
 # ------------------------------------------------------------------------------ the inputs
