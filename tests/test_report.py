@@ -397,8 +397,13 @@ def test_claim_strings_are_escaped_everywhere(results):
     assert "<!--" not in html.split("<body>", 1)[1]  # "EX-</script><!--" did not open a comment
     # The embedded JSON is still the data, the hostile id included, exactly.
     embedded = json.loads(page.scripts[0])
-    assert embedded["findings_table"] == data["findings_table"]
-    assert HOSTILE_ID in {r["claim_id"] for r in embedded["findings_table"]["rows"]}
+    assert embedded["rules"] == data["rules"] and embedded["totals"] == data["totals"]
+    assert HOSTILE_ID in {r["example"]["claim_id"] for r in embedded["rules"]}
+    assert embedded["findings_table"] == {
+        "listed": len(data["findings_table"]["rows"]),
+        "total": data["findings_table"]["total"],
+        "not_shown": data["findings_table"]["not_shown"],
+    }
     assert embedded["meta"]["title"] == "<b>title</b>"
 
 

@@ -618,7 +618,14 @@ def render_html(
             _footer(data),
         )
     )
-    embedded = _json_for_script({"meta": meta, **data})
+    # The listed findings are in the table already: embedding them again would double the page.
+    table = data["findings_table"]
+    listed = {
+        "listed": len(table["rows"]),
+        "total": table["total"],
+        "not_shown": table["not_shown"],
+    }
+    embedded = _json_for_script({"meta": meta, **data, "findings_table": listed})
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
