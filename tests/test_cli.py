@@ -115,6 +115,8 @@ def test_dump_and_functions():
     assert code == 0 and json.loads(out)["node"] == "Program"
     code, out, _ = run(["functions"])
     assert "npi_valid(str) -> bool" in out
+    # Types computed per call are said in words, not as the registry's markers.
+    assert "lookup(table, any) -> the table's value type" in out and "$" not in out
 
 
 def test_a_broken_ruleset_exits_2_with_file_and_line(tmp_path):

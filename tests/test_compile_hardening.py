@@ -25,6 +25,30 @@ def test_a_per_program_effective_window_for_commercial_is_refused(tmp_path):
     assert error.problems[0].line is not None
 
 
+@pytest.mark.parametrize(
+    ("scope", "effective", "refused"),
+    [
+        ('["medicare"]', "{ aetna = { from = 2030-01-01 } }", "aetna"),
+        ('["commercial"]', "{ medicare = { from = 2030-01-01 } }", "medicare"),
+        ('["aetna", "medicare"]', "{ cigna = { from = 2030-01-01 } }", "cigna"),
+        # In scope: named, through the commercial program, or every claim.
+        ('["aetna"]', "{ aetna = { from = 2030-01-01 } }", None),
+        ('["commercial"]', "{ cigna = { from = 2030-01-01 } }", None),
+        ('["all"]', "{ medicare_advantage = { from = 2030-01-01 } }", None),
+    ],
+)
+def test_a_per_overlay_window_outside_the_scope_is_refused(tmp_path, scope, effective, refused):
+    text = HEADER + rule(scope=scope, effective=effective)
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    if refused is None:
+        Engine(["core", path], check_examples=False)
+        return
+    error = build(tmp_path, text)
+    assert f"the window for {refused!r} never applies" in str(error)
+    assert error.problems[0].line is not None
+
+
 def test_a_reason_code_group_that_is_not_text_is_refused(tmp_path):
     text = HEADER.replace("[ruleset]", "[ruleset]\nreleased = 2026-12-02", 1) + rule(
         reason_codes='{ group = ["CO"], carc = "16", source = "x" }'

@@ -438,13 +438,72 @@ def test_an_empty_report_renders():
 def test_the_sink_writes_the_page_on_close(tmp_path, results):
     sink = HtmlReport(tmp_path / "r.html", inputs=["claims.jsonl"], title="Batch 7")
     for index, outcome in enumerate(results):
-        sink.add(outcome, f"claims.jsonl:{index + 1}")
+        sink.add(outcome, input=f"claims.jsonl:{index + 1}")
     sink.close()
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<title>Batch 7</title>" in html
     assert f'data-key="totals.claims" data-count="{len(results)}"' in html
     with pytest.raises(RuntimeError, match="closed"):
-        sink.add(results[0])
+        sink.add(results[0], input=None)
+
+
+def test_an_aborted_run_writes_no_report(tmp_path, results):
+    sink = HtmlReport(tmp_path / "r.html")
+    sink.add(results[0], input="claims.jsonl:1")
+    sink.abort()
+    sink.abort()  # never raises
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sink_takes_what_check_gives_its_sinks():
+    """check feeds every sink through hcpcs_rules.output.Sink: the same parameters, so the
+    report can join the run's sink list as it is."""
+    import inspect
+
+    from hcpcs_rules.output import Sink
+
+    for method in ("add", "close", "abort"):
+        wanted = inspect.signature(getattr(Sink, method)).parameters
+        have = inspect.signature(getattr(HtmlReport, method)).parameters
+        for name, parameter in wanted.items():
+            assert name in have and have[name].kind == parameter.kind, (method, name)
+
+
+def test_a_refused_x12_claim_is_listed_with_its_place(results):
+    from hcpcs_rules.model import Location
+
+    aggregator = Aggregator()
+    where = Location(interchange="1", claim="X-9", segment=40, offset=900, segment_id="CLM")
+    aggregator.add(ClaimError([("$.lines", "none")]), "claims.837", "X-9", where)
+    row = aggregator.close()["refused"]["rows"][0]
+    assert row["claim_id"] == "X-9" and row["input"] == "claims.837"
+
+
+def test_check_parquet_tables_report_like_its_json_lines(tmp_path, claims):
+    """What `check --format parquet --output DIR` writes, reported, is the report of the same
+    run's JSON Lines (the tables also say each claim's input, which JSON Lines results do not)."""
+    pytest.importorskip("pyarrow")
+    source = check_to_jsonl(claims, tmp_path)
+    argv = ["check", str(tmp_path / "claims.jsonl"), "--format", "parquet", "--output"]
+    code = main(
+        [*argv, str(tmp_path / "tables"), "--no-config", "--ruleset", "core", "--ruleset", "j7632"],
+        out=io.StringIO(),
+        err=io.StringIO(),
+    )
+    assert code in (1, 2)
+    tables = aggregate_inputs([str(tmp_path / "tables")]).close()
+    lines = aggregate_inputs([str(source)]).close()
+    for key in ("totals", "payers", "payers_other", "rules", "rules_other", "months"):
+        assert tables[key] == lines[key], key
+    assert tables["months_undated"] == lines["months_undated"]
+
+    def without_input(rows):
+        return [{k: v for k, v in r.items() if k != "input"} for r in rows]
+
+    assert without_input(tables["findings_table"]["rows"]) == without_input(
+        lines["findings_table"]["rows"]
+    )
+    assert all(r["input"] for r in tables["findings_table"]["rows"])
 
 
 def test_a_broken_row_is_a_problem_not_a_crash():

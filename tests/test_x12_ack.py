@@ -23,6 +23,7 @@ from hcpcs_rules.x12 import (
     X12Error,
     acknowledge,
     check_837p,
+    iter_277ca,
     load_directory,
     load_sidecar,
     reference_data,
@@ -250,6 +251,29 @@ def test_control_numbers_and_segment_counts(engines):
     assert sorted(claim_stcs(text)) == ["A1", "A2", "B1", "B2"]
     if HAS_PYX12:
         assert_valid(text)
+
+
+def test_the_277ca_streams_a_transaction_at_a_time(engines):
+    data = _two_transactions()
+    directory = load_directory({"suppliers": {"1234567893": {"enrollments": []}}})
+    _, outcomes = check_837p(engines("python"), data, directory=directory)
+    outcomes = list(outcomes)
+    taken = []
+
+    def lazily():
+        for outcome in outcomes:
+            taken.append(outcome)
+            yield outcome
+
+    pieces = iter_277ca(lazily(), data, now=WHEN, control_number=42)
+    head = next(pieces)
+    assert [s[0] for s in segments(head)] == ["ISA", "GS"] and len(taken) == 1
+    first = next(pieces)  # the first ST...SE, written once the second transaction begins
+    assert segments(first)[0][0] == "ST" and sorted(claim_stcs(first)) == ["A1", "A2"]
+    rest = list(pieces)
+    assert [segments(p)[0][0] for p in rest] == ["ST", "GE", "IEA"]
+    whole = write_277ca(outcomes, data, now=WHEN, control_number=42)
+    assert "".join([head, first, *rest]) == whole
 
 
 def test_a_refused_claim_is_acknowledged_and_envelope_errors_are_not(engines):

@@ -817,3 +817,39 @@ def test_sidecar_entries_for_claims_not_in_the_file_are_reported(tmp_path, capsy
     directory.write_text(json.dumps({"suppliers": {"1234567893": {}}}))
     main(["check", str(path), "--directory", str(directory), "--sidecar", str(side)])
     assert "claims not in this file: C8, C9" in capsys.readouterr().err
+
+
+def test_a_path_or_bytes_reads_again_and_a_stream_once(tmp_path):
+    data = standard(claim_segments("R1"), claim_segments("R2"))
+    path = tmp_path / "two.837"
+    path.write_bytes(data)
+    for source in (data, path):
+        reader = read_837p(source)
+        first = [item.claim.id for item in reader]
+        assert first == ["R1", "R2"] and reader.summary.claims_read == 2
+        # A second pass reads the file anew, with a summary of its own.
+        assert [item.claim.id for item in reader] == first and reader.summary.claims_read == 2
+    stream = read_837p(io.BytesIO(data))
+    assert len(list(stream)) == 2
+    with pytest.raises(ValueError, match="can be read once"):
+        list(stream)
+
+
+def test_an_abandoned_pass_closes_its_file(tmp_path, monkeypatch):
+    data = standard(claim_segments("R1"), claim_segments("R2"))
+    path = tmp_path / "two.837"
+    path.write_bytes(data)
+    opened = []
+    real_open = open
+
+    def spying_open(*args, **kwargs):
+        handle = real_open(*args, **kwargs)
+        opened.append(handle)
+        return handle
+
+    monkeypatch.setattr("builtins.open", spying_open)
+    walk = iter(read_837p(path))
+    assert next(walk).claim.id == "R1"
+    assert len(opened) == 1 and not opened[0].closed
+    walk.close()  # the caller stops after the first claim
+    assert opened[0].closed

@@ -3,13 +3,17 @@
 ``hcpcs-rules check PATH...`` checks claims: a JSON claim, a JSON array of claims, JSON Lines
 (one claim per line), a folder of ``.json``/``.jsonl`` files, or ``-`` for standard input. Input is
 read by :mod:`hcpcs_rules.reader`: streamed, one record at a time, each record judged on its own.
+With ``--format parquet|csv --output DIR`` it writes the claims and findings tables
+(:mod:`hcpcs_rules.output`) instead of printing each claim; a long run shows a progress bar on a
+terminal's stderr (:mod:`hcpcs_rules.progress`).
 
 Exit status (the highest that applies wins, except 130 and 141 which end the run):
 
 - 0: no finding reached ``--fail-on`` (default: reject);
 - 1: a finding did;
 - 2: a usage error, a broken ruleset, an unreadable file or record, or an invalid claim (each
-  is reported and the run goes on with the next one);
+  is reported and the run goes on with the next one); or the tables cannot be written (the run
+  stops, and leaves no partial table);
 - 3: an internal failure: evaluating a claim failed inside the library, a plugin function or a
   worker process (reported as an ``EvaluationFailure`` record, the run goes on), worker processes
   could not start, or the command itself crashed. One line on stderr; the traceback only with
@@ -98,44 +102,204 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from .batch import evaluate_many
-    from .reader import read_claims
+_TABLE_FORMATS = ("parquet", "csv")  # output.TABLE_FORMATS, without importing it at start-up
 
+
+def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from .output import OutputError
+
+    problem = _output_problem(args)
+    if problem is not None:
+        _say(err, problem)
+        return EXIT_INPUT
     args.policy = _policy(args, err)
     # A ruleset whose examples fail is not run on claims: its answers cannot be trusted.
     engine = _engine(args, err, check_examples=True)
-    from .x12.cli import check_x12, is_x12_path, with_json_paths
+    from .x12.cli import check_x12, is_x12_path
 
-    # X12 files are recognised by content (an ISA first), whatever their names.
-    x12_only = args.format == "277ca" or args.validate_999  # meaningless for JSON claims
-    if any(is_x12_path(p) for p in args.paths) or args.directory or args.sidecar or x12_only:
-        exits = (EXIT_OK, EXIT_FINDINGS, EXIT_INPUT)
-        return check_x12(args, engine, out, err, report=_report, json_line=_json_line, exits=exits)
+    # The tables are opened when the claims start to flow, so that a usage error found on the
+    # way (by the X12 checks, say) leaves no empty tables behind.
+    tables = _Tables(args)
+    try:
+        # X12 files are recognised by content (an ISA first), whatever their names.
+        x12_only = args.format == "277ca" or args.validate_999  # meaningless for JSON claims
+        if any(is_x12_path(p) for p in args.paths) or args.directory or args.sidecar or x12_only:
+            exits = (EXIT_OK, EXIT_FINDINGS, EXIT_INPUT)
+            code = check_x12(
+                args,
+                engine,
+                out,
+                err,
+                report=_report,
+                json_line=_json_line,
+                exits=exits,
+                open_tables=tables.open if args.format in _TABLE_FORMATS else None,
+            )
+        else:
+            code = _check_json(args, engine, out, err, stdin, tables)
+    except OutputError as exc:  # the tables cannot be written (a full disk...): none are left
+        tables.abort()
+        _say(err, str(exc))
+        return EXIT_INPUT
+    except BaseException:
+        tables.abort()
+        raise
+    try:
+        escaped = tables.close()
+    except OutputError as exc:
+        _say(err, str(exc))
+        return max(code, EXIT_INPUT)
+    if escaped:
+        _say(
+            err,
+            f"warning: {escaped} table cell{'s' if escaped != 1 else ''} held text that is not "
+            "valid Unicode (a lone surrogate); written with \\u escapes instead",
+        )
+    return code
+
+
+def _output_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--format``/``--output``/``--force`` do not go together, or None. Checked before the
+    engine is built, and before anything is written."""
+    from .output import OutputError, check_destination, require_pyarrow
+
+    table = args.format in _TABLE_FORMATS
+    if table and args.output is None:
+        return f"--format {args.format} writes two tables (claims, findings): give --output DIR"
+    if not table and args.output is not None:
+        return (
+            "--output DIR is for --format parquet or csv; text, json and 277ca go to standard "
+            "output (redirect it to a file)"
+        )
+    if args.force and args.output is None:
+        return "--force replaces the tables of --output DIR: give --output too"
+    if table and args.explain:
+        return "--explain has no place in the tables: use --format json for the trace"
+    if not table:
+        return None
+    try:
+        if args.format == "parquet":
+            require_pyarrow()
+        check_destination(args.output, args.format, force=args.force)
+    except OutputError as exc:
+        return str(exc)
+    return None
+
+
+class _Tables:
+    """The run's table writer, opened on first use; closing or aborting one never opened does
+    nothing."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.sink: Any = None
+
+    def open(self) -> Any:
+        from .output import TableSink
+
+        if self.sink is None:
+            self.sink = TableSink(self.args.output, self.args.format, force=self.args.force)
+        return self.sink
+
+    def close(self) -> int:
+        """Put the tables in place; how many cells had to be escaped."""
+        if self.sink is None:
+            return 0
+        self.sink.close()
+        return self.sink.escaped
+
+    def abort(self) -> None:
+        if self.sink is not None:
+            self.sink.abort()
+
+
+class _Printer:
+    """The text and json formats as a sink: each outcome printed on standard output (an
+    unreadable record is said on standard error by the loop itself, in every format)."""
+
+    def __init__(self, fmt: str, out: TextIO) -> None:
+        self.format = fmt
+        self.out = out
+
+    def add(
+        self, outcome: Any, *, input: str | None, claim_id: str | None = None, location: Any = None
+    ) -> None:
+        location_text = input or ""
+        if isinstance(outcome, ClaimError):
+            _report_invalid(location_text, outcome, self.format, self.out)
+        elif isinstance(outcome, EvaluationFailure):
+            _report_failure(location_text, outcome, self.format, self.out)
+        elif not isinstance(outcome, BaseException):
+            _report(outcome, self.format, self.out)
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def _refused_id(claim_id: str | None, error: ClaimError) -> str | None:
+    """The id of a claim the contract refused, unless the id itself is what was wrong."""
+    if claim_id is None:
+        return None
+    for path, _ in error.errors:
+        if path == "$.id" or path.startswith(("$.id.", "$.id[")):
+            return None
+    return claim_id
+
+
+def _check_json(
+    args: argparse.Namespace, engine: Any, out: TextIO, err: TextIO, stdin: TextIO, tables: Any
+) -> int:
+    from .batch import evaluate_many
+    from .failure import claim_id_of
+    from .progress import Progress, wanted
+    from .reader import ReadMeter, input_size, read_claims
+    from .x12.cli import with_json_paths
+
+    table = args.format in _TABLE_FORMATS
     threshold = SEVERITY_RANK[args.fail_on]
     statuses: Counter[str] = Counter()
     worst_reached = False
+    meter = ReadMeter()
+    sizes = [input_size(path, stdin) for path in args.paths]
+    progress = Progress(
+        err,
+        enabled=wanted(out, err, quiet=args.quiet, summary_only=table),
+        total_bytes=None if None in sizes else sum(s or 0 for s in sizes),
+        position=lambda: meter.bytes_read,
+    )
+    err = progress.stream  # messages during the run go above the bar
+    sinks: list[Any] = [tables.open()] if table else [_Printer(args.format, out)]
     # Claims stream through evaluate_many (in order, bounded memory, optionally in worker
-    # processes); `pending` remembers where each one came from, and the records refused on the
-    # way (unreadable, or invalid before parsing), so the report keeps the input's order.
-    pending: deque[tuple[str, Exception | None]] = deque()
+    # processes); `pending` remembers where each one came from and its id, and the records refused
+    # on the way (unreadable, or invalid before parsing), so the report keeps the input's order.
+    pending: deque[tuple[str, Exception | None, str | None]] = deque()
 
     def feed() -> Iterator[Any]:
         for path in args.paths:
-            for record in read_claims(path, stdin, max_record_bytes=args.max_record_bytes):
-                pending.append((record.location, record.problem))
+            for record in read_claims(
+                path, stdin, max_record_bytes=args.max_record_bytes, meter=meter
+            ):
+                pending.append((record.location, record.problem, claim_id_of(record.claim)))
                 if record.problem is None:
                     yield record.claim
 
+    def emit(outcome: Any, location: str, claim_id: str | None = None) -> None:
+        for sink in sinks:
+            sink.add(outcome, input=location, claim_id=claim_id)
+        progress.advance()
+
     def flush_refused() -> None:
         while pending and pending[0][1] is not None:
-            location, problem = pending.popleft()
+            location, problem, _ = pending.popleft()
             if isinstance(problem, ClaimError):
                 statuses["invalid"] += 1
-                _report_invalid(location, problem, args.format, out)
             else:
                 _say(err, str(problem))
                 statuses["unreadable"] += 1
+            emit(problem, location)
 
     handler = _StderrHandler(err)
     logger = logging.getLogger("hcpcs_rules")
@@ -144,23 +308,24 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
     try:
         for result in results:
             flush_refused()
-            location, _ = pending.popleft()
+            location, _, claim_id = pending.popleft()
             if isinstance(result, ClaimError):
                 statuses["invalid"] += 1
-                _report_invalid(location, result, args.format, out)
+                emit(result, location, _refused_id(claim_id, result))
             elif isinstance(result, EvaluationFailure):
                 statuses["failed"] += 1
-                _report_failure(location, result, args.format, out)
+                emit(result, location)
             else:
                 statuses[result.status] += 1
                 if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
                     worst_reached = True
-                _report(with_json_paths(result), args.format, out)
+                emit(with_json_paths(result), location)
         flush_refused()
     finally:
         results.close()  # stops worker processes at once if the output went away
         logger.removeHandler(handler)
-    if args.format == "text":
+        progress.close()  # before the summary: the bar leaves no line behind
+    if args.format != "json":
         total = sum(statuses.values())
         parts = [
             f"{statuses[k]} {k}"
@@ -352,7 +517,8 @@ def _functions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _say(err, str(exc))
         return EXIT_INPUT
     for name, fn in sorted(table.items()):
-        _print_lines(f"{name}({', '.join(fn.params)}) -> {fn.returns}: {fn.doc} [{fn.origin}]", out)
+        shown = f"{name}({', '.join(fn.params)}) -> {fn.shown_returns}: {fn.doc} [{fn.origin}]"
+        _print_lines(shown, out)
     return EXIT_OK
 
 
@@ -568,9 +734,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--format",
-        choices=("text", "json", "277ca"),
+        choices=("text", "json", "277ca", "parquet", "csv"),
         default="text",
-        help="277ca: a 277CA claim acknowledgment for X12 837P input (docs/x12.md)",
+        help="277ca: a 277CA claim acknowledgment for X12 837P input (docs/x12.md); parquet, "
+        "csv: the claims and findings tables, written into --output DIR (docs/outputs.md)",
+    )
+    check.add_argument(
+        "--output",
+        metavar="DIR",
+        help="with --format parquet|csv: the folder that gets claims.EXT and findings.EXT "
+        "(created if missing); standard output then gets only the summary line",
+    )
+    check.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the tables already in --output DIR (other files there are left alone)",
+    )
+    check.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (one is shown on a terminal's stderr for runs over 2 seconds)",
     )
     check.add_argument(
         "--validate-999",

@@ -100,6 +100,18 @@ class Function:
     #: an ``Engine(functions=...)`` provider. Shown by ``hcpcs-rules functions`` and in errors.
     origin: str = ""
 
+    @property
+    def shown_returns(self) -> str:
+        """The return type as a reader says it (``hcpcs-rules functions``): a type computed
+        per call (``$same``, ``$number``, ``$table``) in words."""
+        if self.returns == "$same":
+            return "the arguments' type"
+        if self.returns == "$number":
+            return "int, or decimal if an argument is"
+        if self.returns == "$table":
+            return "bool" if self.name.startswith("in_table") else "the table's value type"
+        return self.returns
+
     def result_bound(self, args: Sequence[Bound]) -> Bound:
         if self.bound is None:
             return CLAIM_BOUND

@@ -26,6 +26,11 @@ decoded as floats, which the claim parser refuses (a binary float is inexact).
 
 Memory: at most one record plus a 64 KiB read buffer is held at a time (an array reader holds the
 undecoded rest of its buffer too), whatever the size of the input.
+
+Progress: a :class:`ReadMeter` given to :func:`read_claims` tells how many bytes of the input the
+records handed out so far came from (``bytes_read``), and :func:`input_size` how many there are in
+all, for a progress bar's ETA. The meter is read on demand: reading pays one addition per 64 KiB
+chunk for it, nothing per record.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -46,8 +53,10 @@ __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
     "MAX_DEPTH",
     "MAX_INTEGER_DIGITS",
+    "ReadMeter",
     "Record",
     "Unreadable",
+    "input_size",
     "read_claims",
     "read_stream",
 ]
@@ -219,6 +228,9 @@ class _ByteSource:
         self._raw = raw
         self._buffer = bytearray()
         self._eof = False
+        self._taken = 0  # bytes read from the stream so far
+        #: The array reader, whose decoded text buffer holds bytes taken but not yet handed out.
+        self.reader: _ArrayReader | None = None
 
     def _fill(self) -> bool:
         if self._eof:
@@ -228,7 +240,18 @@ class _ByteSource:
             self._eof = True
             return False
         self._buffer += data
+        self._taken += len(data)
         return True
+
+    @property
+    def consumed(self) -> int:
+        """Bytes of the stream that records handed out so far came from (or skipped): what was
+        read minus what still waits in the buffers. The array reader's buffer is decoded text,
+        so its characters count as bytes: close enough for a progress bar."""
+        waiting = len(self._buffer)
+        if self.reader is not None:
+            waiting += len(self.reader.text) - self.reader.pos
+        return max(0, self._taken - waiting)
 
     def start(self) -> tuple[int | None, int]:
         """Drop a byte order mark and leading white space: (first byte or None, lines skipped)."""
@@ -327,14 +350,69 @@ def _binary(stream: Any) -> BinaryIO:
 # --------------------------------------------------------------------------------- readers
 
 
+class ReadMeter:
+    """How far reading has got, for a progress bar: ``bytes_read`` is the number of input bytes
+    the records handed out so far came from, over every stream read with this meter."""
+
+    def __init__(self) -> None:
+        self._done = 0  # bytes of the streams already finished
+        self._source: _ByteSource | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        source = self._source
+        return self._done + (0 if source is None else source.consumed)
+
+    def _start(self, source: _ByteSource) -> None:
+        self._source = source
+
+    def _finish(self, source: _ByteSource) -> None:
+        if self._source is source:
+            self._done += source.consumed
+            self._source = None
+
+
+def _folder_files(path: Path) -> list[Path]:
+    """The files of a folder that :func:`read_claims` reads, in the order it reads them."""
+    return sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+
+
+def input_size(path_text: str, stdin: Any = None) -> int | None:
+    """How many bytes :func:`read_claims` will read for ``path_text``, or None when that cannot
+    be known beforehand (a pipe or terminal on ``-``). Never raises: a path that cannot be looked
+    at counts as 0 bytes (reading it reports the problem)."""
+    if path_text == "-":
+        try:
+            stream = _binary(stdin)
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None  # a pipe or a terminal: its length is known only at its end
+            return max(0, info.st_size - stream.tell())  # tell(): what was already read
+        except (AttributeError, OSError, ValueError):  # a test's StringIO has no descriptor
+            return None
+    try:
+        path = Path(path_text)
+        files = _folder_files(path) if path.is_dir() else [path]
+        return sum(f.stat().st_size for f in files if f.is_file())
+    except (OSError, ValueError):
+        return 0
+
+
 def read_claims(
-    path_text: str, stdin: Any = None, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    path_text: str,
+    stdin: Any = None,
+    *,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    meter: ReadMeter | None = None,
 ) -> Iterator[Record]:
     """Every record under ``path_text`` (a file, a folder of ``.json``/``.jsonl`` files, or ``-``
     for ``stdin``), in order. A folder's files are read in name order, each on its own: one that
-    cannot be read is reported and the next one is read."""
+    cannot be read is reported and the next one is read. ``meter``, if given, follows how many
+    bytes have been read (see :class:`ReadMeter`)."""
     if path_text == "-":
-        yield from read_stream(_binary(stdin), "<stdin>", max_record_bytes=max_record_bytes)
+        yield from read_stream(
+            _binary(stdin), "<stdin>", max_record_bytes=max_record_bytes, meter=meter
+        )
         return
     path = Path(path_text)
     try:
@@ -343,10 +421,10 @@ def read_claims(
         yield Record(path_text, problem=Unreadable(f"{path_text}: cannot read: {exc}"))
         return
     if not is_dir:
-        yield from _read_file(path, max_record_bytes)
+        yield from _read_file(path, max_record_bytes, meter)
         return
     try:
-        files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+        files = _folder_files(path)
     except OSError as exc:
         yield Record(path_text, problem=Unreadable(f"{path}: cannot read: {_os_text(exc)}"))
         return
@@ -355,14 +433,14 @@ def read_claims(
             path_text, problem=Unreadable(f"{path}: no .json or .jsonl files in this folder")
         )
     for file in files:
-        yield from _read_file(file, max_record_bytes)
+        yield from _read_file(file, max_record_bytes, meter)
 
 
 def _os_text(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _read_file(path: Path, max_record_bytes: int) -> Iterator[Record]:
+def _read_file(path: Path, max_record_bytes: int, meter: ReadMeter | None) -> Iterator[Record]:
     name = str(path)
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed below, after the last record
@@ -371,7 +449,11 @@ def _read_file(path: Path, max_record_bytes: int) -> Iterator[Record]:
         return
     try:
         yield from read_stream(
-            stream, name, jsonl=path.suffix == ".jsonl", max_record_bytes=max_record_bytes
+            stream,
+            name,
+            jsonl=path.suffix == ".jsonl",
+            max_record_bytes=max_record_bytes,
+            meter=meter,
         )
     except OSError as exc:  # a read error part way: what was read stands, the rest is reported
         yield Record(name, problem=Unreadable(f"{name}: cannot read: {_describe_os(exc)}"))
@@ -389,19 +471,26 @@ def read_stream(
     *,
     jsonl: bool = False,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    meter: ReadMeter | None = None,
 ) -> Iterator[Record]:
     """The records of one binary stream: JSON Lines if ``jsonl``, else an array, a document,
     or lines (see the module docstring)."""
     source = _ByteSource(stream)
-    first, skipped = source.start()
-    if jsonl:
-        yield from _lines(source, name, skipped + 1, max_record_bytes)
-    elif first is None:
-        yield Record(name, problem=Unreadable(f"{name}: not JSON: the input is empty"))
-    elif first == ord("["):
-        yield from _ArrayReader(source, name, max_record_bytes).records()
-    else:
-        yield from _document_or_lines(source, name, skipped + 1, max_record_bytes)
+    if meter is not None:
+        meter._start(source)
+    try:
+        first, skipped = source.start()
+        if jsonl:
+            yield from _lines(source, name, skipped + 1, max_record_bytes)
+        elif first is None:
+            yield Record(name, problem=Unreadable(f"{name}: not JSON: the input is empty"))
+        elif first == ord("["):
+            yield from _ArrayReader(source, name, max_record_bytes).records()
+        else:
+            yield from _document_or_lines(source, name, skipped + 1, max_record_bytes)
+    finally:
+        if meter is not None:
+            meter._finish(source)
 
 
 def _line_record(name: str, number: int, line: bytes | int, max_record_bytes: int) -> Record | None:
@@ -504,6 +593,7 @@ class _ArrayReader:
 
     def __init__(self, source: _ByteSource, name: str, max_record_bytes: int) -> None:
         self.source = source
+        source.reader = self
         self.name = name
         self.max_chars = max_record_bytes
         # Undecodable bytes become lone surrogates, so only the element holding one is refused.

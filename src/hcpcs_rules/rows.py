@@ -179,9 +179,11 @@ def claim_row(
     outcome: Result | ClaimError | EvaluationFailure | BaseException,
     input: str | None = None,
     claim_id: str | None = None,
+    location: Location | None = None,
 ) -> dict[str, Any]:
-    """The claims-table row of one outcome. ``claim_id`` names a refused claim (a Result names
-    its own); any exception other than ClaimError and EvaluationFailure is an unreadable record."""
+    """The claims-table row of one outcome. ``claim_id`` names a refused claim and ``location``
+    says where it sits in an X12 file (a Result carries both itself); any exception other than
+    ClaimError and EvaluationFailure is an unreadable record."""
     if isinstance(outcome, Result):
         rulesets, digests, policy = _provenance(outcome)
         counts = dict.fromkeys(_SEVERITIES, 0)
@@ -204,24 +206,26 @@ def claim_row(
             "ruleset_sha256": digests,
             "policy_sha256": policy,
         }
+    where = describe_location(location)
     if isinstance(outcome, ClaimError):
         text = "; ".join(f"{path}: {message}" for path, message in outcome.errors)
-        return _refused("invalid", claim_id, input, text)
+        return _refused("invalid", claim_id, input, text, where)
     if isinstance(outcome, EvaluationFailure):
         rule = f" in rule {outcome.rule_id}" if outcome.rule_id else ""
         text = f"{outcome.error_type}{rule}: {outcome.message}"
-        return _refused("failed", claim_id or outcome.claim_id, input, text)
-    return _refused("unreadable", claim_id, input, str(outcome))
+        return _refused("failed", claim_id or outcome.claim_id, input, text, where)
+    return _refused("unreadable", claim_id, input, str(outcome), where)
 
 
 def rows_of(
     outcome: Result | ClaimError | EvaluationFailure | BaseException,
     input: str | None = None,
     claim_id: str | None = None,
+    location: Location | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``(claims row, finding rows)`` of one outcome."""
     findings = list(finding_rows(outcome, input)) if isinstance(outcome, Result) else []
-    return claim_row(outcome, input, claim_id), findings
+    return claim_row(outcome, input, claim_id, location), findings
 
 
 def arrow_schema(columns: tuple[tuple[str, str], ...]) -> Any:

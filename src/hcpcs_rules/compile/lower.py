@@ -41,6 +41,7 @@ def _lower(build: Build, work: RuleWork) -> ir.Rule | None:
     codes = _codes(where, spec.codes, on)
     scope = _scope(build, where, spec.scope)
     windows = _effective(build, where, spec.effective, on)
+    _check_reachable(where, windows, scope)
     # The facts a rule's scope and dates join, read off what they mean as conditions.
     implied = [*ir.effective_conjuncts(windows)]
     if "all" not in scope:
@@ -240,6 +241,24 @@ def _effective(build: Build, where: Where, effective: Any, on: str) -> tuple[ir.
             continue
         windows.append(_window(where, name, window))
     return tuple(windows)
+
+
+def _check_reachable(where: Where, windows: tuple[ir.Window, ...], scope: list[str]) -> None:
+    """A per-overlay window for an overlay the rule's scope never lets in would never apply: a
+    mistake (a scope narrowed later, or the window's overlay mistyped as another payer's).
+    An overlay is in scope when the scope is all, names it, or names its program (``commercial``
+    takes every payer's commercial overlay)."""
+    if "all" in scope:
+        return
+    for window in windows:
+        name = window.overlay
+        program = name if name in ("medicare", "medicare_advantage") else "commercial"
+        if name != "*" and name not in scope and program not in scope:
+            where.error(
+                f"effective: the window for {name!r} never applies: the rule's scope "
+                f"({', '.join(scope)}) takes no {name} claim; drop the window or widen the scope",
+                key="effective",
+            )
 
 
 def _window(where: Where, overlay: str, window: dict[str, Any]) -> ir.Window:

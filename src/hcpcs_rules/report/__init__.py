@@ -12,8 +12,8 @@ The pieces, in the package's order (load -> aggregate -> render):
   :mod:`.arrow` counts a Parquet record batch at once with pyarrow;
 - :mod:`.html`: :func:`render_html`, the page.
 
-:class:`HtmlReport` is the same as a batch output sink (``add(outcome, input=None,
-claim_id=None)``, ``close()``), for a command that checks claims and writes the report as it goes.
+:class:`HtmlReport` is a batch output sink (:class:`hcpcs_rules.output.Sink`: ``add``, ``close``,
+``abort``), for a command that checks claims and writes the report as it goes.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..model import Location
 from ..reader import DEFAULT_MAX_RECORD_BYTES
 from .aggregate import Aggregator, Caps
 from .html import render_html
@@ -89,10 +90,11 @@ def write_html(path: str | os.PathLike[str], html: str) -> None:
 
 
 class HtmlReport:
-    """A batch output that writes the HTML report when closed.
+    """A batch output (an :class:`hcpcs_rules.output.Sink`) that writes the HTML report.
 
-    ``add(outcome, input=None, claim_id=None)`` for each outcome of a batch, in order;
-    ``close()`` renders and writes ``path``. ``inputs`` names what was checked (the page's header).
+    ``add(outcome, input=..., claim_id=..., location=...)`` for each outcome of a run, in order;
+    ``close()`` renders and writes ``path`` (whole, or not at all); ``abort()`` (the run was
+    interrupted) writes nothing. ``inputs`` names what was checked, for the page's header.
     """
 
     def __init__(
@@ -108,12 +110,26 @@ class HtmlReport:
         self.inputs = list(inputs)
         self.aggregator = Aggregator(caps)
 
-    def add(self, outcome: Any, input: str | None = None, claim_id: str | None = None) -> None:
-        self.aggregator.add(outcome, input, claim_id)
+    def add(
+        self,
+        outcome: Any,
+        *,
+        input: str | None = None,
+        claim_id: str | None = None,
+        location: Location | None = None,
+    ) -> None:
+        self.aggregator.add(outcome, input, claim_id, location)
 
     def close(self, generated: dt.datetime | None = None) -> None:
+        """Write the page. Raises ``OSError`` when it cannot be written (nothing is left half
+        written: see :func:`write_html`)."""
         data = self.aggregator.close()
         write_html(
             self.path,
             render_html(data, title=self.title, inputs=self.inputs, generated=generated),
         )
+
+    def abort(self) -> None:
+        """The run did not finish: no report (one over part of the claims would mislead)."""
+        with contextlib.suppress(RuntimeError):  # already closed
+            self.aggregator.close()

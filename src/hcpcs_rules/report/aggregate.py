@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from ..model import Location
 from ..rows import STATUSES, rows_of
 
 __all__ = ["REFUSED", "SEVERITIES", "Aggregator", "Caps"]
@@ -137,11 +138,18 @@ class Aggregator:
 
     # ------------------------------------------------------------------------- feeding
 
-    def add(self, outcome: Any, input: str | None = None, claim_id: str | None = None) -> None:
+    def add(
+        self,
+        outcome: Any,
+        input: str | None = None,
+        claim_id: str | None = None,
+        location: Location | None = None,
+    ) -> None:
         """One outcome of a batch (a Result, ClaimError, EvaluationFailure, or another exception
         for a record that could not be read), with where it came from and, for a refused claim,
-        its id: the arguments a batch output sink takes."""
-        claim, findings = rows_of(outcome, input, claim_id)
+        its id and place in an X12 file: the arguments a batch output sink
+        (:class:`hcpcs_rules.output.Sink`) takes."""
+        claim, findings = rows_of(outcome, input, claim_id, location)
         self.add_claim_row(claim)
         for row in findings:
             self.add_finding_row(row)

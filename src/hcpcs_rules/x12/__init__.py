@@ -8,7 +8,7 @@ their 999 (``validate_x12``). ``write_277ca`` answers a checked 837P with a 277C
 
 from __future__ import annotations
 
-from .ack import acknowledge, write_277ca
+from .ack import acknowledge, iter_277ca, write_277ca
 from .check import check_837p, is_x12, locate
 from .payers import DEFAULT_PAYER_IDS, payer_of
 from .read import IMPLEMENTATION_GUIDE, Summary, X12Claim, X12Error, X12File, read_837p
@@ -35,6 +35,7 @@ __all__ = [
     "acknowledge",
     "check_837p",
     "is_x12",
+    "iter_277ca",
     "load_directory",
     "load_sidecar",
     "locate",

@@ -465,41 +465,88 @@ def write_277ca(
     claim. ``rejecting``: the severities that make a claim come back (A3); by default only
     ``reject`` (see docs/x12.md for why a denial is not a rejection). ``sender``/``receiver``
     are the interchange's (qualifier, id) pairs; by default the input's, swapped.
+
+    The whole acknowledgment as one string; :func:`iter_277ca` gives the same text piece by
+    piece, in memory bounded by one transaction, for files of any size.
     """
+    return "".join(
+        iter_277ca(
+            outcomes,
+            source,
+            control_number=control_number,
+            now=now,
+            rejecting=rejecting,
+            sender=sender,
+            receiver=receiver,
+        )
+    )
+
+
+def iter_277ca(
+    outcomes: Iterable[Result | X12Error],
+    source: str | os.PathLike[str] | BinaryIO | bytes,
+    *,
+    control_number: int = 1,
+    now: dt.datetime | None = None,
+    rejecting: Iterable[str] = ("reject",),
+    sender: tuple[str, str] | None = None,
+    receiver: tuple[str, str] | None = None,
+) -> Iterator[str]:
+    """:func:`write_277ca`'s text in pieces (the header, then one ST...SE per transaction, then
+    the trailer), each ending with a newline; the same options. Only the transaction being
+    answered is held in memory: the interchange header needs the first transaction's ISA, and
+    GE's count is written last."""
     if not 0 < control_number < 10**9:
         raise ValueError("control_number must be between 1 and 999999999 (ISA13 has 9 digits)")
     when = (now or dt.datetime.now()).replace(microsecond=0)
     severities = frozenset(rejecting)
+    control = f"{control_number:09d}"
+    count = 0
     stream, owned = _open(source)
     try:
-        body: list[str] = []
-        first: _Transaction | None = None
-        count = 0
         current: list[_Ack] = []
 
-        def flush() -> None:
+        def flush() -> str:
             nonlocal count
-            if current:
-                count += 1
-                st02 = f"{count:04d}"
-                trace = f"{control_number}{st02}"
-                body.extend(_transaction_segments(current, st02, when, trace))
-                current.clear()
+            count += 1
+            st02 = f"{count:04d}"
+            segs = _transaction_segments(current, st02, when, f"{control_number}{st02}")
+            current.clear()
+            return "\n".join(segs) + "\n"
 
         for outcome, header in _paired(outcomes, _headers(stream)):
-            if current and current[0].header.txn is not header.txn:
-                flush()
+            if not current and not count:
+                yield _interchange_header(header.txn.isa, when, control_number, sender, receiver)
+            elif current and current[0].header.txn is not header.txn:
+                yield flush()
             current.append(_ack(header, outcome, severities))
-            first = first or header.txn
-        flush()
+        if current:
+            yield flush()
     finally:
         if owned:
             stream.close()
-    isa = first.isa if first is not None else ("ZZ", "", "ZZ", "", "T")
+    if not count:
+        # Nothing to acknowledge (no claim in the file): an interchange without a functional
+        # group, as a GS must hold at least one transaction.
+        isa = _interchange_header(("ZZ", "", "ZZ", "", "T"), when, control_number, sender, receiver)
+        yield isa.split("\n", 1)[0] + "\n" + _segment("IEA", "0", control) + "\n"
+        return
+    yield _segment("GE", str(count), str(control_number)) + "\n"
+    yield _segment("IEA", "1", control) + "\n"
+
+
+def _interchange_header(
+    isa: tuple[str, str, str, str, str],
+    when: dt.datetime,
+    control_number: int,
+    sender: tuple[str, str] | None,
+    receiver: tuple[str, str] | None,
+) -> str:
+    """ISA and GS, from the input's first interchange (``isa``: its sender qualifier and id,
+    receiver qualifier and id, usage indicator), the parties swapped unless given."""
     ours = sender or (isa[2], isa[3])
     theirs = receiver or (isa[0], isa[1])
     usage = isa[4] if isa[4] in ("P", "T") else "T"
-    control = f"{control_number:09d}"
     head = [
         _segment(
             "ISA",
@@ -515,7 +562,7 @@ def write_277ca(
             when.strftime("%H%M"),
             _REPETITION,
             "00501",
-            control,
+            f"{control_number:09d}",
             "0",
             usage,
             _COMPONENT,
@@ -532,12 +579,7 @@ def write_277ca(
             IMPLEMENTATION_GUIDE_277CA,
         ),
     ]
-    if not count:
-        # Nothing to acknowledge (no claim in the file): an interchange without a functional
-        # group, as a GS must hold at least one transaction.
-        return "\n".join([head[0], _segment("IEA", "0", control)]) + "\n"
-    tail = [_segment("GE", str(count), str(control_number)), _segment("IEA", "1", control)]
-    return "\n".join([*head, *body, *tail]) + "\n"
+    return "\n".join(head) + "\n"
 
 
 def acknowledge(

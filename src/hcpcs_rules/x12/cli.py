@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import attrs
 
-from ..errors import printable
+from ..errors import ClaimError, printable
 from ..model import SEVERITY_RANK, Location, Result
+from ..output import Sink
+from ..progress import Progress, wanted
+from ..reader import Unreadable
 from ..rows import describe_location
-from .ack import write_277ca
+from .ack import iter_277ca
 from .check import check_837p, is_x12
 from .read import X12Error
 from .reference import Directory, ReferenceError, load_directory, load_sidecar
@@ -52,6 +56,28 @@ def with_json_paths(result: Result) -> Result:
     )
 
 
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # gone since it was looked at: reading it will say so
+        return 0
+
+
+def as_outcome(error: X12Error) -> ClaimError | Unreadable:
+    """An X12 problem as the tables state it: a refused claim (one with a CLM01) is an invalid
+    claim, with the claim reader's problems when the contract refused it, else with what the 837
+    lacks; a problem outside any claim (the envelope, a segment that cannot be read) is an
+    unreadable record. Where it sits goes in the row's ``location``."""
+    if error.claim_id is None:
+        return Unreadable(error.message)
+    if error.errors:
+        return ClaimError(list(error.errors))
+    # The reader says "claim <CLM01>: <what is wrong>"; the row names the claim in its own column.
+    prefix = f"claim {error.claim_id}: "
+    text = error.message[len(prefix) :] if error.message.startswith(prefix) else error.message
+    return ClaimError([("$", text)])
+
+
 def _report_error(path: str, error: X12Error, fmt: str, out: TextIO, json_line: Any) -> None:
     if fmt == "json":
         print(json_line({"claim": path, **error.to_dict()}, out), file=out)
@@ -70,8 +96,11 @@ def check_x12(
     report: Any,
     json_line: Any,
     exits: tuple[int, int, int],
+    open_tables: Callable[[], Sink] | None = None,
 ) -> int:
-    """Check every path of ``args.paths`` (all X12) and print as ``check`` does."""
+    """Check every path of ``args.paths`` (all X12) and print as ``check`` does; with
+    ``open_tables`` (the table formats), each claim and error goes to the sink it opens instead,
+    and standard output gets the summary line only."""
     exit_ok, exit_findings, exit_input = exits
     if (args.format == "277ca" or args.validate_999) and not any(
         is_x12_path(p) for p in args.paths
@@ -141,45 +170,84 @@ def check_x12(
     read = checked = refused = errors = 0
     worst = False
     ack = args.format == "277ca"
+    tables = open_tables() if open_tables is not None else None
+    # The bar's position: the bytes of the files already checked, plus the offset of the last
+    # claim or error of the current one (every outcome knows where in its file it sits).
+    sizes = [_size(p) for p in args.paths]
+    position = [0, 0]  # [bytes of earlier files, offset in the current file]
+    progress = Progress(
+        err,
+        enabled=wanted(
+            out, err, quiet=getattr(args, "quiet", False), summary_only=tables is not None
+        ),
+        total_bytes=sum(sizes),
+        position=lambda: position[0] + position[1],
+    )
+    err = progress.stream  # messages during the run go above the bar
     # With --format 277ca the acknowledgment goes to stdout and everything said about the run
     # (refusals, file errors, the summary) to stderr, so the 277CA can be piped as it is.
     said = err if ack else out
-    for number, path in enumerate(args.paths, start=1):
-        reader, outcomes = check_837p(engine, path, directory=directory, sidecar=sidecar)
+    try:
+        for number, path in enumerate(args.paths, start=1):
+            reader, outcomes = check_837p(engine, path, directory=directory, sidecar=sidecar)
 
-        def counted(outcomes: Any = outcomes, path: str = path) -> Any:
-            nonlocal worst
-            for outcome in outcomes:
-                if isinstance(outcome, X12Error):
-                    _report_error(path, outcome, "text" if ack else args.format, said, json_line)
-                else:
-                    statuses[outcome.status] += 1
-                    if any(SEVERITY_RANK[f.severity] >= threshold for f in outcome.findings):
-                        worst = True
-                    if not ack:
-                        report(outcome, args.format, out)
-                yield outcome
+            def counted(outcomes: Any = outcomes, path: str = path) -> Any:
+                nonlocal worst
+                for outcome in outcomes:
+                    where = outcome.location
+                    if isinstance(outcome, X12Error):
+                        if tables is not None:
+                            tables.add(
+                                as_outcome(outcome),
+                                input=path,
+                                claim_id=outcome.claim_id,
+                                location=where,
+                            )
+                        else:
+                            fmt = "text" if ack else args.format
+                            _report_error(path, outcome, fmt, said, json_line)
+                    else:
+                        statuses[outcome.status] += 1
+                        if any(SEVERITY_RANK[f.severity] >= threshold for f in outcome.findings):
+                            worst = True
+                        if tables is not None:
+                            tables.add(outcome, input=path)
+                        elif not ack:
+                            report(outcome, args.format, out)
+                    if where is not None and where.offset is not None:
+                        position[1] = where.offset
+                    progress.advance()
+                    yield outcome
 
-        if ack:
-            out.write(write_277ca(counted(), path, control_number=number))
-        else:
-            for _ in counted():
-                pass
-        summary = reader.summary
-        if summary.sidecar_unused:
-            unused = ", ".join(summary.sidecar_unused[:10])
-            more = len(summary.sidecar_unused) - 10
-            print(
-                printable(
-                    f"check: {path}: the sidecar has entries for claims not in this file: "
-                    f"{unused}{f' and {more} more' if more > 0 else ''}"
-                ),
-                file=err,
-            )
-        read += summary.claims_read
-        checked += summary.claims_parsed
-        refused += summary.claims_refused
-        errors += summary.errors
+            if ack:
+                # Written as it is made, a transaction at a time: memory stays flat whatever the
+                # file's size (a failure part way leaves the 277CA without its trailer, and exit 3).
+                for piece in iter_277ca(counted(), path, control_number=number):
+                    out.write(piece)
+            else:
+                for _ in counted():
+                    pass
+            position[0] += sizes[number - 1]
+            position[1] = 0
+            summary = reader.summary
+            if summary.sidecar_unused:
+                unused = ", ".join(summary.sidecar_unused[:10])
+                more = len(summary.sidecar_unused) - 10
+                print(
+                    printable(
+                        f"check: {path}: the sidecar has entries for claims not in this file: "
+                        f"{unused}{f' and {more} more' if more > 0 else ''}"
+                    ),
+                    file=err,
+                )
+            read += summary.claims_read
+            checked += summary.claims_parsed
+            refused += summary.claims_refused
+            errors += summary.errors
+    finally:
+        progress.close()  # before the summary: the bar leaves no line behind
+    err = progress.stream
+    said = err if ack else out
     if args.format != "json":
         parts = [f"{statuses[k]} {k}" for k in ("reject", "deny", "warn", "clean") if statuses[k]]
         print(

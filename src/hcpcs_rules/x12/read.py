@@ -120,18 +120,28 @@ class _Claim:
 
 
 class X12File:
-    """Iterate for ``X12Claim`` / ``X12Error`` items; ``summary`` is complete afterwards."""
+    """Iterate for ``X12Claim`` / ``X12Error`` items; ``summary`` is complete afterwards.
+
+    Read from a path or bytes, it can be iterated again (each pass reads the file anew and starts
+    a new ``summary``), and a pass abandoned part way closes its file when the iterator is closed
+    or collected. Read from a stream, it can be iterated once: a second pass is a ValueError.
+    """
 
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: BinaryIO | None,
         *,
         parse: Callable[[Any], Claim],
         directory: Directory | None,
         sidecar: Sidecar | None,
         payers: Mapping[str, str] | None,
+        opener: Callable[[], BinaryIO] | None = None,
     ) -> None:
+        if (stream is None) == (opener is None):
+            raise TypeError("X12File reads a stream or an opener of fresh streams, one of them")
         self._stream = stream
+        self._opener = opener
+        self._passes = 0
         self._parse = parse
         self._directory = directory
         self._sidecar = sidecar
@@ -141,6 +151,21 @@ class X12File:
     # ------------------------------------------------------------------------ the walk
 
     def __iter__(self) -> Iterator[X12Claim | X12Error]:
+        if self._opener is None and self._passes:
+            raise ValueError(
+                "this X12File reads a stream, which can be read once; read_837p() a path or "
+                "bytes to read it again"
+            )
+        self._passes += 1
+        self.summary = Summary()
+        stream = self._opener() if self._opener is not None else self._stream
+        try:
+            yield from self._walk(stream)
+        finally:
+            if self._opener is not None:
+                stream.close()  # also when the pass is abandoned: the iterator closed or collected
+
+    def _walk(self, stream: Any) -> Iterator[X12Claim | X12Error]:
         self._isa: Segment | None = None
         self._gs: Segment | None = None
         self._st: Segment | None = None
@@ -156,7 +181,7 @@ class X12File:
         # Bounded by the sidecar's size, never the file's: only ids the sidecar has are kept.
         self._sidecar_used: set[str] = set()
         last: Segment | None = None
-        for token in tokenize(self._stream):
+        for token in tokenize(stream):
             if isinstance(token, TokenError):
                 where = self._where(None, token.ordinal, token.offset)
                 if not token.fatal:
@@ -702,17 +727,22 @@ def read_837p(
     ``engine.parse_claim`` to read it under an engine's payers and extensions). ``directory``
     and ``sidecar`` complete claims with what the 837 does not carry; without a directory the
     claims hold only what the 837 says. ``payers`` maps more payer ids to payer names.
-    A path is opened when iteration starts and closed when it ends.
+    A path is opened when iteration starts and closed when it ends (or is abandoned); a path or
+    bytes can be iterated again, a stream once.
     """
+    options: dict[str, Any] = {
+        "parse": parse or parse_claim,
+        "directory": directory,
+        "sidecar": sidecar,
+        "payers": payers,
+    }
     if isinstance(source, bytes):
-        stream: Any = io.BytesIO(source)
-    elif isinstance(source, str | os.PathLike):
-        stream = _LazyFile(source)
-    else:
-        stream = source
-    return X12File(
-        stream, parse=parse or parse_claim, directory=directory, sidecar=sidecar, payers=payers
-    )
+        data = source
+        return X12File(None, opener=lambda: io.BytesIO(data), **options)
+    if isinstance(source, str | os.PathLike):
+        path = source
+        return X12File(None, opener=lambda: _LazyFile(path), **options)  # type: ignore[arg-type,return-value]
+    return X12File(source, **options)
 
 
 class _LazyFile:
@@ -730,3 +760,7 @@ class _LazyFile:
         if not chunk:
             self._file.close()
         return chunk
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
