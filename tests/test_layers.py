@@ -9,7 +9,7 @@ The stages, each importing only its own and earlier ones:
 2. the compiler, in its own order: ``load`` -> ``expr`` -> ``compile``;
 3. the runtime and code generation: ``runtime`` -> ``codegen`` -> ``facts``;
 4. the backends (``backends`` and everything under it);
-5. ``engine`` -> ``batch`` (with ``slot``, ``x12``, ``output``, ``progress``) -> ``testing``:
+5. ``engine`` -> ``batch`` (with ``slot``, ``x12``, ``output``, ``progress``, ``report``) -> ``testing``:
    building engines, evaluating claims, writing what they give;
 6. the package itself (``hcpcs_rules/__init__.py``) and ``cli``.
 
@@ -47,7 +47,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
         "facts",
         "backends",
         "engine",
-        "batch slot x12 output progress",
+        "batch slot x12 output progress report",
         "testing authoring",
         "hcpcs_rules cli",
     )

@@ -638,6 +638,46 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> 
     return EXIT_FINDINGS if totals["changed"] else EXIT_OK
 
 
+def _html_report(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    """``report``: results (JSON Lines or Parquet) -> one HTML file (hcpcs_rules.report)."""
+    from .report import Caps, ReportInputError, aggregate_inputs, render_html, write_html
+
+    if args.paths.count("-") > 1:
+        _say(err, "report: standard input (-) can be read only once")
+        return EXIT_INPUT
+    try:
+        caps = Caps(findings=args.max_findings)
+        aggregator = aggregate_inputs(
+            args.paths, stdin, caps=caps, max_record_bytes=args.max_record_bytes
+        )
+    except ReportInputError as exc:  # nothing is written from part of the inputs
+        _say(err, f"report: {exc}")
+        return EXIT_INPUT
+    data = aggregator.close()
+    for problem in data["problems"]["rows"]:
+        _say(err, f"{problem['location']}: {problem['message']}")
+    if data["problems"]["not_shown"]:
+        _say(err, f"... and {data['problems']['not_shown']:,} more unreadable records")
+    page = render_html(data, title=args.title, inputs=args.paths)
+    if args.output == "-":
+        out.write(page)
+    else:
+        try:
+            write_html(args.output, page)
+        except OSError as exc:
+            _say(err, f"report: cannot write {args.output}: {exc.strerror or exc}")
+            return EXIT_INPUT
+    totals = data["totals"]
+    # A one-line summary on stderr: stdout may be the page itself (-o -).
+    _say(
+        err,
+        f"report: {totals['claims']:,} claims, {totals['findings']:,} findings"
+        + (f", {aggregator.problems:,} unreadable records" if aggregator.problems else "")
+        + ("" if args.output == "-" else f" -> {args.output}"),
+    )
+    return EXIT_INPUT if aggregator.problems else EXIT_OK
+
+
 _EPILOG = "exit status:\n" + "\n".join(
     f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()
 )
@@ -861,6 +901,40 @@ def _parser() -> argparse.ArgumentParser:
         "--new", action="append", required=True, metavar="NAME_OR_PATH", help="repeatable"
     )
     compare.add_argument("--backend", default="python", choices=("python", "durable"))
+
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write an HTML report of checked claims (docs/reports.md)",
+        description="Read the results of `check --format json` (JSON Lines) or the Parquet "
+        "tables of `check --format parquet` / Spark, and write one self-contained HTML page: "
+        "totals by status and payer, top rules, findings by month, a table of findings.",
+    )
+    report.add_argument(
+        "paths",
+        nargs="+",
+        metavar="RESULTS",
+        help="JSON Lines results, a folder of them, Parquet files or a folder of claims/findings "
+        "tables, or - for stdin",
+    )
+    report.add_argument(
+        "-o", "--output", required=True, metavar="PATH", help="the HTML file (- for stdout)"
+    )
+    report.add_argument("--title", default="Claim check report", help="the page's title")
+    report.add_argument(
+        "--max-findings",
+        type=_positive_int,
+        default=2000,
+        metavar="N",
+        help="findings listed in the table (default: 2000; all are counted)",
+    )
+    report.add_argument(
+        "--max-record-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_RECORD_BYTES,
+        metavar="BYTES",
+        help="largest JSON Lines record read (as for check)",
+    )
     return parser
 
 
@@ -892,6 +966,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
             return _coverage(args, out, err, stdin)
         if args.command == "diff":
             return _diff(args, out, err, stdin)
+        if args.command == "report":
+            return _html_report(args, out, err, stdin)
         return _functions(args, out, err)
     except _Failed:
         return EXIT_INPUT
