@@ -34,6 +34,7 @@ from hcpcs_rules.rows import CLAIM_COLUMNS, FINDING_COLUMNS, STATUSES, arrow_sch
 from hcpcs_rules.x12.cli import with_json_paths
 from report_data import (
     HOSTILE_ID,
+    ROOT,
     check_to_jsonl,
     example_claims,
     expected_counts,
@@ -679,3 +680,43 @@ def test_a_report_that_cannot_be_written_is_exit_2_and_leaves_the_old_one(tmp_pa
 def test_a_malformed_refusal_record_is_refused_with_its_path(record, message):
     with pytest.raises(ValueError, match=message):
         outcome_from_record(record)
+
+
+def test_check_html_writes_the_report_of_the_same_run(tmp_path, claims):
+    """`check --html PATH` feeds the report the run's own outcomes: the page is the one
+    `report` makes from that run's JSON Lines results."""
+    source = check_to_jsonl(claims, tmp_path)
+    page = tmp_path / "run.html"
+    code, out, err = run(
+        ["check", str(tmp_path / "claims.jsonl"), "--html", str(page), "--no-config",
+         "--ruleset", "core", "--ruleset", "j7632", "--format", "json"]
+    )  # fmt: skip
+    assert code in (1, 2), err
+    assert out == source.read_text()  # the run's own output is unchanged by --html
+    from_run = _report_data(page.read_text(encoding="utf-8"))
+    code, _, err = run(["report", str(source), "-o", str(tmp_path / "after.html")])
+    after = _report_data((tmp_path / "after.html").read_text(encoding="utf-8"))
+    for key in ("totals", "payers", "rules", "months"):
+        assert from_run[key] == after[key], key
+
+
+def test_check_html_of_an_x12_file_and_its_usage_errors(tmp_path):
+    page = tmp_path / "x12.html"
+    example = ROOT / "examples" / "x12"
+    code, _, err = run(
+        ["check", str(example / "claims.837"), "--directory", str(example / "directory.json"),
+         "--html", str(page), "--no-config"]
+    )  # fmt: skip
+    assert code in (0, 1, 2), err
+    data = _report_data(page.read_text(encoding="utf-8"))
+    assert data["totals"]["claims"] > 0
+    code, _, err = run(["check", str(example / "claims.837"), "--html", str(tmp_path)])
+    assert code == 2 and "is a folder" in err
+    code, _, err = run(["check", "x.json", "--html", str(tmp_path / "nowhere" / "r.html")])
+    assert code == 2 and "no folder" in err
+
+
+def _report_data(page: str) -> dict:
+    start = page.index('<script type="application/json" id="report-data">')
+    start = page.index(">", start) + 1
+    return json.loads(page[start : page.index("</script>", start)])

@@ -134,6 +134,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) ->
                 json_line=_json_line,
                 exits=exits,
                 open_tables=tables.open if args.format in _TABLE_FORMATS else None,
+                also=tables.also,
             )
         else:
             code = _check_json(args, engine, out, err, stdin, tables)
@@ -163,6 +164,12 @@ def _output_problem(args: argparse.Namespace) -> str | None:
     engine is built, and before anything is written."""
     from .output import OutputError, check_destination, require_pyarrow
 
+    if args.html is not None:
+        html = Path(args.html)
+        if html.is_dir():
+            return f"--html {args.html}: is a folder; give the report's file name"
+        if not html.parent.is_dir():
+            return f"--html {args.html}: no folder {str(html.parent)!r} to write it in"
     table = args.format in _TABLE_FORMATS
     if table and args.output is None:
         return f"--format {args.format} writes two tables (claims, findings): give --output DIR"
@@ -187,12 +194,13 @@ def _output_problem(args: argparse.Namespace) -> str | None:
 
 
 class _Tables:
-    """The run's table writer, opened on first use; closing or aborting one never opened does
-    nothing."""
+    """The run's files: the table writer (``--format parquet|csv``) and the HTML report
+    (``--html``), each opened on first use; closing or aborting one never opened does nothing."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.sink: Any = None
+        self.report: Any = None
 
     def open(self) -> Any:
         from .output import TableSink
@@ -201,16 +209,38 @@ class _Tables:
             self.sink = TableSink(self.args.output, self.args.format, force=self.args.force)
         return self.sink
 
+    def also(self) -> list[Any]:
+        """The sinks fed every outcome besides the run's own output: the HTML report."""
+        if self.args.html is None:
+            return []
+        if self.report is None:
+            from .report import HtmlReport
+
+            self.report = HtmlReport(self.args.html, inputs=self.args.paths)
+        return [self.report]
+
     def close(self) -> int:
-        """Put the tables in place; how many cells had to be escaped."""
-        if self.sink is None:
-            return 0
-        self.sink.close()
-        return self.sink.escaped
+        """Put the tables and the report in place; how many table cells had to be escaped."""
+        escaped = 0
+        if self.sink is not None:
+            self.sink.close()
+            escaped = self.sink.escaped
+        if self.report is not None:
+            try:
+                self.report.close()
+            except OSError as exc:
+                from .output import OutputError
+
+                raise OutputError(
+                    f"--html {self.args.html}: cannot write the report: {exc}"
+                ) from exc
+        return escaped
 
     def abort(self) -> None:
         if self.sink is not None:
             self.sink.abort()
+        if self.report is not None:
+            self.report.abort()
 
 
 class _Printer:
@@ -272,6 +302,7 @@ def _check_json(
     )
     err = progress.stream  # messages during the run go above the bar
     sinks: list[Any] = [tables.open()] if table else [_Printer(args.format, out)]
+    sinks += tables.also()
     # Claims stream through evaluate_many (in order, bounded memory, optionally in worker
     # processes); `pending` remembers where each one came from and its id, and the records refused
     # on the way (unreadable, or invalid before parsing), so the report keeps the input's order.
@@ -744,6 +775,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="with --format parquet|csv: the folder that gets claims.EXT and findings.EXT "
         "(created if missing); standard output then gets only the summary line",
+    )
+    check.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write the HTML report of the run to PATH (one self-contained page: "
+        "docs/reports.md), whatever --format prints",
     )
     check.add_argument(
         "--force",

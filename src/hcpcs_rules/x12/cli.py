@@ -97,10 +97,12 @@ def check_x12(
     json_line: Any,
     exits: tuple[int, int, int],
     open_tables: Callable[[], Sink] | None = None,
+    also: Callable[[], list[Sink]] | None = None,
 ) -> int:
     """Check every path of ``args.paths`` (all X12) and print as ``check`` does; with
     ``open_tables`` (the table formats), each claim and error goes to the sink it opens instead,
-    and standard output gets the summary line only."""
+    and standard output gets the summary line only. ``also`` opens more sinks (the HTML report)
+    that get every claim and error besides."""
     exit_ok, exit_findings, exit_input = exits
     if (args.format == "277ca" or args.validate_999) and not any(
         is_x12_path(p) for p in args.paths
@@ -171,6 +173,7 @@ def check_x12(
     worst = False
     ack = args.format == "277ca"
     tables = open_tables() if open_tables is not None else None
+    extra = also() if also is not None else []
     # The bar's position: the bytes of the files already checked, plus the offset of the last
     # claim or error of the current one (every outcome knows where in its file it sits).
     sizes = [_size(p) for p in args.paths]
@@ -196,9 +199,12 @@ def check_x12(
                 for outcome in outcomes:
                     where = outcome.location
                     if isinstance(outcome, X12Error):
+                        stated = as_outcome(outcome)
+                        for sink in extra:
+                            sink.add(stated, input=path, claim_id=outcome.claim_id, location=where)
                         if tables is not None:
                             tables.add(
-                                as_outcome(outcome),
+                                stated,
                                 input=path,
                                 claim_id=outcome.claim_id,
                                 location=where,
@@ -210,6 +216,8 @@ def check_x12(
                         statuses[outcome.status] += 1
                         if any(SEVERITY_RANK[f.severity] >= threshold for f in outcome.findings):
                             worst = True
+                        for sink in extra:
+                            sink.add(outcome, input=path)
                         if tables is not None:
                             tables.add(outcome, input=path)
                         elif not ack:
