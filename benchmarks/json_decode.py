@@ -193,21 +193,19 @@ def per_size(rounds: int, engine: Engine) -> None:
         decoded = [json.loads(t) for t in texts]
         for _ in range(rounds):
             for name, decode in every.items():
-                samples[name].append(timed(lambda d=decode: [d(t) for t in texts], repeat))
+                samples[name].append(timed(lambda d=decode, ts=texts: [d(t) for t in ts], repeat))
             samples["parse_claim (for scale)"].append(
-                timed(lambda: [engine.parse_claim(c) for c in decoded], repeat)
+                timed(lambda cs=decoded: [engine.parse_claim(c) for c in cs], repeat)
             )
             samples["evaluate (for scale)"].append(
-                timed(lambda: [engine.evaluate(c) for c in decoded], max(1, repeat // 10))
+                timed(lambda cs=decoded: [engine.evaluate(c) for c in cs], max(1, repeat // 10))
             )
         size = statistics.mean(len(t) for t in texts)
         print(f"  {lines} line(s), {size:,.0f} bytes of JSON per claim:")
         base = statistics.median(samples["stdlib exact"])
         for name, values in samples.items():
             median = statistics.median(values)
-            print(
-                f"    {name:30s} {median / len(texts) * 1e6:9.1f} us   x{base / median:5.2f}"
-            )
+            print(f"    {name:30s} {median / len(texts) * 1e6:9.1f} us   x{base / median:5.2f}")
 
 
 def streaming(rounds: int, count: int) -> None:
