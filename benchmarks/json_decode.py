@@ -13,13 +13,17 @@ fast decode plus the checks that make it correct, falling back to the exact stan
 - ``stdlib plain+checks``: the json module without hooks, then a Python walk for floats, long
   integers and depth, and the colon count (see reader._fast_value) for duplicates.
 - ``orjson+checks``: orjson.loads, the same walk (floats include orjson's big integers), colons.
-- ``msgspec+checks``: what the reader ships: msgspec with a float hook that aborts, a translated
-  digit-run test, colons, and a depth walk only past 64 brackets.
+- ``msgspec+checks``: what the reader ships for documents and JSON Lines: msgspec with a float
+  hook that aborts, then ``reader._nothing_to_report``: a digit-run test on the translated bytes,
+  the colon count (msgspec's encoder), and past 64 brackets a depth count done on the text.
+- ``json C scanner+checks``: what the reader ships for JSON array elements (msgspec cannot say
+  where an element ends): the json module's C scanner with hooks for floats only, the same checks.
 
 Each candidate is first run over a battery of awkward texts and must give the exact path's outcome
 on every one (the script stops otherwise). Then claims of 1, 3, 10 and 50 lines (from the
 project's claim generator) are decoded, candidates interleaved round by round, medians reported,
-with bare decoders (unsafe alone) and the claim parser and a full evaluation for scale. Last, the
+with bare decoders (unsafe alone), the claim parser and a full evaluation for scale, and
+``Engine.evaluate_json`` end to end with and without msgspec. Last, the
 reader streaming a JSON Lines file and a JSON array of generated claims, with and without msgspec.
 Timings on a shared machine are noisy: read the ratios. Nothing is asserted about time.
 
@@ -101,7 +105,18 @@ CANDIDATES: dict[str, Callable[[bytes], Any]] = {
     "stdlib plain+checks": _checked(lambda b: json.loads(b.decode()), _stdlib_dumps),
     "orjson+checks": _checked(orjson.loads, orjson.dumps),
     "msgspec+checks": reader.decode_claim,  # the shipped path
+    "json C scanner+checks": lambda data: _scanned(data),
 }
+
+
+def _scanned(data: bytes) -> Any:
+    try:
+        value = reader._PLAIN.decode(data.decode())
+    except Exception:
+        return _exact(data)
+    return value if reader._nothing_to_report(value, data) else _exact(data)
+
+
 BARE: dict[str, Callable[[bytes], Any]] = {
     "json.loads (bare, unsafe)": json.loads,
     "orjson.loads (bare, unsafe)": orjson.loads,
@@ -180,6 +195,7 @@ def timed(function: Callable[[], object], repeat: int) -> float:
 
 
 def per_size(rounds: int, engine: Engine) -> None:
+    fast = reader._fast_decoder
     print("Decoding one claim (median microseconds; ratio = stdlib exact / candidate):")
     for lines in (1, 3, 10, 50):
         texts = [json.dumps(c).encode() for c in claims_of(lines) if _valid(engine, c)]
@@ -188,12 +204,25 @@ def per_size(rounds: int, engine: Engine) -> None:
         repeat = max(2, 400 // lines)
         every = {**CANDIDATES, **BARE}
         samples: dict[str, list[float]] = {name: [] for name in every}
+        samples["evaluate_json, stdlib exact"] = []
+        samples["evaluate_json, msgspec+checks"] = []
         samples["parse_claim (for scale)"] = []
         samples["evaluate (for scale)"] = []
         decoded = [json.loads(t) for t in texts]
         for _ in range(rounds):
             for name, decode in every.items():
                 samples[name].append(timed(lambda d=decode, ts=texts: [d(t) for t in ts], repeat))
+            for name, decoder in (("stdlib exact", None), ("msgspec+checks", fast)):
+                reader._fast_decoder = decoder
+                try:
+                    samples[f"evaluate_json, {name}"].append(
+                        timed(
+                            lambda ts=texts: [engine.evaluate_json(t) for t in ts],
+                            max(1, repeat // 10),
+                        )
+                    )
+                finally:
+                    reader._fast_decoder = fast
             samples["parse_claim (for scale)"].append(
                 timed(lambda cs=decoded: [engine.parse_claim(c) for c in cs], repeat)
             )

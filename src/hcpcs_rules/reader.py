@@ -283,18 +283,30 @@ def _fast_value(data: str | bytes) -> Any:
         Exception
     ):  # not JSON, a float, a huge number, deep nesting: all worded by the exact path
         return _EXACT
+    return value if _nothing_to_report(value, data) else _EXACT
+
+
+def _nothing_to_report(value: Any, data: bytes) -> bool:
+    """Whether ``value``, decoded from ``data`` without floats, is what the exact path makes of
+    ``data`` with nothing to report: no integer of over MAX_INTEGER_DIGITS digits, no duplicate
+    key, no nesting deeper than MAX_DEPTH."""
     if _LONG_DIGITS in data.translate(_DIGITS):
-        return _EXACT
-    # Duplicate keys: msgspec keeps one of them, silently. Every ":" of the text separates a key
-    # or sits in a string, and the encoder writes every key and every ":" of every string it
-    # kept, so the decoded value encodes to as many ":" as the text has exactly when no key (with
-    # its value) was dropped. A colon escaped as \u003a would hide from the count: exact path.
+        return False
+    # Duplicate keys: the decoder keeps one of them, silently. Every ":" of the text separates a
+    # key or sits in a string, and the encoder writes every key and every ":" of every string
+    # that was kept, so the value encodes to as many ":" as the text has exactly when no key
+    # (with its value) was dropped. A colon escaped as \u003a would hide from the count.
     colons = data.count(b":")
-    if colons and (b"\\u003" in data or msgspec.json.encode(value).count(b":") != colons):
-        return _EXACT
-    if data.count(b"{") + data.count(b"[") > MAX_DEPTH and _deeper_than_allowed(data):
-        return _EXACT
-    return value
+    if colons:
+        if b"\\u003" in data:
+            return False
+        try:
+            encoded = msgspec.json.encode(value)
+        except UnicodeEncodeError:  # a lone surrogate the json module decoded from an escape
+            return False
+        if encoded.count(b":") != colons:
+            return False
+    return not (data.count(b"{") + data.count(b"[") > MAX_DEPTH and _deeper_than_allowed(data))
 
 
 def _deeper_than_allowed(data: bytes) -> bool:
@@ -680,7 +692,9 @@ def _document_or_lines(
     yield from _lines(source, name, number + 1, max_record_bytes, buffered)
 
 
-_PLAIN = json.JSONDecoder()  # no hooks: only to find where an array element ends
+# The json module's C scanner at full speed: hooks for floats and NaN/Infinity only, which
+# stop it (those records take the exact path).
+_PLAIN = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
 _STRUCTURE = re.compile(r'["\[\]{},]')
 _IN_STRING = re.compile(r'["\\]')
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
@@ -795,20 +809,24 @@ class _ArrayReader:
             return _checked(location, value, raw, decoder.marked), True
 
     def fast_element(self, location: str) -> Record | None:
-        """The element at ``pos`` through the fast decoder, or None: the exact path decides.
+        """The element at ``pos`` decoded fast, or None: the exact path decides.
 
-        The json module's C scanner without hooks finds where the element ends (msgspec decodes
-        whole texts only); the fast decoder then decodes and checks that slice."""
+        msgspec decodes whole texts only, so the json module's C scanner, without the exact
+        path's hooks, decodes the element and finds where it ends; the fast path's checks then
+        vouch for the value (a float stops the scanner at once)."""
         if _fast_decoder is None:
             return None
         try:
-            end = _PLAIN.raw_decode(self.text, self.pos)[1]
-        except Exception:  # not JSON, cut by the buffer, deep, a huge integer: the exact path says
+            value, end = _PLAIN.raw_decode(self.text, self.pos)
+        except Exception:  # not JSON, cut by the buffer, a float, deep, huge: the exact path says
             return None
         if end - self.pos > self.max_chars or (end == len(self.text) and not self.eof):
             return None  # too large, or a number the next chunk may go on
-        value = _fast_value(self.text[self.pos : end])  # undecodable bytes cannot be encoded
-        if value is _EXACT:
+        try:
+            data = self.text[self.pos : end].encode()
+        except UnicodeEncodeError:  # bytes that were not UTF-8
+            return None
+        if not _nothing_to_report(value, data):
             return None
         self.pos = end
         return Record(location, claim=value)
