@@ -264,9 +264,11 @@ _fast_decoder: Any = None if msgspec is None else msgspec.json.Decoder(float_hoo
 _EXACT: Any = object()  # "decode this record with the exact path"
 # Every digit becomes "0", every other byte " ": a run of zeros is a run of digits.
 _DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-# The exact path counts the sign with the digits: "-" and 99 digits is still short, a run of 100
-# digits may be too long (in a string too; that record is merely decoded twice).
-_LONG_DIGITS = b"0" * MAX_INTEGER_DIGITS
+# A run of 19 digits (in a number, or in a string: that record is merely decoded twice) sends the
+# record to the exact path. Integers of up to 100 digits are claim data's to refuse, but no claim
+# number has more than 12, and below 19 digits msgspec decodes integers as machine words: its
+# arbitrary-size integer code (which had a decoding bug before 0.19) is never relied on.
+_LONG_DIGITS = b"0" * 19
 
 
 def _fast_value(data: str | bytes) -> Any:
@@ -288,8 +290,8 @@ def _fast_value(data: str | bytes) -> Any:
 
 def _nothing_to_report(value: Any, data: bytes) -> bool:
     """Whether ``value``, decoded from ``data`` without floats, is what the exact path makes of
-    ``data`` with nothing to report: no integer of over MAX_INTEGER_DIGITS digits, no duplicate
-    key, no nesting deeper than MAX_DEPTH."""
+    ``data`` with nothing to report: no long integer (none of over MAX_INTEGER_DIGITS digits),
+    no duplicate key, no nesting deeper than MAX_DEPTH."""
     if _LONG_DIGITS in data.translate(_DIGITS):
         return False
     # Duplicate keys: the decoder keeps one of them, silently. Every ":" of the text separates a
