@@ -24,6 +24,12 @@ in an object are refused (``$.payer: duplicate key``): JSON parsers disagree on 
 a claim that says two things is not checked as either. Numbers with a fraction or exponent are
 decoded as floats, which the claim parser refuses (a binary float is inexact).
 
+Decoding: the json module with hooks is the exact path, the reference for every value and
+message. With msgspec installed (the ``fast`` extra) a record is decoded in C first and kept only
+when cheap checks prove the exact path would give the same value and nothing to report; else it
+is decoded again by the exact path. Output is identical either way. :func:`decode_claim` decodes
+one JSON text the same way (what :func:`hcpcs_rules.evaluate_json` uses).
+
 Memory: at most one record plus a 64 KiB read buffer is held at a time (an array reader holds the
 undecoded rest of its buffer too), whatever the size of the input.
 """
@@ -277,13 +283,13 @@ def _fast_value(data: str | bytes) -> Any:
     decoder = _fast_decoder
     if decoder is None:
         return _EXACT
+    # Not JSON, a float, a huge number, deep nesting, a lone surrogate in a str: the exact path
+    # words every one of them.
     try:
         if isinstance(data, str):
-            data = data.encode()  # a lone surrogate cannot be: the exact path says why
+            data = data.encode()
         value = decoder.decode(data)
-    except (
-        Exception
-    ):  # not JSON, a float, a huge number, deep nesting: all worded by the exact path
+    except Exception:
         return _EXACT
     return value if _nothing_to_report(value, data) else _EXACT
 
