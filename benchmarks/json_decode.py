@@ -218,7 +218,7 @@ def per_size(rounds: int, engine: Engine) -> None:
                     samples[f"evaluate_json, {name}"].append(
                         timed(
                             lambda ts=texts: [engine.evaluate_json(t) for t in ts],
-                            max(1, repeat // 10),
+                            max(2, repeat // 4),
                         )
                     )
                 finally:
@@ -227,7 +227,7 @@ def per_size(rounds: int, engine: Engine) -> None:
                 timed(lambda cs=decoded: [engine.parse_claim(c) for c in cs], repeat)
             )
             samples["evaluate (for scale)"].append(
-                timed(lambda cs=decoded: [engine.evaluate(c) for c in cs], max(1, repeat // 10))
+                timed(lambda cs=decoded: [engine.evaluate(c) for c in cs], max(2, repeat // 4))
             )
         size = statistics.mean(len(t) for t in texts)
         print(f"  {lines} line(s), {size:,.0f} bytes of JSON per claim:")
