@@ -365,10 +365,23 @@ def test_a_top_level_value_that_is_not_an_object_is_a_claim_error(engine, decode
 def test_input_over_max_bytes_is_refused_unread(engine):
     with pytest.raises(ClaimError) as caught:
         engine.evaluate_json(CLEAN_TEXT, max_bytes=100)
-    assert caught.value.errors == (("$", f"larger than 100 bytes ({len(CLEAN_TEXT):,})"),)
+    assert caught.value.errors == (
+        ("$", f"larger than 100 bytes ({len(CLEAN_TEXT):,} characters)"),
+    )
+    with pytest.raises(ClaimError) as caught:
+        engine.evaluate_json(CLEAN_TEXT.encode(), max_bytes=100)
+    assert caught.value.errors == (("$", f"larger than 100 bytes ({len(CLEAN_TEXT):,} bytes)"),)
     huge = b'{"id": "' + b"x" * (reader.DEFAULT_MAX_RECORD_BYTES + 1) + b'"}'
     with pytest.raises(ClaimError, match="larger than 4,194,304 bytes"):
         engine.evaluate_json(huge)
+    with pytest.raises(ClaimError, match=r"larger than 4,194,304 bytes \(4,194,315 characters\)"):
+        engine.evaluate_json(huge.decode())
+    # Bytes are what is counted: 60 two-byte characters are 120 bytes.
+    with pytest.raises(ClaimError, match=r"larger than 100 bytes \(12\d bytes\)"):
+        engine.evaluate_json('{"id": "' + "\u00e9" * 60 + '"}', max_bytes=100)
+    for wrong in (0, -1, 1.5, None):
+        with pytest.raises(ValueError, match="max_bytes must be an integer"):
+            engine.evaluate_json(CLEAN_TEXT, max_bytes=wrong)
     # Limits still apply to what is decoded: a string over max_string_length.
     long_id = text_of(claim(id="x" * 20_000))
     with pytest.raises(ClaimError, match=r"\$\.id: too long"):

@@ -356,9 +356,13 @@ def decode_claim(data: str | bytes, *, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
     :class:`ClaimError`: at ``$`` when the text is not UTF-8 JSON (a byte order mark, invalid
     bytes, bad syntax, more than ``max_bytes`` bytes), at the value's path for duplicate keys,
     over-long integers and deep nesting. What :func:`hcpcs_rules.evaluate_json` reads with."""
+    if type(max_bytes) is not int or max_bytes < 1:
+        raise ValueError(f"max_bytes must be an integer of at least 1, got {max_bytes!r}")
     if isinstance(data, bytearray | memoryview):
         data = bytes(data)
     if isinstance(data, str):
+        if len(data) > max_bytes:  # more characters than bytes allowed: not encoded to say so
+            raise ClaimError([("$", f"larger than {max_bytes:,} bytes ({len(data):,} characters)")])
         if data.startswith("\ufeff"):
             raise ClaimError([("$", _BOM_TEXT)])
         try:
@@ -379,7 +383,7 @@ def decode_claim(data: str | bytes, *, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
             ]
         )
     if len(data) > max_bytes:
-        raise ClaimError([("$", f"larger than {max_bytes:,} bytes ({len(data):,})")])
+        raise ClaimError([("$", f"larger than {max_bytes:,} bytes ({len(data):,} bytes)")])
     if data.startswith(_BOM):
         raise ClaimError([("$", _BOM_TEXT)])
     value = _fast_value(data)
