@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -429,3 +431,25 @@ def test_brackets_in_strings_cannot_hide_nesting(before, after):
     assert decode_claim(shallow)[0] == json.loads(before)
     assert not reader._deeper_than_allowed(shallow.encode())
     assert MAX_DEPTH == 64
+
+
+def test_the_library_works_when_msgspec_cannot_be_imported(tmp_path):
+    """Not only with the decoder switched off: without msgspec importable at all."""
+    script = (
+        "import sys; sys.modules['msgspec'] = None\n"
+        "import json, hcpcs_rules\n"
+        "from hcpcs_rules import reader\n"
+        "assert reader.fast_decoder() is None\n"
+        f"text = {CLEAN_TEXT!r}\n"
+        "engine = hcpcs_rules.Engine(rulesets=['core', 'j7632'])\n"
+        "assert engine.evaluate_json(text).to_dict() == engine.evaluate(json.loads(text)).to_dict()\n"
+        "try:\n"
+        '    engine.evaluate_json(\'{"a": 1, "a": 2}\')\n'
+        "except hcpcs_rules.ClaimError as exc:\n"
+        "    print(exc.errors)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(('$.a', 'duplicate key'),)"
