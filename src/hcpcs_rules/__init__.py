@@ -9,7 +9,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .batch import evaluate_many
 from .claims import parse_claim
-from .engine import Engine, EngineConfig, evaluate, reload_default_engine, reset_default_engine
+from .engine import (
+    Engine,
+    EngineConfig,
+    evaluate,
+    evaluate_json,
+    reload_default_engine,
+    reset_default_engine,
+)
 from .errors import (
     BackendError,
     ClaimError,
@@ -62,6 +69,7 @@ __all__ = [
     "WorkerError",
     "__version__",
     "evaluate",
+    "evaluate_json",
     "evaluate_many",
     "parse_claim",
     "reload_default_engine",

@@ -24,6 +24,12 @@ in an object are refused (``$.payer: duplicate key``): JSON parsers disagree on 
 a claim that says two things is not checked as either. Numbers with a fraction or exponent are
 decoded as floats, which the claim parser refuses (a binary float is inexact).
 
+Decoding: the json module with hooks is the exact path, the reference for every value and
+message. With msgspec installed (the ``fast`` extra) a record is decoded in C first and kept only
+when cheap checks prove the exact path would give the same value and nothing to report; else it
+is decoded again by the exact path. Output is identical either way. :func:`decode_claim` decodes
+one JSON text the same way (what :func:`hcpcs_rules.evaluate_json` uses).
+
 Memory: at most one record plus a 64 KiB read buffer is held at a time (an array reader holds the
 undecoded rest of its buffer too), whatever the size of the input.
 
@@ -56,6 +62,8 @@ __all__ = [
     "ReadMeter",
     "Record",
     "Unreadable",
+    "decode_claim",
+    "fast_decoder",
     "input_size",
     "read_claims",
     "read_stream",
@@ -174,34 +182,58 @@ def _problems(value: Any) -> list[tuple[str, str]]:
 
 def _record(location: str, text: str) -> Record:
     """Decode ``text``: one whole JSON value, white space around it allowed."""
+    value = _fast_value(text)
+    if value is not _EXACT:
+        return Record(location, claim=value)
+    return _exact_record(location, text)
+
+
+def _exact_record(location: str, text: str) -> Record:
+    value, problem = _decode_exact(text)
+    if problem is None:
+        return Record(location, claim=value)
+    if isinstance(problem, ClaimError):
+        return Record(location, problem=problem)
+    return Record(location, problem=Unreadable(f"{location}: {problem}"))
+
+
+def _decode_exact(text: str) -> tuple[Any, ClaimError | str | None]:
+    """The reference decoding of one JSON text: (value, None), or (None, the problem): a
+    ClaimError (duplicate keys, long integers, nesting) or what makes it not JSON."""
     decoder = _Decoder()
     try:
         value, pos = decoder.json.raw_decode(text, _skip_ws(text, 0))
     except json.JSONDecodeError as exc:
-        return Record(location, problem=Unreadable(f"{location}: not JSON: {_where(exc, text)}"))
+        return None, f"not JSON: {_where(exc, text)}"
     except RecursionError:
-        return _too_deep(location)
+        return None, _too_deep_error()
     if _skip_ws(text, pos) < len(text):
-        return Record(
-            location, problem=Unreadable(f"{location}: not JSON: extra data after the value")
-        )
-    return _checked(location, value, text, decoder.marked)
+        return None, "not JSON: extra data after the value"
+    problems = _problems_of(value, text, decoder.marked)
+    return (None, ClaimError(problems)) if problems else (value, None)
+
+
+def _problems_of(value: Any, text: str, marked: bool) -> list[tuple[str, str]]:
+    # Deep nesting needs many brackets: a record with few of them and no marker needs no walk.
+    if marked or text.count("{") + text.count("[") > MAX_DEPTH:
+        return _problems(value)
+    return []
 
 
 def _checked(location: str, value: Any, text: str, marked: bool) -> Record:
-    # Deep nesting needs many brackets: a record with few of them and no marker needs no walk.
-    if marked or text.count("{") + text.count("[") > MAX_DEPTH:
-        problems = _problems(value)
-        if problems:
-            return Record(location, problem=ClaimError(problems))
+    problems = _problems_of(value, text, marked)
+    if problems:
+        return Record(location, problem=ClaimError(problems))
     return Record(location, claim=value)
 
 
+def _too_deep_error() -> ClaimError:
+    # A new one each time: an exception is raised, and a raised one keeps its traceback.
+    return ClaimError([("$", f"nested too deeply (more than {MAX_DEPTH} levels)")])
+
+
 def _too_deep(location: str) -> Record:
-    return Record(
-        location,
-        problem=ClaimError([("$", f"nested too deeply (more than {MAX_DEPTH} levels)")]),
-    )
+    return Record(location, problem=_too_deep_error())
 
 
 _NOT_WS = re.compile(r"[^ \t\r\n]")
@@ -216,6 +248,181 @@ def _where(exc: json.JSONDecodeError, text: str) -> str:
     if "\n" in text.strip():
         return f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
     return f"{exc.msg} (column {exc.colno})"
+
+
+# ----------------------------------------------------------------------- the fast decoder
+#
+# msgspec (the optional ``fast`` extra) decodes JSON in C, several times faster than the json
+# module with the hooks above, but it keeps the last of two equal keys, takes integers of any size
+# and makes floats of what the claim parser must see as floats. So a record it decodes is
+# accepted only when cheap checks prove the exact path would give the same value and find nothing
+# to report; anything else, rare in real claims, is decoded again by the exact path, which alone
+# words every problem. The two paths therefore agree on every input (tests/test_evaluate_json.py
+# compares them, with and without msgspec). benchmarks/json_decode.py measured the choice.
+
+try:
+    import msgspec
+except ImportError:  # the library works without it: every record takes the exact path
+    msgspec = None  # type: ignore[assignment]
+
+
+class _FloatSeen(Exception):
+    """Raised inside msgspec at the first float: the exact path decodes that record."""
+
+
+def _no_float(_text: str) -> Any:
+    raise _FloatSeen
+
+
+#: The fast decoder, or None without msgspec (tests set it to None to run without it).
+_fast_decoder: Any = None if msgspec is None else msgspec.json.Decoder(float_hook=_no_float)
+_EXACT: Any = object()  # "decode this record with the exact path"
+# Every digit becomes "0", every other byte " ": a run of zeros is a run of digits.
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+# A run of 19 digits (in a number, or in a string: that record is merely decoded twice) sends the
+# record to the exact path. Integers of up to 100 digits are claim data's to refuse, but no claim
+# number has more than 12, and below 19 digits msgspec decodes integers as machine words: its
+# arbitrary-size integer code (which had a decoding bug before 0.19) is never relied on.
+_LONG_DIGITS = b"0" * 19
+
+
+def _fast_value(data: str | bytes) -> Any:
+    """The value of the JSON text ``data`` if the fast decoder proves it is exactly what
+    :func:`_decode_exact` returns and that nothing in it is a problem there; else ``_EXACT``."""
+    decoder = _fast_decoder
+    if decoder is None:
+        return _EXACT
+    # Not JSON, a float, a huge number, deep nesting, a lone surrogate in a str: the exact path
+    # words every one of them.
+    try:
+        if isinstance(data, str):
+            data = data.encode()
+        value = decoder.decode(data)
+    except Exception:
+        return _EXACT
+    return value if _nothing_to_report(value, data) else _EXACT
+
+
+def _nothing_to_report(value: Any, data: bytes) -> bool:
+    """Whether ``value``, decoded from ``data`` without floats, is what the exact path makes of
+    ``data`` with nothing to report: no long integer (none of over MAX_INTEGER_DIGITS digits),
+    no duplicate key, no nesting deeper than MAX_DEPTH."""
+    if _LONG_DIGITS in data.translate(_DIGITS):
+        return False
+    # Duplicate keys: the decoder keeps one of them, silently. Every ":" of the text separates a
+    # key or sits in a string, and the encoder writes every key and every ":" of every string
+    # that was kept, so the value encodes to as many ":" as the text has exactly when no key
+    # (with its value) was dropped. A colon escaped as \u003a would hide from the count.
+    colons = data.count(b":")
+    if colons:
+        if b"\\u003" in data:
+            return False
+        try:
+            encoded = msgspec.json.encode(value)
+        except UnicodeEncodeError:  # a lone surrogate the json module decoded from an escape
+            return False
+        if encoded.count(b":") != colons:
+            return False
+    return not (data.count(b"{") + data.count(b"[") > MAX_DEPTH and _deeper_than_allowed(data))
+
+
+def _deeper_than_allowed(data: bytes) -> bool:
+    """Whether the JSON text ``data`` (valid: msgspec read it) nests objects and arrays more than
+    MAX_DEPTH deep, read off the text by byte operations in C (a walk of the decoded value costs
+    a Python step per value). Escapes go first, so that every '"' left delimits a string; what
+    lies between the odd and even quotes is string content, dropped with any brackets in it; the
+    brackets left are balanced, and each pass that removes every innermost "[]" pair lowers the
+    deepest nesting by exactly one level."""
+    if b"\\" in data:
+        data = _ESCAPE.sub(b"", data)
+    marks = data.translate(_BRACKETS, _NOT_MARKS)
+    nesting = b"".join(marks.split(b'"')[::2])
+    for _ in range(MAX_DEPTH):
+        nesting = nesting.replace(b"[]", b"")
+        if not nesting:
+            return False
+    return True
+
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_BRACKETS = bytes.maketrans(b"{}", b"[]")  # an object nests like an array
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'{}[]"')
+
+
+def fast_decoder() -> str | None:
+    """The fast JSON decoder in use (``"msgspec 0.23.0"``), or None: every record is decoded by
+    the standard library's json module (install the ``fast`` extra for msgspec)."""
+    if _fast_decoder is None:
+        return None
+    return f"msgspec {msgspec.__version__}"
+
+
+# ------------------------------------------------------------------------ one JSON text in
+
+
+def decode_claim(data: str | bytes, *, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Any:
+    """The decoded value of one JSON document, as :func:`read_claims` decodes a record, or a
+    :class:`ClaimError`: at ``$`` when the text is not UTF-8 JSON (a byte order mark, invalid
+    bytes, bad syntax, more than ``max_bytes`` bytes), at the value's path for duplicate keys,
+    over-long integers and deep nesting. What :func:`hcpcs_rules.evaluate_json` reads with."""
+    if type(max_bytes) is not int or max_bytes < 1:
+        raise ValueError(f"max_bytes must be an integer of at least 1, got {max_bytes!r}")
+    if isinstance(data, bytearray | memoryview):
+        data = bytes(data)
+    if isinstance(data, str):
+        if len(data) > max_bytes:  # more characters than bytes allowed: not encoded to say so
+            raise ClaimError([("$", f"larger than {max_bytes:,} bytes ({len(data):,} characters)")])
+        if data.startswith("\ufeff"):
+            raise ClaimError([("$", _BOM_TEXT)])
+        try:
+            data = data.encode()
+        except UnicodeEncodeError as exc:
+            char = data[exc.start]
+            raise ClaimError(
+                [("$", f"not JSON: a lone surrogate {char!r} at {_position(data, exc.start)}")]
+            ) from None
+    elif not isinstance(data, bytes):
+        raise ClaimError(
+            [
+                (
+                    "$",
+                    f"not JSON text: {type(data).__name__} (give str or bytes; "
+                    "evaluate() takes decoded data)",
+                )
+            ]
+        )
+    if len(data) > max_bytes:
+        raise ClaimError([("$", f"larger than {max_bytes:,} bytes ({len(data):,} bytes)")])
+    if data.startswith(_BOM):
+        raise ClaimError([("$", _BOM_TEXT)])
+    value = _fast_value(data)
+    if value is not _EXACT:
+        return value
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = _position(data, exc.start)
+        raise ClaimError([("$", f"not UTF-8 (invalid byte at {where})")]) from None
+    if not text.strip(" \t\r\n"):
+        raise ClaimError([("$", "not JSON: the input is empty")])
+    value, problem = _decode_exact(text)
+    if problem is None:
+        return value
+    if isinstance(problem, ClaimError):
+        raise problem
+    raise ClaimError([("$", problem)])
+
+
+_BOM_TEXT = "not JSON: starts with a byte order mark (U+FEFF), which JSON text must not have"
+
+
+def _position(data: str | bytes, index: int) -> str:
+    """``column C``, or ``line L, column C`` in a text of several lines (as the reader says)."""
+    newline = "\n" if isinstance(data, str) else b"\n"
+    if newline not in data:
+        return f"column {index + 1}"
+    line = data.count(newline, 0, index) + 1
+    return f"line {line}, column {index - data.rfind(newline, 0, index)}"
 
 
 # --------------------------------------------------------------------------------- bytes in
@@ -504,6 +711,9 @@ def _line_record(name: str, number: int, line: bytes | int, max_record_bytes: in
         )
     if not line.strip(_WHITESPACE):
         return None
+    value = _fast_value(line)  # msgspec checks the UTF-8 itself: no str is made first
+    if value is not _EXACT:
+        return Record(location, claim=value)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -511,7 +721,7 @@ def _line_record(name: str, number: int, line: bytes | int, max_record_bytes: in
             location,
             problem=Unreadable(f"{location}: not UTF-8 (invalid byte at column {exc.start + 1})"),
         )
-    return _record(location, text)
+    return _exact_record(location, text)
 
 
 def _lines(
@@ -583,6 +793,9 @@ def _document_or_lines(
     yield from _lines(source, name, number + 1, max_record_bytes, buffered)
 
 
+# The json module's C scanner at full speed: hooks for floats and NaN/Infinity only, which
+# stop it (those records take the exact path).
+_PLAIN = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
 _STRUCTURE = re.compile(r'["\[\]{},]')
 _IN_STRING = re.compile(r'["\\]')
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
@@ -661,6 +874,9 @@ class _ArrayReader:
     def element(self, location: str) -> tuple[Record, bool]:
         """Decode the element at ``pos``: (its record, whether reading can go on after it)."""
         while True:
+            fast = self.fast_element(location)
+            if fast is not None:
+                return fast, True
             decoder = _Decoder()
             try:
                 value, end = decoder.json.raw_decode(self.text, self.pos)
@@ -693,6 +909,29 @@ class _ArrayReader:
             if _UNDECODABLE.search(raw):
                 return Record(location, problem=Unreadable(f"{location}: not UTF-8")), True
             return _checked(location, value, raw, decoder.marked), True
+
+    def fast_element(self, location: str) -> Record | None:
+        """The element at ``pos`` decoded fast, or None: the exact path decides.
+
+        msgspec decodes whole texts only, so the json module's C scanner, without the exact
+        path's hooks, decodes the element and finds where it ends; the fast path's checks then
+        vouch for the value (a float stops the scanner at once)."""
+        if _fast_decoder is None:
+            return None
+        try:
+            value, end = _PLAIN.raw_decode(self.text, self.pos)
+        except Exception:  # not JSON, cut by the buffer, a float, deep, huge: the exact path says
+            return None
+        if end - self.pos > self.max_chars or (end == len(self.text) and not self.eof):
+            return None  # too large, or a number the next chunk may go on
+        try:
+            data = self.text[self.pos : end].encode()
+        except UnicodeEncodeError:  # bytes that were not UTF-8
+            return None
+        if not _nothing_to_report(value, data):
+            return None
+        self.pos = end
+        return Record(location, claim=value)
 
     def grow(self, ahead: int) -> None:
         """Read until at least twice ``ahead`` characters lie ahead (so retries cost O(size))."""
