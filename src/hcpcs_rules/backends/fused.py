@@ -529,7 +529,8 @@ class _Fuser:
         made_here = {r.derive for r in rules if r.derive is not None}
         read_here = {fact for r in rules for fact in _needs(r, self.per) if fact in made_here}
         first = [r for r in rules if r.derive is not None and r.derive in read_here]
-        rest = sorted((r for r in rules if r not in first), key=lambda r: r.id)
+        early = {r.id for r in first}  # by id: comparing rules themselves compares whole trees
+        rest = sorted((r for r in rules if r.id not in early), key=lambda r: r.id)
         return [*first, *rest]
 
     # ------------------------------------------------------------------------------- phases
