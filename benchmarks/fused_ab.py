@@ -19,11 +19,10 @@ from collections.abc import Callable, Sequence
 
 import check_floor  # sibling scripts: python puts benchmarks/ on the path when run as one
 import floor
-from run import j7632_claims
-
 from hcpcs_rules import Engine
 from hcpcs_rules.facts import Facts
 from hcpcs_rules.model import Claim
+from run import j7632_claims
 
 
 def per_rule(engine: Engine) -> Callable[[Claim], object]:
