@@ -83,11 +83,13 @@ class _FusedEmitter(_Emitter):
     a rule's condition computed reused by its message and derived fields (see :func:`_shared`).
     """
 
-    on: str = "line"
-    #: Occurrences (by identity) in the condition to bind to a name as they are computed.
-    bind: dict[int, str] = {}
-    #: Values (by equality) the message and fields read from those names instead.
-    reuse: dict[ir.Expr, str] = {}
+    def __init__(self, facts: dict[str, ir.DerivedFact]) -> None:
+        super().__init__(facts)
+        self.on = "line"  # the kind of rule being written: "line" or "claim"
+        #: Occurrences (by identity) in the condition to bind to a name as they are computed.
+        self.bind: dict[int, str] = {}
+        #: Values (by equality) the message and fields read from those names instead.
+        self.reuse: dict[ir.Expr, str] = {}
 
     def expr(self, node: ir.Expr) -> str:
         if self.reuse:
