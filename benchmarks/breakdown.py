@@ -1,9 +1,11 @@
 """Where one claim's time goes, stage by stage: ``python benchmarks/breakdown.py``.
 
-python backend: the claim's ``Facts``, the generated rules with and without recording findings,
-and the whole ``Engine.evaluate`` (the rest is the Result). durable backend: a cProfile of whole
+python backend: the claim's ``Facts``, the fused generated function (``backends/fused.py``)
+with and without building its ``Finding`` objects, the Result assembly and the whole
+``Engine.evaluate``. durable backend: a cProfile of whole
 evaluations, reporting the share spent inside durable_rules' C functions and the top entries.
-Medians of 11 rounds over the same stream ``run.py`` uses; nothing is asserted.
+Medians of 11 rounds (CPU time) over the same stream ``run.py`` uses; the floor is split the
+same way (its rules, then its result objects). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import check_floor  # a sibling script: python puts benchmarks/ on the path when run as one
+import floor
 from hcpcs_rules import Engine
 from hcpcs_rules.facts import Facts
 
 
 def median_us(function: Callable[[], object], count: int, rounds: int = 11) -> float:
+    # CPU time of this process: on a shared machine, time other processes take is not counted.
     times = []
     for _ in range(rounds):
-        started = time.perf_counter()
+        started = time.process_time()
         function()
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
     times.sort()
     return times[len(times) // 2] / count * 1e6
 
@@ -33,33 +37,46 @@ def main() -> None:
     stream = check_floor.generated_claims(2000, seeds=(7,))
     engine = Engine(check_floor.SHIPPED)
     names = tuple(f.name for f in engine.program.facts)
-    run = engine.backend._evaluate  # the generated driver, without the error wrapper
+    fused = engine.backend.fused  # the generated function, without the error wrapper
+    run = fused.evaluate
     print(f"python backend, {len(stream)} claims, µs per claim (medians):")
     whole = median_us(lambda: [engine.evaluate(c) for c in stream], len(stream))
     facts = median_us(lambda: [Facts(c, names, False) for c in stream], len(stream))
     rules = median_us(lambda: [run(Facts(c, names, False)) for c in stream], len(stream))
-    recorders = []
-    for compiled in engine.backend._compiled:
-        if compiled.rule.finding is not None and compiled.rule.derive is None:
-            recorders.append((compiled, compiled.namespace["_fire"]))
-            compiled.namespace["_fire"] = lambda f, n, text, fields: None
-    unrecorded = median_us(lambda: [run(Facts(c, names, False)) for c in stream], len(stream))
-    for compiled, fire in recorders:
-        compiled.namespace["_fire"] = fire
+    # The same function with every Finding replaced by a no-op: what recording findings costs.
+    namespace = dict(run.__globals__)
+    namespace["Finding"] = lambda **fields: None
+    exec(compile(fused.source, fused.filename, "exec"), namespace)
+    unrecorded_run = namespace["evaluate"]
+    unrecorded = median_us(
+        lambda: [unrecorded_run(Facts(c, names, False)) for c in stream], len(stream)
+    )
     evaluated = []
     for claim in stream:
         facts_of_claim = Facts(claim, names, False)
         run(facts_of_claim)
+        facts_of_claim.ordered = fused.ordered
         evaluated.append((claim, facts_of_claim))
-    # _result sorts findings in place: sorting sorted lists again is what a re-run costs.
     result = median_us(lambda: [engine._result(c, f) for c, f in evaluated], len(stream))
     whole = median_us(lambda: [engine.evaluate(c) for c in stream], len(stream))
     print(f"  Facts for the claim                      {facts:6.1f}")
     print(f"  rules (conditions, derived facts, text)  {unrecorded - facts:6.1f}")
-    print(f"  recording findings                       {rules - unrecorded:6.1f}")
+    print(f"  recording findings (Finding objects)     {rules - unrecorded:6.1f}")
     print(f"  Result assembly                          {result:6.1f}")
     print(f"  the rest (parse check, dispatch)         {whole - rules - result:6.1f}")
     print(f"  Engine.evaluate                          {whole:6.1f}")
+    # The floor the same way: whole, then with its Finding / LineResult / Result objects no-ops.
+    floor_whole = median_us(lambda: [floor.check(c) for c in stream], len(stream))
+    made = (floor.Finding, floor.LineResult, floor.Result)
+    floor.Finding = floor.LineResult = floor.Result = lambda **fields: None  # type: ignore[assignment]
+    try:
+        floor_rules = median_us(lambda: [floor.check(c) for c in stream], len(stream))
+    finally:
+        floor.Finding, floor.LineResult, floor.Result = made  # type: ignore[misc]
+    print(f"\nfloor, {len(stream)} claims, µs per claim (medians):")
+    print(f"  rules (conditions, derived values, text) {floor_rules:6.1f}")
+    print(f"  Finding, LineResult and Result objects   {floor_whole - floor_rules:6.1f}")
+    print(f"  floor.check                              {floor_whole:6.1f}")
 
     durable = Engine(check_floor.SHIPPED, backend="durable")
     profile = cProfile.Profile()

@@ -394,14 +394,42 @@ def compile_rule(
 
 
 def _message(emitter: _Emitter, finding: ir.FindingSpec) -> str:
-    """The finding's message template as one expression: literal text and formatted values."""
-    parts = [
-        repr(part)
-        if isinstance(part, str)
-        else f"{_FORMATTERS.get(part.type, '_fmt')}({emitter.expr(part)})"
-        for part in finding.message
-    ]
-    return "''.join((" + ", ".join(parts) + ",))"
+    """The finding's message template as one expression: literal text and formatted values.
+
+    Written as adjacent string literals and f-strings (``'Billed ' f'{_fmt_int(x)}' ' units'``),
+    which Python joins into one string without building a tuple; a value whose code could not
+    sit inside an f-string (both quote kinds, a backslash, a brace or a ``#``) makes the whole message a join.
+    """
+    literal: list[str] = []
+    values: list[str] = []
+    for part in finding.message:
+        if isinstance(part, str):
+            literal.append(repr(part))
+            values.append(repr(part))
+            continue
+        code = emitter.expr(part)
+        if part.type == "str" and _SIMPLE.match(code):
+            text = f"('none' if {code} is None else {code})"  # _fmt_str, written out
+        else:
+            text = f"{_FORMATTERS.get(part.type, '_fmt')}({code})"
+        values.append(text)
+        literal.append(_in_fstring(text))
+    if all(piece is not None for piece in literal):
+        return "(" + " ".join(literal) + ")" if literal else "''"
+    return "''.join((" + ", ".join(values) + ",))"
+
+
+def _in_fstring(code: str) -> str | None:
+    """``code`` (a formatted value: a str) as an f-string, or None where it cannot be one."""
+    # An f-string's expression may hold no backslash or comment (Python 3.11), and braces would
+    # need doubling: such code (rare: a constant holding one) is joined instead.
+    if any(c in code for c in "\\{}#"):
+        return None
+    if "'" not in code:
+        return f"f'{{{code}}}'"
+    if '"' not in code:
+        return f'f"{{{code}}}"'
+    return None
 
 
 def _derive(emitter: _Emitter, rule: ir.Rule) -> str:

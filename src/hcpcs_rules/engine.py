@@ -318,7 +318,8 @@ class Engine:
         mapping: tuple[str, str] | None = None,
     ) -> Result:
         findings = f.findings
-        findings.sort(key=_finding_order)
+        if not f.ordered:
+            findings.sort(key=_finding_order)
         ignored: list[Finding] = []
         trace = tuple(f.trace) if f.trace is not None else ()
         scope = f.derived.get(ir.SCOPE_FACT, {}).get(0) or {}

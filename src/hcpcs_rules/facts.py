@@ -24,6 +24,7 @@ class Facts:
         "derived",
         "findings",
         "lines",
+        "ordered",
         "ordering_provider",
         "patient",
         "supplier",
@@ -40,6 +41,8 @@ class Facts:
         self.derived: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in fact_names}
         self.findings: list[Finding] = []
         self.trace: list[TraceStep] | None = [] if explain else None
+        #: Set by a backend whose findings are already in the Result's order (no sort needed).
+        self.ordered = False
 
 
 def fact_id(name: str, key: int) -> str:

@@ -31,6 +31,7 @@ from .. import ir
 from ..codegen import CompiledRule, compile_rule
 from ..errors import RuleExecutionError
 from ..facts import Facts, make_fire
+from .fused import fuse
 
 __all__ = ["PythonBackend"]
 
@@ -53,10 +54,19 @@ class PythonBackend:
         self._rule_by_file = {c.filename: c.rule.id for c in compiled}
         self._position = {c.rule.id: i for i, c in enumerate(compiled)}
         self.driver_source, self._evaluate = _driver(program, self._compiled)
+        # Without a trace, claims run through one fused function (backends/fused.py); the
+        # per-rule code above records trace steps (explain=True) and checks examples.
+        self.fused = fuse(program, self._compiled)
+        self._fused_evaluate = self.fused.evaluate
+        self._fused_ordered = self.fused.ordered
 
     def evaluate(self, f: Facts) -> None:
         try:
-            self._evaluate(f)
+            if f.trace is None:
+                self._fused_evaluate(f)
+                f.ordered = self._fused_ordered
+            else:
+                self._evaluate(f)
         except Exception as exc:
             raise RuleExecutionError(self._failing_rule(exc), f.claim.id, exc) from exc
 
@@ -84,13 +94,24 @@ class PythonBackend:
         """The rule whose generated code raised: the innermost generated frame names it."""
         rule_id = "?"
         tb = exc.__traceback__
+        rule_at, fused_file = self.fused.rule_at, self.fused.filename
         while tb is not None:
-            rule_id = self._rule_by_file.get(tb.tb_frame.f_code.co_filename, rule_id)
+            filename = tb.tb_frame.f_code.co_filename
+            if filename == fused_file:
+                # One function for every rule: the line that raised says whose code it was.
+                line = tb.tb_lineno
+                if 0 < line <= len(rule_at) and rule_at[line - 1] is not None:
+                    rule_id = rule_at[line - 1]  # type: ignore[assignment]
+            else:
+                rule_id = self._rule_by_file.get(filename, rule_id)
             tb = tb.tb_next
         return rule_id
 
     def dump(self) -> str:
-        parts = [f"# {DRIVER_NAME}\n{self.driver_source}"]
+        parts = [
+            f"# {self.fused.filename}: claims evaluated without explain=True\n{self.fused.source}",
+            f"# {DRIVER_NAME}: explain=True and example checks, rule by rule\n{self.driver_source}",
+        ]
         parts += [f"# {c.filename}\n{c.source}" for c in self._compiled]
         return "\n".join(parts)
 
