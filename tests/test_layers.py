@@ -9,7 +9,8 @@ The stages, each importing only its own and earlier ones:
 2. the compiler, in its own order: ``load`` -> ``expr`` -> ``compile``;
 3. the runtime and code generation: ``runtime`` -> ``codegen`` -> ``facts``;
 4. the backends (``backends`` and everything under it);
-5. ``engine`` -> ``batch`` -> ``testing``: building engines and evaluating claims;
+5. ``engine`` -> ``batch`` -> ``testing``: building engines and evaluating claims (``partition``,
+   ``spark`` and ``dask`` check tables of claims, beside ``batch`` and ``x12``);
 6. the package itself (``hcpcs_rules/__init__.py``) and ``cli``.
 
 Besides, the run-time side never imports the compiler: ``runtime``, ``ir``, ``model``, ``units``,
@@ -46,7 +47,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
         "facts",
         "backends",
         "engine",
-        "batch slot x12",
+        "batch slot x12 partition spark dask",
         "testing authoring",
         "hcpcs_rules cli",
     )
