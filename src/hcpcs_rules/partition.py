@@ -130,7 +130,8 @@ class _Rows:
     def batch(self, schema: Any) -> Any:
         import pyarrow as pa
 
-        # Columns a row lacks (the other table's) are null.
+        # A column a row lacks (the other table's) is null on it. from_pylist measured faster
+        # than building the columns in Python (benchmarks/scale.py --breakdown).
         return pa.RecordBatch.from_pylist(self.rows, schema=schema)
 
 
