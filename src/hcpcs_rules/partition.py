@@ -24,16 +24,18 @@ import, the ruleset digests), and each process builds the engine on its first ba
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from .batch import _BuildFailed, _cannot_build, _plugin_modules, _worker_engine
-from .engine import Engine, EngineConfig, evaluate_outcome
+from .engine import Engine, EngineConfig, default_engine, evaluate_outcome
 from .errors import ClaimError, WorkerError
 from .failure import EvaluationFailure, claim_id_of
 from .model import Result, RulesetDigest
+from .policy import Policy
 from .reader import DEFAULT_MAX_RECORD_BYTES, Unreadable, read_text
 from .rows import (
     CLAIM_COLUMNS,
@@ -53,6 +55,7 @@ __all__ = [
     "EngineRecipe",
     "JsonClaims",
     "X12Files",
+    "engine_for",
     "output_schema",
 ]
 
@@ -110,6 +113,28 @@ class EngineRecipe:
                 "(or give paths that hold the same files everywhere)."
             )
         return engine
+
+
+def engine_for(
+    engine: Engine | None,
+    rulesets: Iterable[str | os.PathLike[str]] | None,
+    policy: Policy | str | os.PathLike[str] | Mapping[str, Any] | None,
+    backend: str | None,
+) -> Engine:
+    """The caller's engine: ``engine``, else one built here from ``rulesets``/``policy``/
+    ``backend``, else the default engine. Built by the caller (Spark's driver, Dask's client),
+    so that a broken ruleset or policy fails at once, not in every task."""
+    if engine is not None:
+        if rulesets is not None or policy is not None or backend is not None:
+            raise TypeError("give engine= or rulesets=/policy=/backend=, not both")
+        return engine
+    if rulesets is None and policy is None and backend is None:
+        return default_engine()
+    return Engine(
+        None if rulesets is None else list(rulesets),
+        policy=policy,
+        **({"backend": backend} if backend is not None else {}),
+    )
 
 
 class _Rows:
@@ -211,20 +236,27 @@ class JsonClaims:
             inputs = (
                 batch.column(self.input_column).to_pylist()
                 if self.input_column is not None
-                else [None] * len(cells)
+                else None
             )
-            out = _Rows()
-            for index, (cell, input) in enumerate(zip(cells, inputs, strict=True)):
-                check_cell(
-                    engine,
-                    cell,
-                    _check_input(input, self.input_column),
-                    out,
-                    column=self.column,
-                    index=index,
-                    max_record_bytes=self.max_record_bytes,
-                )
-            yield out.batch(schema)
+            yield self.check(engine, cells, inputs).batch(schema)
+
+    def check(self, engine: Engine, cells: list[Any], inputs: list[Any] | None) -> _Rows:
+        """The rows of ``cells`` (any Python values: a pandas object column may hold anything),
+        with ``inputs`` (text or None, one per cell) as their ``input``."""
+        if inputs is None:
+            inputs = [None] * len(cells)
+        out = _Rows()
+        for index, (cell, input) in enumerate(zip(cells, inputs, strict=True)):
+            check_cell(
+                engine,
+                cell,
+                _check_input(input, self.input_column),
+                out,
+                column=self.column,
+                index=index,
+                max_record_bytes=self.max_record_bytes,
+            )
+        return out
 
 
 def _x12_error_row(error: X12Error, path: str | None) -> dict[str, Any]:

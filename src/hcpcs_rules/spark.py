@@ -26,7 +26,7 @@ try:
 except ImportError as exc:  # an optional extra: say which
     raise ImportError("hcpcs_rules.spark needs pyspark: pip install 'hcpcs-rules[spark]'") from exc
 
-from .engine import Engine, default_engine
+from .engine import Engine
 from .partition import (
     CLAIM_NAMES,
     FINDING_NAMES,
@@ -34,6 +34,7 @@ from .partition import (
     EngineRecipe,
     JsonClaims,
     X12Files,
+    engine_for,
 )
 from .policy import Policy
 from .reader import DEFAULT_MAX_RECORD_BYTES
@@ -74,26 +75,6 @@ class Tables(tuple):
     def unpersist(self, blocking: bool = False) -> None:
         """Free the persisted output (a no-op when it was not persisted)."""
         self.combined.unpersist(blocking)
-
-
-def _engine(
-    engine: Engine | None,
-    rulesets: Iterable[str | os.PathLike[str]] | None,
-    policy: Policy | str | os.PathLike[str] | Mapping[str, Any] | None,
-    backend: str | None,
-) -> Engine:
-    if engine is not None:
-        if rulesets is not None or policy is not None or backend is not None:
-            raise TypeError("give engine= or rulesets=/policy=/backend=, not both")
-        return engine
-    if rulesets is None and policy is None and backend is None:
-        return default_engine()
-    # Built here, on the driver: a broken ruleset or policy fails now, not in every task.
-    return Engine(
-        None if rulesets is None else list(rulesets),
-        policy=policy,
-        **({"backend": backend} if backend is not None else {}),
-    )
 
 
 def _split(output: DataFrame, persist: StorageLevel | None) -> Tables:
@@ -142,7 +123,7 @@ def check_claims(
     level of the combined output, so both tables come from one evaluation; None to recompute
     per action. ``max_record_bytes``: the largest cell read, as for JSON Lines files.
     """
-    built = _engine(engine, rulesets, policy, backend)
+    built = engine_for(engine, rulesets, policy, backend)
     _string_column(df, column, "claims")
     if input_column is not None:
         _string_column(df, input_column, "input")
@@ -185,7 +166,7 @@ def check_837(
         directory = load_directory(directory)
     if sidecar is not None and not isinstance(sidecar, Sidecar):
         sidecar = load_sidecar(sidecar)
-    built = _engine(engine, rulesets, policy, backend)
+    built = engine_for(engine, rulesets, policy, backend)
     if isinstance(source, DataFrame):
         files = source
     else:
