@@ -66,17 +66,24 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _peak_kb(pid: int) -> tuple[int, str] | None:
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _peak_kb(pid: int) -> tuple[int, str, float] | None:
+    """``(VmHWM in kB, command line, CPU seconds used so far)`` of a live process."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
             status = f.read()
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
+    cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
     for line in status.splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]), command
+            return int(line.split()[1]), command, cpu
     return None
 
 
@@ -85,6 +92,9 @@ class PeakMemory:
 
     def __init__(self) -> None:
         self.peaks: dict[int, tuple[int, str]] = {}
+        #: CPU seconds of each process when last seen (one that ends between two samples
+        #: loses at most half a second of its time).
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -94,6 +104,7 @@ class PeakMemory:
             if found is not None:
                 old = self.peaks.get(pid, (0, ""))
                 self.peaks[pid] = (max(old[0], found[0]), found[1])
+                self.cpu[pid] = found[2]
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
@@ -201,6 +212,8 @@ def run_spark(data: Path, persist: bool) -> dict:
 
 def child(mode: str, data: Path) -> None:
     with PeakMemory() as memory:
+        memory._sample()
+        before = sum(memory.cpu.values())
         if mode == "one":
             result = run_one(data)
         elif mode == "many":
@@ -210,6 +223,8 @@ def child(mode: str, data: Path) -> None:
         # Read before the session stops: the JVM and Python workers are still alive.
         memory._sample()
     result["memory"] = memory.by_kind()
+    # Setup (engine build, session start) included: CPU is what the machine spent, all told.
+    result["cpu"] = sum(memory.cpu.values()) - before
     print(json.dumps(result))
 
 
@@ -360,7 +375,8 @@ def main() -> None:
             print(
                 f"{mode}: {r['claims']:,} claims, {r['findings']:,} findings in "
                 f"{r['seconds']:.1f} s (+{r['setup']:.1f} s setup): "
-                f"{r['claims'] / r['seconds']:,.0f} claims/s; memory "
+                f"{r['claims'] / r['seconds']:,.0f} claims/s, "
+                f"{r.get('cpu', 0) / r['claims'] * 1e6:,.0f} µs CPU/claim (all processes); memory "
                 + ", ".join(
                     f"{k} {v['max_mb']:.0f} MB (x{v['processes']})" for k, v in r["memory"].items()
                 ),

@@ -14,7 +14,7 @@ import attrs
 import pytest
 
 from conftest import SHIPPED
-from hcpcs_rules import Engine
+from hcpcs_rules import Engine, partition
 from hcpcs_rules import batch as batch_module
 from hcpcs_rules.engine import evaluate_outcome
 from hcpcs_rules.errors import WorkerError
@@ -233,8 +233,9 @@ def test_the_per_process_engine_cache_is_bounded(engine, monkeypatch):
 # ------------------------------------------------------------------------ record batches
 
 
-def test_batches_in_batches_out(engine):
+def test_batches_in_batches_out(engine, monkeypatch):
     pa = pytest.importorskip("pyarrow")
+    monkeypatch.setattr(partition, "CLAIMS_PER_BATCH", 5)  # several output batches per input
     claims = [json.dumps(c) for c in generated(30, seed=3)]
     cells = [*claims, None, "nope"]
     inputs = [f"r{i}" for i in range(len(cells))]
@@ -254,10 +255,15 @@ def test_batches_in_batches_out(engine):
     dated = [r for r in whole if r["date_of_service"] is not None]
     assert dated and all(isinstance(r["date_of_service"], dt.date) for r in dated)
     assert list(function(iter(()))) == []  # an empty partition: no batch, no engine
+    # Each output batch holds the rows of at most CLAIMS_PER_BATCH claims (a worker's memory).
+    sizes = [b.column("kind").to_pylist().count("claim") for b in function(table.to_batches())]
+    assert sizes == [5] * 6 + [2]
+    assert [r for b in function.batches(engine, cells, inputs) for r in b.to_pylist()] == whole
 
 
-def test_x12_batches(engine):
+def test_x12_batches(engine, monkeypatch):
     pa = pytest.importorskip("pyarrow")
+    monkeypatch.setattr(partition, "CLAIMS_PER_BATCH", 2)  # a file's rows in several batches
     data = (X12 / "claims.837").read_bytes()
     table = pa.table({"path": ["a.837", "b.837"], "content": [data, b"garbage"]})
     function = X12Files(
@@ -265,7 +271,9 @@ def test_x12_batches(engine):
         load_directory(X12 / "directory.json"),
         load_sidecar(X12 / "sidecar.json"),
     )
-    rows = [r for b in function(table.to_batches()) for r in b.to_pylist()]
+    out = list(function(table.to_batches()))
+    assert [b.column("kind").to_pylist().count("claim") for b in out] == [2, 2, 2]
+    rows = [r for b in out for r in b.to_pylist()]
     claims, findings = split(rows)
     want_claims, want_findings = x12_outcome_rows(engine, "a.837", data)
     assert claims[:5] == want_claims and findings == want_findings

@@ -56,8 +56,8 @@ def _check_partition(frame: pd.DataFrame, function: JsonClaims) -> pd.DataFrame:
         if function.input_column is not None
         else None
     )
-    schema = output_schema()
-    return _frame(pa.Table.from_batches([function.check(engine, cells, inputs).batch(schema)]))
+    batches = list(function.batches(engine, cells, inputs))
+    return _frame(pa.Table.from_batches(batches, schema=output_schema()))
 
 
 def check_claims(

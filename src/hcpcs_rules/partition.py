@@ -50,6 +50,7 @@ from .x12.read import X12Error, read_837p
 from .x12.reference import Directory, Sidecar
 
 __all__ = [
+    "CLAIMS_PER_BATCH",
     "KINDS",
     "OUTPUT_COLUMNS",
     "EngineRecipe",
@@ -137,15 +138,23 @@ def engine_for(
     )
 
 
+#: Claims whose rows make one output batch. The rows are Python dicts until they become Arrow
+#: (about 8 a claim on the generated claims), so this, not the size of the batches Spark hands
+#: over (10,000 rows by default), bounds a worker's memory: measured in benchmarks/scale.py.
+CLAIMS_PER_BATCH = 1000
+
+
 class _Rows:
     """The rows of one output batch, in input order: each claim's row, then its findings."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.claims = 0
 
     def claim(self, row: dict[str, Any]) -> None:
         row["kind"] = "claim"
         self.rows.append(row)
+        self.claims += 1
 
     def findings(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
@@ -158,6 +167,13 @@ class _Rows:
         # A column a row lacks (the other table's) is null on it. from_pylist measured faster
         # than building the columns in Python (benchmarks/scale.py --breakdown).
         return pa.RecordBatch.from_pylist(self.rows, schema=schema)
+
+    def flush(self, schema: Any) -> Any:
+        """The rows so far as a batch; then none."""
+        batch = self.batch(schema)
+        self.rows = []
+        self.claims = 0
+        return batch
 
 
 def _cell_label(column: str, input: str | None) -> str:
@@ -232,13 +248,23 @@ class JsonClaims:
         for batch in batches:
             if engine is None:  # built on the first batch: an empty partition builds nothing
                 engine = self.recipe.engine()
-            cells = batch.column(self.column).to_pylist()
-            inputs = (
-                batch.column(self.input_column).to_pylist()
-                if self.input_column is not None
-                else None
-            )
-            yield self.check(engine, cells, inputs).batch(schema)
+            for start in range(0, batch.num_rows, CLAIMS_PER_BATCH):
+                part = batch.slice(start, CLAIMS_PER_BATCH)
+                cells = part.column(self.column).to_pylist()
+                inputs = (
+                    part.column(self.input_column).to_pylist()
+                    if self.input_column is not None
+                    else None
+                )
+                yield self.check(engine, cells, inputs).batch(schema)
+
+    def batches(self, engine: Engine, cells: list[Any], inputs: list[Any] | None) -> Iterator[Any]:
+        """The output batches of ``cells`` (see :meth:`check`), CLAIMS_PER_BATCH at a time."""
+        schema = output_schema()
+        for start in range(0, len(cells), CLAIMS_PER_BATCH):
+            end = start + CLAIMS_PER_BATCH
+            part = None if inputs is None else inputs[start:end]
+            yield self.check(engine, cells[start:end], part).batch(schema)
 
     def check(self, engine: Engine, cells: list[Any], inputs: list[Any] | None) -> _Rows:
         """The rows of ``cells`` (any Python values: a pandas object column may hold anything),
@@ -286,6 +312,21 @@ def check_837_file(
 ) -> None:
     """Add to ``out`` the rows of one 837P file's bytes: a claims row per claim (checked or
     refused) and per problem outside a claim, and the checked claims' findings, in file order."""
+    for _ in _837_steps(engine, content, path, out, directory, sidecar, payers):
+        pass
+
+
+def _837_steps(
+    engine: Engine,
+    content: bytes | None,
+    path: str | None,
+    out: _Rows,
+    directory: Directory,
+    sidecar: Sidecar | None,
+    payers: Mapping[str, str] | None,
+) -> Iterator[None]:
+    """check_837_file, pausing after each claim's rows so that the caller may flush ``out``: a
+    file of 100,000 claims is one row of the input, not one batch of 800,000 rows in memory."""
     if content is None:
         out.claim(claim_row(Unreadable(f"{path}: no content"), path))
         return
@@ -306,6 +347,7 @@ def check_837_file(
         for item in reader:
             if isinstance(item, X12Error):
                 out.claim(_x12_error_row(item, path))
+                yield
                 continue
             outcome = evaluate_outcome(engine, item.claim, False, index)
             index += 1
@@ -317,6 +359,7 @@ def check_837_file(
                 row = claim_row(outcome, path, item.claim.id)
                 row["location"] = describe_location(item.location)
                 out.claim(row)
+            yield
     except Exception as exc:
         # The reader reports what a file holds as X12Errors and never raises for it; should it
         # fail anyway, the rest of this file is one failed row, not a failed job.
@@ -347,13 +390,16 @@ class X12Files:
             # One file's bytes at a time: a batch of large files is not copied out all at once.
             contents = batch.column(self.content_column)
             for i, path in enumerate(paths):
-                check_837_file(
+                for _ in _837_steps(
                     engine,
                     contents[i].as_py(),
                     _check_input(path, self.path_column),
                     out,
-                    directory=self.directory,
-                    sidecar=self.sidecar,
-                    payers=self.payers,
-                )
-            yield out.batch(schema)
+                    self.directory,
+                    self.sidecar,
+                    self.payers,
+                ):
+                    if out.claims >= CLAIMS_PER_BATCH:
+                        yield out.flush(schema)
+            if out.rows:
+                yield out.flush(schema)
