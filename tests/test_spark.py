@@ -47,21 +47,33 @@ X12 = Path(__file__).resolve().parents[1] / "examples" / "x12"
 
 @pytest.fixture(scope="session")
 def spark():
+    saved = {name: os.environ.get(name) for name in ("PYSPARK_PYTHON", "PYTHONPATH")}
     # Spark's Python workers must run this interpreter (its packages), not whatever `python3`
-    # is on PATH.
+    # is on PATH, and see the modules this process sees: other test modules register condition
+    # functions process-wide (tests/hostile_plugin.py), which workers import before building
+    # the engine, as evaluate_many's spawned workers do from the same sys.path. The JVM takes
+    # its environment at start; the tests' own is restored at once.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("hcpcs_rules tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "512m")
-        # A JVM for a minute of small jobs: the client compiler and serial GC start it in half
-        # the time (measured: session + first job 19 s instead of 42 s on a busy 2-core box).
-        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "16")  # several batches per task
-        .getOrCreate()
-    )
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+    try:
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("hcpcs_rules tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "512m")
+            # A JVM for a minute of small jobs: the client compiler and serial GC start it in
+            # half the time (measured: session + first job 19 s instead of 42 s, busy 2 cores).
+            .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "16")  # several per task
+            .getOrCreate()
+        )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
