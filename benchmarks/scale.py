@@ -23,7 +23,8 @@ Spark wall time can be split into Python work and Spark's own.
     python benchmarks/scale.py --claims 20000 --caching --breakdown 20000   # a quick look
 
 Nothing is asserted (numbers vary with the machine and its load); the table goes to
-docs/performance.md. Linux only (it reads /proc).
+docs/performance.md. Each run's full result (CPU seconds by kind of process too) is also written
+to ``$TMPDIR/hcpcs_rules-scale/MODE.json``. Linux only (it reads /proc).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ["core", "j7632"]
@@ -121,6 +123,7 @@ class PeakMemory:
 
     def by_kind(self) -> dict[str, dict[str, float]]:
         kinds: dict[str, list[int]] = {}
+        cpu: dict[str, float] = {}
         for pid, (kb, command) in self.peaks.items():
             if pid == os.getpid():
                 kind = "driver"
@@ -131,7 +134,11 @@ class PeakMemory:
             else:
                 continue
             kinds.setdefault(kind, []).append(kb)
-        return {k: {"max_mb": max(v) / 1024, "processes": len(v)} for k, v in kinds.items()}
+            cpu[kind] = cpu.get(kind, 0.0) + self.cpu.get(pid, 0.0)
+        return {
+            k: {"max_mb": max(v) / 1024, "processes": len(v), "cpu_s": cpu[k]}
+            for k, v in kinds.items()
+        }
 
 
 # ------------------------------------------------------------------------------ the runs
@@ -179,7 +186,7 @@ def run_many(data: Path) -> dict:
             "findings": findings}  # fmt: skip
 
 
-def run_spark(data: Path, persist: bool) -> dict:
+def run_spark(data: Path, persist: bool, mark: Any) -> dict:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
@@ -202,6 +209,7 @@ def run_spark(data: Path, persist: bool) -> dict:
     tables.findings.write.format("noop").mode("overwrite").save()
     tables.claims.write.format("noop").mode("overwrite").save()
     seconds = time.perf_counter() - started
+    mark()  # the counts below evaluate every claim twice more without the cache: not counted
     claims, findings = tables.claims.count(), tables.findings.count()
     partitions = df.rdd.getNumPartitions()
     tables.unpersist()
@@ -214,17 +222,29 @@ def child(mode: str, data: Path) -> None:
     with PeakMemory() as memory:
         memory._sample()
         before = sum(memory.cpu.values())
+        marked: dict[int, float] = {}
+
+        def mark() -> None:
+            memory._sample()
+            marked.update(memory.cpu)
+
         if mode == "one":
             result = run_one(data)
         elif mode == "many":
             result = run_many(data)
         else:
-            result = run_spark(data, persist=mode == "spark")
+            result = run_spark(data, persist=mode == "spark", mark=mark)
         # Read before the session stops: the JVM and Python workers are still alive.
         memory._sample()
+    if marked:
+        memory.cpu = marked
     result["memory"] = memory.by_kind()
     # Setup (engine build, session start) included: CPU is what the machine spent, all told.
     result["cpu"] = sum(memory.cpu.values()) - before
+    # Also kept where a later look can find it (the parent prints a summary only).
+    saved = Path(tempfile.gettempdir()) / "hcpcs_rules-scale"
+    saved.mkdir(exist_ok=True)
+    (saved / f"{mode}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
 
 
@@ -378,7 +398,9 @@ def main() -> None:
                 f"{r['claims'] / r['seconds']:,.0f} claims/s, "
                 f"{r.get('cpu', 0) / r['claims'] * 1e6:,.0f} µs CPU/claim (all processes); memory "
                 + ", ".join(
-                    f"{k} {v['max_mb']:.0f} MB (x{v['processes']})" for k, v in r["memory"].items()
+                    f"{k} {v['max_mb']:.0f} MB (x{v['processes']}, "
+                    f"{v.get('cpu_s', 0) / r['claims'] * 1e6:,.0f} µs CPU/claim)"
+                    for k, v in r["memory"].items()
                 ),
                 flush=True,
             )
