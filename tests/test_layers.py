@@ -9,8 +9,9 @@ The stages, each importing only its own and earlier ones:
 2. the compiler, in its own order: ``load`` -> ``expr`` -> ``compile``;
 3. the runtime and code generation: ``runtime`` -> ``codegen`` -> ``facts``;
 4. the backends (``backends`` and everything under it);
-5. ``engine`` -> ``batch`` (with ``slot``, ``x12``, ``output``, ``progress``, ``report``) -> ``testing``:
-   building engines, evaluating claims, writing what they give;
+5. ``engine`` -> ``batch`` (with ``slot``, ``x12``, ``output``, ``progress``, ``report``,
+   ``partition``, ``spark``, ``dask``) -> ``testing``: building engines, evaluating claims
+   (one by one, in batches, or tables of them), writing what they give;
 6. the package itself (``hcpcs_rules/__init__.py``) and ``cli``.
 
 Besides, the run-time side never imports the compiler: ``runtime``, ``ir``, ``model``, ``units``,
@@ -47,7 +48,7 @@ STAGES: tuple[frozenset[str], ...] = tuple(
         "facts",
         "backends",
         "engine",
-        "batch slot x12 output progress report",
+        "batch slot x12 output progress report partition spark dask",
         "testing authoring",
         "hcpcs_rules cli",
     )

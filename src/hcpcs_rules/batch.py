@@ -27,7 +27,8 @@ import logging
 import multiprocessing
 import os
 import pickle
-from collections import deque
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -54,7 +55,13 @@ Outcome = Result | ClaimError | EvaluationFailure
 
 # ----------------------------------------------------------------------------- in a worker
 
-_worker_engines: dict[EngineConfig, Engine] = {}  # per worker process
+#: Engines built in this process from a config (a worker process of evaluate_many, or a Spark or
+#: Dask worker: hcpcs_rules.partition), most recently used last. Bounded: a long-lived worker
+#: that meets many configurations (a notebook re-running with edited policies) must not keep
+#: every engine it ever built; a dropped engine is rebuilt on its next use.
+_worker_engines: OrderedDict[EngineConfig, Engine] = OrderedDict()
+_WORKER_ENGINES_KEPT = 4
+_worker_engines_lock = threading.Lock()  # Dask's threaded scheduler shares one process
 
 
 @attrs.frozen
@@ -65,12 +72,25 @@ class _BuildFailed:
 
 
 def _worker_engine(config: EngineConfig, imports: tuple[str, ...]) -> Engine:
-    engine = _worker_engines.get(config)
-    if engine is None:
-        for name in imports:
-            importlib.import_module(name)
-        # The caller's engine already ran the examples; the same rules give the same answers.
-        engine = _worker_engines[config] = config.build(check_examples=False)
+    """The engine of ``config`` in this process, built on first use (after importing the plugin
+    modules ``imports`` names, see :func:`_plugin_modules`)."""
+    with _worker_engines_lock:
+        engine = _worker_engines.get(config)
+        if engine is not None:
+            _worker_engines.move_to_end(config)
+            return engine
+    for name in imports:
+        importlib.import_module(name)
+    # The caller's engine already ran the examples; the same rules give the same answers.
+    # Built outside the lock: two threads may both build it, and one copy is kept.
+    built = config.build(check_examples=False)
+    with _worker_engines_lock:
+        engine = _worker_engines.setdefault(config, built)
+        _worker_engines.move_to_end(config)
+        while len(_worker_engines) > _WORKER_ENGINES_KEPT:
+            # Not closed: another thread may still be evaluating with it; a durable engine's
+            # ruleset is freed when the engine is collected.
+            _worker_engines.popitem(last=False)
     return engine
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "input_size",
     "read_claims",
     "read_stream",
+    "read_text",
 ]
 
 #: Largest record (a JSON Lines line, an array element, a document) read, in bytes.
@@ -218,6 +219,25 @@ def _problems_of(value: Any, text: str, marked: bool) -> list[tuple[str, str]]:
     if marked or text.count("{") + text.count("[") > MAX_DEPTH:
         return _problems(value)
     return []
+
+
+def read_text(
+    text: str, location: str, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Record:
+    """One record given as JSON text rather than read from a file (a table's cell, a message),
+    held to the same bounds and checks as a JSON Lines line: at most ``max_record_bytes`` of
+    UTF-8, one whole JSON value, no duplicate keys, bounded nesting and integers."""
+    # A character is at most 4 bytes of UTF-8: most records need no encoding to be measured.
+    if len(text) * 4 > max_record_bytes:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > max_record_bytes:
+            return Record(
+                location,
+                problem=Unreadable(
+                    f"{location}: longer than {max_record_bytes:,} bytes ({size:,}); skipped"
+                ),
+            )
+    return _record(location, text)
 
 
 def _checked(location: str, value: Any, text: str, marked: bool) -> Record:

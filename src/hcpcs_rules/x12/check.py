@@ -8,11 +8,13 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from ..errors import ClaimError
 from ..model import Result
+from ..reader import Unreadable
 from .read import X12Claim, X12Error, X12File, read_837p
 from .reference import Directory, Sidecar
 
-__all__ = ["check_837p", "is_x12", "locate"]
+__all__ = ["as_outcome", "check_837p", "is_x12", "locate"]
 
 
 def is_x12(head: bytes) -> bool:
@@ -76,3 +78,18 @@ def check_837p(
                 yield locate(engine.evaluate(item.claim), item)
 
     return reader, outcomes()
+
+
+def as_outcome(error: X12Error) -> ClaimError | Unreadable:
+    """An X12 problem as the tables state it: a refused claim (one with a CLM01) is an invalid
+    claim, with the claim reader's problems when the contract refused it, else with what the 837
+    lacks; a problem outside any claim (the envelope, a segment that cannot be read) is an
+    unreadable record. Where it sits goes in the row's ``location``."""
+    if error.claim_id is None:
+        return Unreadable(error.message)
+    if error.errors:
+        return ClaimError(list(error.errors))
+    # The reader says "claim <CLM01>: <what is wrong>"; the row names the claim in its own column.
+    prefix = f"claim {error.claim_id}: "
+    text = error.message[len(prefix) :] if error.message.startswith(prefix) else error.message
+    return ClaimError([("$", text)])

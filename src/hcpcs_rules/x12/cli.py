@@ -10,14 +10,13 @@ from typing import Any, TextIO
 
 import attrs
 
-from ..errors import ClaimError, printable
+from ..errors import printable
 from ..model import SEVERITY_RANK, Location, Result
 from ..output import Sink
 from ..progress import Progress, wanted
-from ..reader import Unreadable
 from ..rows import describe_location
 from .ack import iter_277ca
-from .check import check_837p, is_x12
+from .check import as_outcome, check_837p, is_x12
 from .read import X12Error
 from .reference import Directory, ReferenceError, load_directory, load_sidecar
 
@@ -61,21 +60,6 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:  # gone since it was looked at: reading it will say so
         return 0
-
-
-def as_outcome(error: X12Error) -> ClaimError | Unreadable:
-    """An X12 problem as the tables state it: a refused claim (one with a CLM01) is an invalid
-    claim, with the claim reader's problems when the contract refused it, else with what the 837
-    lacks; a problem outside any claim (the envelope, a segment that cannot be read) is an
-    unreadable record. Where it sits goes in the row's ``location``."""
-    if error.claim_id is None:
-        return Unreadable(error.message)
-    if error.errors:
-        return ClaimError(list(error.errors))
-    # The reader says "claim <CLM01>: <what is wrong>"; the row names the claim in its own column.
-    prefix = f"claim {error.claim_id}: "
-    text = error.message[len(prefix) :] if error.message.startswith(prefix) else error.message
-    return ClaimError([("$", text)])
 
 
 def _report_error(path: str, error: X12Error, fmt: str, out: TextIO, json_line: Any) -> None:
