@@ -40,7 +40,7 @@ from .. import ir
 from ..codegen import CompiledRule, _derive, _Emitter, _ident, _message
 from ..facts import Facts, _codes
 from ..functions import FUNCTIONS
-from ..model import Finding
+from ..model import STATUS_BY_RANK, Finding, LineResult, SEVERITY_RANK
 from ..runtime import RUNTIME, reason_for
 
 __all__ = ["FUSED_NAME", "FusedProgram", "fuse"]
@@ -76,6 +76,11 @@ class FusedProgram:
     rule_at: tuple[str | None, ...]
     #: Whether findings come out in the Result's order (else the engine sorts them).
     ordered: bool
+    #: Whether ``evaluate(f, True)`` also builds the claim's line results: it then returns
+    #: ``(worst severity rank, payer overlay, LineResults)`` (see :func:`fuse`). False when the
+    #: program's line findings come from more than one loop (a line's status is only known
+    #: once every loop is over): the engine then assembles the Result itself.
+    results: bool
 
 
 class _FusedEmitter(_Emitter):
@@ -293,12 +298,20 @@ class _Fuser:
         self.namespace: dict[str, Any] = {
             **RUNTIME,
             "Finding": Finding,
+            "LineResult": LineResult,
             "_pick": _pick,
+            "_RANK": SEVERITY_RANK,
+            "_STATUS": STATUS_BY_RANK,
         }
         self.scopes: dict[frozenset[str], str] = {}  # scope -> the local holding its verdict
         self.scope_ready = ir.SCOPE_FACT not in self.per  # no scope fact: nothing to set up
         self.always: set[str] = set()  # facts derived for every subject, whatever the claim
         self.shared = 0  # names of values shared between a condition and what it produces
+        #: The loop that builds each line's LineResult at the end of its iteration (the last
+        #: one), None when the program has no loop; set by build().
+        self.results_loop: int | None = None
+        self.sev = 0  # names of severities chosen per claim (a payer table)
+        self.at = 0  # the phase being written
 
     def const(self, key: tuple[str, Any], value: Any) -> str:
         return self.emitter._named(key, lambda: value)
@@ -317,6 +330,14 @@ class _Fuser:
         out = self.out
         order: list[tuple[int, ir.Rule]] = []  # (phase, rule) for each finding, as emitted
         derived_line: dict[str, int] = {}  # per-line fact -> the loop deriving it
+        loops = [at for at in by_phase if at % 2]
+        self.results_loop = max(loops, default=None)
+        # A line's status is its worst finding's: known at the end of its iteration of the last
+        # loop only if no earlier loop emits line findings (the phases put finding rules in the
+        # last loop unless a later rule reads what they derive).
+        results = all(
+            phase[r.id] == self.results_loop for r in program.rules if r.on == "line" and _emits(r)
+        )
         for at in sorted(by_phase):
             rules = self._in_order(by_phase[at])
             order += [(at, r) for r in rules if _emits(r)]
@@ -324,10 +345,24 @@ class _Fuser:
                 self._claim_block(at, rules)
             else:
                 self._loop(at, rules, derived_line)
+        if self.results_loop is None:  # no line rules: a loop for the LineResults alone
+            out.add(1, "if build:")
+            out.add(2, "for n, line in enumerate(lines, 1):")
+            self._line_result(3, "0")
+        out.add(1, "if build:")
+        scope = f"d_{ir.SCOPE_FACT}" if ir.SCOPE_FACT in self.per else None
+        overlay = (
+            "None" if scope is None else f"None if {scope} is None else {scope}.get('overlay')"
+        )
+        out.add(2, f"return worst, {overlay}, tuple(line_results)")
         # The function's head: what every phase shares, bound once per claim.
         head = _Writer()
-        head.add(0, "def evaluate(f):")
+        head.add(0, "def evaluate(f, build=False):")
         head.add(1, "claim = f.claim")
+        head.add(1, "dos = claim.date_of_service")
+        head.add(1, "worst = 0  # the worst finding's severity rank")
+        head.add(1, "line_results = []")
+        head.add(1, "keep = line_results.append")
         head.add(1, "lines = f.lines")
         for root in sorted(self.emitter.roots - {"line", "claim"}):
             head.add(1, f"{root} = f.{_ident(root)}")
@@ -352,7 +387,30 @@ class _Fuser:
         namespace = {**self.namespace, **self.emitter.constants}
         exec(compile(source, filename, "exec"), namespace)
         linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-        return FusedProgram(source, filename, namespace["evaluate"], rule_at, _ordered(order))
+        return FusedProgram(
+            source, filename, namespace["evaluate"], rule_at, _ordered(order), results
+        )
+
+    def _line_result(self, depth: int, rank: str) -> None:
+        """Line ``n``'s LineResult, its status the rank ``rank`` holds: dispensed mg and
+        expected units from the per-line facts deriving them (the last such fact in program
+        order that exists on the line, as Engine._result reads them)."""
+        out = self.out
+        for field, local in (("dispensed_mg", "mg"), ("expected_units", "eu")):
+            out.add(depth, f"{local} = None")
+            for fact in self._result_facts(field):
+                name = _ident(fact)
+                out.add(depth, f"if d_{name} is not None:")
+                out.add(depth + 1, f"{local} = d_{name}[{field!r}]")
+        out.add(
+            depth,
+            f"keep(LineResult(line=n, hcpcs=line.hcpcs, billed_units=line.units, "
+            f"dispensed_mg=mg, expected_units=eu, status=_STATUS[{rank}], "
+            "date_of_service=line.date_of_service or dos))",
+        )
+
+    def _result_facts(self, field: str) -> list[str]:
+        return [f.name for f in self.program.facts if f.per == "line" and field in dict(f.fields)]
 
     def _in_order(self, rules: list[ir.Rule]) -> list[ir.Rule]:
         """Rules whose derived fact another rule of the phase reads first (program order, which
@@ -390,6 +448,7 @@ class _Fuser:
     def _loop(self, at: int, rules: list[ir.Rule], derived_line: dict[str, int]) -> None:
         out = self.out
         self.emitter.on = "line"
+        self.at = at
         if not self.scope_ready and any(_uses_overlay(r) for r in rules):
             self._scope_setup(1)  # the scope fact was derived by an earlier loop
         out.add(1, f"# phase {at}: one pass over the lines")
@@ -405,6 +464,19 @@ class _Fuser:
                 if self.per[fact] == "line" and fact not in here
             }
         )
+        if at == self.results_loop:  # the LineResult reads these too
+            earlier = sorted(
+                {
+                    *earlier,
+                    *(
+                        fact
+                        for field in ("dispensed_mg", "expected_units")
+                        for fact in self._result_facts(field)
+                        if fact not in here
+                    ),
+                }
+            )
+            out.add(2, "w = 0  # the line's worst finding's severity rank")
         for fact in earlier:  # per-line facts an earlier loop derived, for this line
             out.add(2, f"d_{_ident(fact)} = D_{_ident(fact)}.get(n)")
         for fact in sorted(here):  # derived in this iteration, if at all
@@ -426,6 +498,11 @@ class _Fuser:
                 current = (code, scope)
             depth += scope is not None
             self._rule(rule, depth)
+        if at == self.results_loop:
+            out.add(2, "if w > worst:")
+            out.add(3, "worst = w")
+            out.add(2, "if build:")
+            self._line_result(3, "w")
 
     def _always_derives(self, fact: str, rules: list[ir.Rule]) -> bool:
         """Whether ``fact``'s rule derives it on every line, with nothing to test first."""
@@ -484,7 +561,7 @@ class _Fuser:
         emitter.bind, emitter.reuse = {}, names
         body: list[str] = []
         if _emits(rule):
-            body.append(f"emit({self._finding(rule)})")
+            body += self._emit(rule)
         if fact is not None:
             name = _ident(fact)
             fields = _derive(emitter, rule)
@@ -508,14 +585,36 @@ class _Fuser:
         for line in body:
             out.add(depth + 1, line, rule.id)
 
-    def _finding(self, rule: ir.Rule) -> str:
+    def _emit(self, rule: ir.Rule) -> list[str]:
+        """The finding, and the worst rank seen kept up to date: the line's (``w``) for a line
+        rule, the claim's (``worst``) for a claim rule (a line's rank reaches ``worst`` at the
+        end of its iteration)."""
         spec = rule.finding
         assert spec is not None
+        rank = "w" if rule.on == "line" else "worst"
+        # Line findings of an earlier loop: the program has no line results (build() says so).
+        track = rule.on == "claim" or self.at == self.results_loop
         if len(spec.severity) == 1:
-            severity = repr(spec.severity[0][1])
-        else:
-            table = self.const(("severity", rule.id), dict(spec.severity))
-            severity = f"_pick({table}, overlay, program, {spec.severity[-1][1]!r})"
+            severity = spec.severity[0][1]
+            code = [f"emit({self._finding(rule, repr(severity))})"]
+            if track and SEVERITY_RANK[severity]:  # info ranks as clean: nothing to keep
+                level = SEVERITY_RANK[severity]
+                code += [f"if {rank} < {level}:", f"    {rank} = {level}"]
+            return code
+        table = self.const(("severity", rule.id), dict(spec.severity))
+        self.sev += 1
+        sev = f"_s{self.sev}"
+        code = [
+            f"{sev} = _pick({table}, overlay, program, {spec.severity[-1][1]!r})",
+            f"emit({self._finding(rule, sev)})",
+        ]
+        if track:
+            code += [f"if {rank} < _RANK[{sev}]:", f"    {rank} = _RANK[{sev}]"]
+        return code
+
+    def _finding(self, rule: ir.Rule, severity: str) -> str:
+        spec = rule.finding
+        assert spec is not None
         reasons = spec.reasons
         if not reasons:
             codes = "None"
