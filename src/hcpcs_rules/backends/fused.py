@@ -40,7 +40,7 @@ from .. import ir
 from ..codegen import CompiledRule, _derive, _Emitter, _ident, _message
 from ..facts import Facts, _codes
 from ..functions import FUNCTIONS
-from ..model import STATUS_BY_RANK, Finding, LineResult, SEVERITY_RANK
+from ..model import SEVERITY_RANK, STATUS_BY_RANK, Finding, LineResult
 from ..runtime import RUNTIME, reason_for
 
 __all__ = ["FUSED_NAME", "FusedProgram", "fuse"]
