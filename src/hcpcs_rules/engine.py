@@ -262,9 +262,7 @@ class Engine:
             findings=tuple(findings),
             lines=lines,
             rulesets=self.rulesets,
-            trace=(),
-            provenance=self._provenance,
-            ignored=(),
+            provenance=self._provenance,  # no trace, nothing ignored: the defaults
             payer=typed.payer,
             overlay=overlay,
         )
