@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hcpcs_rules import ClaimError, Engine, RuleExecutionError
-from hcpcs_rules.backends.fused import FUSED_NAME
+from hcpcs_rules.backends.fused import _FINDING, _FINDING_ARGS, FUSED_NAME
+from hcpcs_rules.model import Finding, ReasonCodes
 from hcpcs_rules.testing.strategies import (
     claim_json,
     cross_line_claims,
@@ -69,6 +70,21 @@ def test_the_fused_rules_build_the_result_lines_without_a_policy(engines):
     assert "keep(LineResult(" in engine.backend.fused.source
     policy = {"severity": {"J7632-UNITS-UNVERIFIABLE": "deny"}}
     assert Engine(["core", "j7632"], policy=policy, check_examples=False)._fast is None
+
+
+def test_findings_built_by_their_slots_equal_findings_built_by_init(engines):
+    """The fused code's findings are built by setting their slots (``_F``): the same objects
+    as ``Finding(...)`` makes, defaults included."""
+    assert _FINDING is not None
+    assert "emit(_F(" in engines("python").backend.fused.source
+    codes = ReasonCodes(group="CO", carc="16", rarc=("N290",), source="test")
+    for payer, reason_codes in ((None, None), ("aetna", codes)):
+        args = ("R-1", "deny", 2, "message", "source", payer, reason_codes)
+        built, made = _FINDING(*args), Finding(**dict(zip(_FINDING_ARGS, args, strict=True)))
+        assert built == made and hash(built) == hash(made)
+        assert attrs.asdict(built) == attrs.asdict(made)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            built.severity = "warn"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("rulesets", [None, LANG], ids=["shipped", "lang"])
