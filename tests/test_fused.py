@@ -10,9 +10,11 @@ the fused results against durable_rules.
 
 from __future__ import annotations
 
+import datetime as dt
 import linecache
 import textwrap
 import traceback
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -21,8 +23,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hcpcs_rules import ClaimError, Engine, RuleExecutionError
-from hcpcs_rules.backends.fused import _FINDING, _FINDING_ARGS, FUSED_NAME
-from hcpcs_rules.model import Finding, ReasonCodes
+from hcpcs_rules.backends.fused import (
+    _FINDING,
+    _FINDING_ARGS,
+    _LINE_RESULT,
+    _LINE_RESULT_ARGS,
+    FUSED_NAME,
+    _slot_builder,
+)
+from hcpcs_rules.model import Finding, LineResult, ReasonCodes
 from hcpcs_rules.testing.strategies import (
     claim_json,
     cross_line_claims,
@@ -67,7 +76,7 @@ def test_the_fused_rules_build_the_result_lines_without_a_policy(engines):
     engine = engines("python")
     assert engine.backend.fused.results
     assert engine._fast is not None
-    assert "keep(LineResult(" in engine.backend.fused.source
+    assert "keep(_L(" in engine.backend.fused.source
     policy = {"severity": {"J7632-UNITS-UNVERIFIABLE": "deny"}}
     assert Engine(["core", "j7632"], policy=policy, check_examples=False)._fast is None
 
@@ -85,6 +94,46 @@ def test_findings_built_by_their_slots_equal_findings_built_by_init(engines):
         assert attrs.asdict(built) == attrs.asdict(made)
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             built.severity = "warn"  # type: ignore[misc]
+    assert _LINE_RESULT is not None
+    args = (1, "J7632", Decimal("2"), Decimal("20.5"), 3, "deny", dt.date(2026, 1, 2))
+    built = _LINE_RESULT(*args)
+    assert built == LineResult(**dict(zip(_LINE_RESULT_ARGS, args, strict=True)))
+
+
+def test_the_slot_builder_keeps_init_for_classes_it_cannot_build():
+    """A class whose __init__ does more than store its fields (a validator, a converter, a
+    post-init hook, a factory default) is built through it: no builder."""
+
+    @attrs.frozen
+    class Checked:
+        a: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @attrs.frozen
+    class Converted:
+        a: int = attrs.field(converter=int)
+
+    @attrs.frozen
+    class Hooked:
+        a: int
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    @attrs.frozen
+    class Listed:
+        a: int
+        b: list = attrs.field(factory=list)
+
+    @attrs.frozen
+    class Plain:
+        a: int
+        b: int = 2
+
+    for cls in (Checked, Converted, Hooked, Listed):
+        assert _slot_builder(cls, ("a",)) is None, cls
+    assert _slot_builder(Plain, ("c",)) is None  # no such field
+    plain = _slot_builder(Plain, ("a",))
+    assert plain is not None and plain(1) == Plain(1)
 
 
 @pytest.mark.parametrize("rulesets", [None, LANG], ids=["shipped", "lang"])

@@ -301,6 +301,7 @@ class _Fuser:
             "LineResult": LineResult,
             "_pick": _pick,
             "_F": _FINDING,
+            "_L": _LINE_RESULT,
             "_RANK": SEVERITY_RANK,
             "_STATUS": STATUS_BY_RANK,
         }
@@ -403,12 +404,15 @@ class _Fuser:
                 name = _ident(fact)
                 out.add(depth, f"if d_{name} is not None:")
                 out.add(depth + 1, f"{local} = d_{name}[{field!r}]")
-        out.add(
-            depth,
-            f"keep(LineResult(line=n, hcpcs=line.hcpcs, billed_units=line.units, "
-            f"dispensed_mg=mg, expected_units=eu, status=_STATUS[{rank}], "
-            "date_of_service=line.date_of_service or dos))",
+        values = f"n, line.hcpcs, line.units, mg, eu, _STATUS[{rank}], line.date_of_service or dos"
+        if _LINE_RESULT is not None:  # positional, in _LINE_RESULT_ARGS' order
+            out.add(depth, f"keep(_L({values}))")
+            return
+        keywords = ", ".join(
+            f"{name}={value}"
+            for name, value in zip(_LINE_RESULT_ARGS, values.split(", "), strict=True)
         )
+        out.add(depth, f"keep(LineResult({keywords}))")
 
     def _result_facts(self, field: str) -> list[str]:
         return [f.name for f in self.program.facts if f.per == "line" and field in dict(f.fields)]
@@ -640,35 +644,44 @@ class _Fuser:
         )
 
 
-#: What generated code passes to :data:`_FINDING`, in this order.
+#: What generated code passes to :data:`_FINDING` and :data:`_LINE_RESULT`, in this order.
 _FINDING_ARGS = ("rule_id", "severity", "line", "message", "source", "payer", "reason_codes")
+_LINE_RESULT_ARGS = (
+    "line",
+    "hcpcs",
+    "billed_units",
+    "dispensed_mg",
+    "expected_units",
+    "status",
+    "date_of_service",
+)
 
 
-def _finding_builder() -> Callable[..., Finding] | None:
-    """``_F(*_FINDING_ARGS)``: a :class:`Finding` built by setting its slots, the other fields
-    at their defaults; None when that is not all ``Finding.__init__`` does.
+def _slot_builder(cls: type, args: tuple[str, ...]) -> Callable[..., Any] | None:
+    """A function of ``args`` (positional) building a ``cls`` by setting its slots, its other
+    fields at their defaults; None when that is not all ``cls.__init__`` does.
 
     A claim's findings are a fifth of its evaluation: the attrs ``__init__`` of a frozen class
     parses keywords and calls ``object.__setattr__`` per field, where a slot's own setter does
     the same store (about 1 µs less per finding). Any validator, converter, ``on_setattr``,
-    factory default or init hook added to Finding later keeps the ``__init__``.
+    factory default or init hook the class gets later keeps its ``__init__``.
     """
-    if any(hasattr(Finding, hook) for hook in ("__attrs_post_init__", "__attrs_pre_init__")):
+    if any(hasattr(cls, hook) for hook in ("__attrs_post_init__", "__attrs_pre_init__")):
         return None
-    fields = attrs.fields(Finding)
-    if not set(_FINDING_ARGS) <= {f.name for f in fields}:
+    fields = attrs.fields(cls)
+    if not set(args) <= {f.name for f in fields}:
         return None
-    namespace: dict[str, Any] = {"_new": object.__new__, "Finding": Finding}
-    body = [f"def _F({', '.join(_FINDING_ARGS)}):", "    o = _new(Finding)"]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    body = [f"def build({', '.join(args)}):", "    o = _new(_cls)"]
     for index, field in enumerate(fields):
         if field.validator is not None or field.converter is not None or not field.init:
             return None
         if field.on_setattr not in (None, attrs.setters.NO_OP):
             return None
-        slot = Finding.__dict__.get(field.name)
+        slot = cls.__dict__.get(field.name)
         if type(slot).__name__ != "member_descriptor":
             return None
-        if field.name in _FINDING_ARGS:
+        if field.name in args:
             value = field.name
         elif field.default is attrs.NOTHING or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             return None
@@ -678,14 +691,13 @@ def _finding_builder() -> Callable[..., Finding] | None:
         namespace[f"_s{index}"] = slot.__set__  # type: ignore[union-attr]
         body.append(f"    _s{index}(o, {value})")
     body.append("    return o")
-    exec(
-        compile("\n".join(body) + "\n", "<hcpcs_rules generated Finding builder>", "exec"),
-        namespace,
-    )
-    return namespace["_F"]  # type: ignore[no-any-return]
+    name = f"<hcpcs_rules generated {cls.__name__} builder>"
+    exec(compile("\n".join(body) + "\n", name, "exec"), namespace)
+    return namespace["build"]  # type: ignore[no-any-return]
 
 
-_FINDING = _finding_builder()
+_FINDING = _slot_builder(Finding, _FINDING_ARGS)
+_LINE_RESULT = _slot_builder(LineResult, _LINE_RESULT_ARGS)
 
 
 def _ordered(order: list[tuple[int, ir.Rule]]) -> bool:
