@@ -284,7 +284,7 @@ class Engine:
         command gives for the same text. Uses msgspec when installed (the ``fast`` extra), with
         identical results.
         """
-        return self._evaluate(decode_claim(text, max_bytes=max_bytes), explain, self._policy)
+        return self.evaluate(decode_claim(text, max_bytes=max_bytes), explain=explain)
 
     def _evaluate(
         self,
