@@ -29,9 +29,10 @@ from hcpcs_rules.backends.fused import (
     _LINE_RESULT,
     _LINE_RESULT_ARGS,
     FUSED_NAME,
-    _slot_builder,
 )
-from hcpcs_rules.model import Finding, LineResult, ReasonCodes
+from hcpcs_rules.engine import _RESULT, _RESULT_ARGS
+from hcpcs_rules.model import Finding, LineResult, ReasonCodes, Result
+from hcpcs_rules.runtime import slot_builder
 from hcpcs_rules.testing.strategies import (
     claim_json,
     cross_line_claims,
@@ -98,6 +99,11 @@ def test_findings_built_by_their_slots_equal_findings_built_by_init(engines):
     args = (1, "J7632", Decimal("2"), Decimal("20.5"), 3, "deny", dt.date(2026, 1, 2))
     built = _LINE_RESULT(*args)
     assert built == LineResult(**dict(zip(_LINE_RESULT_ARGS, args, strict=True)))
+    assert _RESULT is not None
+    args = ("C", "deny", (made,), (built,), ("core",), None, "aetna", "aetna")
+    result = _RESULT(*args)
+    assert result == Result(**dict(zip(_RESULT_ARGS, args, strict=True)))
+    assert (result.trace, result.ignored, result.location) == ((), (), None)
 
 
 def test_the_slot_builder_keeps_init_for_classes_it_cannot_build():
@@ -130,9 +136,9 @@ def test_the_slot_builder_keeps_init_for_classes_it_cannot_build():
         b: int = 2
 
     for cls in (Checked, Converted, Hooked, Listed):
-        assert _slot_builder(cls, ("a",)) is None, cls
-    assert _slot_builder(Plain, ("c",)) is None  # no such field
-    plain = _slot_builder(Plain, ("a",))
+        assert slot_builder(cls, ("a",)) is None, cls
+    assert slot_builder(Plain, ("c",)) is None  # no such field
+    plain = slot_builder(Plain, ("a",))
     assert plain is not None and plain(1) == Plain(1)
 
 

@@ -48,6 +48,7 @@ from .model import (
 from .policy import BoundPolicy, Policy, bind, load_policy
 from .reader import DEFAULT_MAX_RECORD_BYTES, decode_claim
 from .reasons import load_code_list
+from .runtime import slot_builder
 
 __all__ = [
     "CORE_PAYERS",
@@ -256,16 +257,20 @@ class Engine:
         findings = facts.findings
         if not facts.ordered:
             findings.sort(key=_finding_order)
-        return Result(
-            claim_id=typed.id,
-            status=STATUS_BY_RANK[worst],
-            findings=tuple(findings),
-            lines=lines,
-            rulesets=self.rulesets,
-            provenance=self._provenance,  # no trace, nothing ignored: the defaults
-            payer=typed.payer,
-            overlay=overlay,
+        # No trace, nothing ignored: those fields keep their defaults.
+        values = (
+            typed.id,
+            STATUS_BY_RANK[worst],
+            tuple(findings),
+            lines,
+            self.rulesets,
+            self._provenance,
+            typed.payer,
+            overlay,
         )
+        if _RESULT is not None:
+            return _RESULT(*values)
+        return Result(**dict(zip(_RESULT_ARGS, values, strict=True)))
 
     def evaluate_json(
         self,
@@ -460,6 +465,21 @@ def evaluate_outcome(
     # Anything else is the library's (or a plugin's) failure on this claim, not the batch's.
     except Exception as exc:
         return EvaluationFailure.from_exception(index, claim, exc)
+
+
+#: What Engine.evaluate's one-pass Result passes to :data:`_RESULT`, in this order.
+_RESULT_ARGS = (
+    "claim_id",
+    "status",
+    "findings",
+    "lines",
+    "rulesets",
+    "provenance",
+    "payer",
+    "overlay",
+)
+#: The Result built by setting its slots (None if its __init__ ever does more; see slot_builder).
+_RESULT = slot_builder(Result, _RESULT_ARGS)
 
 
 def _finding_order(finding: Finding) -> tuple[int, str]:
