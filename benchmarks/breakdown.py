@@ -1,8 +1,9 @@
 """Where one claim's time goes, stage by stage: ``python benchmarks/breakdown.py``.
 
 python backend: the claim's ``Facts``, the fused generated function (``backends/fused.py``)
-with and without building its ``Finding`` objects, the Result assembly and the whole
-``Engine.evaluate``. durable backend: a cProfile of whole
+as ``Engine.evaluate`` runs it without a policy, with and without building its ``Finding`` and
+``LineResult`` objects, the whole ``Engine.evaluate``, and for comparison the second-pass Result
+assembly a claim under a policy gets. durable backend: a cProfile of whole
 evaluations, reporting the share spent inside durable_rules' C functions and the top entries.
 Medians of 11 rounds (CPU time) over the same stream ``run.py`` uses; the floor is split the
 same way (its rules, then its result objects). Nothing is asserted.
@@ -42,14 +43,21 @@ def main() -> None:
     print(f"python backend, {len(stream)} claims, µs per claim (medians):")
     whole = median_us(lambda: [engine.evaluate(c) for c in stream], len(stream))
     facts = median_us(lambda: [Facts(c, names, False) for c in stream], len(stream))
-    rules = median_us(lambda: [run(Facts(c, names, False)) for c in stream], len(stream))
-    # The same function with every Finding replaced by a no-op: what recording findings costs.
+    # Called as Engine.evaluate calls it without a policy: building the LineResults too.
+    rules = median_us(lambda: [run(Facts(c, names, False), True) for c in stream], len(stream))
+    # The same function with every Finding and LineResult replaced by a no-op (the slot
+    # builders _F / _L, or the classes where those are not used): what those objects cost.
     namespace = dict(run.__globals__)
-    namespace["Finding"] = lambda **fields: None
+
+    def nothing(*args: object, **fields: object) -> None:
+        return None
+
+    for name in ("Finding", "LineResult", "_F", "_L"):
+        namespace[name] = nothing
     exec(compile(fused.source, fused.filename, "exec"), namespace)
     unrecorded_run = namespace["evaluate"]
     unrecorded = median_us(
-        lambda: [unrecorded_run(Facts(c, names, False)) for c in stream], len(stream)
+        lambda: [unrecorded_run(Facts(c, names, False), True) for c in stream], len(stream)
     )
     evaluated = []
     for claim in stream:
@@ -61,10 +69,10 @@ def main() -> None:
     whole = median_us(lambda: [engine.evaluate(c) for c in stream], len(stream))
     print(f"  Facts for the claim                      {facts:6.1f}")
     print(f"  rules (conditions, derived facts, text)  {unrecorded - facts:6.1f}")
-    print(f"  recording findings (Finding objects)     {rules - unrecorded:6.1f}")
-    print(f"  Result assembly                          {result:6.1f}")
-    print(f"  the rest (parse check, dispatch)         {whole - rules - result:6.1f}")
+    print(f"  Finding and LineResult objects           {rules - unrecorded:6.1f}")
+    print(f"  the rest (parse check, dispatch, Result) {whole - rules:6.1f}")
     print(f"  Engine.evaluate                          {whole:6.1f}")
+    print(f"  (a second-pass Result assembly, as under a policy: {result:.1f})")
     # The floor the same way: whole, then with its Finding / LineResult / Result objects no-ops.
     floor_whole = median_us(lambda: [floor.check(c) for c in stream], len(stream))
     made = (floor.Finding, floor.LineResult, floor.Result)

@@ -10,9 +10,11 @@ the fused results against durable_rules.
 
 from __future__ import annotations
 
+import datetime as dt
 import linecache
 import textwrap
 import traceback
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -21,7 +23,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hcpcs_rules import ClaimError, Engine, RuleExecutionError
-from hcpcs_rules.backends.fused import FUSED_NAME
+from hcpcs_rules.backends.fused import (
+    _FINDING,
+    _FINDING_ARGS,
+    _LINE_RESULT,
+    _LINE_RESULT_ARGS,
+    FUSED_NAME,
+)
+from hcpcs_rules.engine import _RESULT, _RESULT_ARGS
+from hcpcs_rules.model import Finding, LineResult, ReasonCodes, Result
+from hcpcs_rules.runtime import slot_builder
 from hcpcs_rules.testing.strategies import (
     claim_json,
     cross_line_claims,
@@ -34,7 +45,9 @@ LANG = (str(Path(__file__).with_name("rulesets") / "lang.toml"),)
 
 
 def agree(engine: Engine, data) -> None:
-    """The fused Result equals the per-rule one (explain=True) without its trace."""
+    """The fused Result equals the per-rule one (explain=True) without its trace, and the one
+    the engine assembles in a second pass after the fused rules (``Engine._result``, what a
+    claim under a per-call policy runs) equals the one the fused rules build as they go."""
     try:
         traced = engine.evaluate(data, explain=True)
     except ClaimError as exc:
@@ -42,7 +55,9 @@ def agree(engine: Engine, data) -> None:
             engine.evaluate(data)
         assert again.value.errors == exc.errors
         return
-    assert engine.evaluate(data) == attrs.evolve(traced, trace=())
+    fused = engine.evaluate(data)
+    assert fused == attrs.evolve(traced, trace=())
+    assert fused == engine._evaluate(data, False, engine._policy)
 
 
 def examples(engine: Engine) -> list:
@@ -54,6 +69,77 @@ def test_shipped_program_is_fused_in_order(engines):
     fused = engines("python").backend.fused
     assert fused.ordered
     assert fused.source.count("for n, line in enumerate(lines, 1):") == 2
+
+
+def test_the_fused_rules_build_the_result_lines_without_a_policy(engines):
+    """Without a policy the shipped rulesets' LineResults and statuses are built by the fused
+    function as it runs (one pass); under a policy the engine assembles them afterwards."""
+    engine = engines("python")
+    assert engine.backend.fused.results
+    assert engine._fast is not None
+    assert "keep(_L(" in engine.backend.fused.source
+    policy = {"severity": {"J7632-UNITS-UNVERIFIABLE": "deny"}}
+    assert Engine(["core", "j7632"], policy=policy, check_examples=False)._fast is None
+
+
+def test_findings_built_by_their_slots_equal_findings_built_by_init(engines):
+    """The fused code's findings are built by setting their slots (``_F``): the same objects
+    as ``Finding(...)`` makes, defaults included."""
+    assert _FINDING is not None
+    assert "emit(_F(" in engines("python").backend.fused.source
+    codes = ReasonCodes(group="CO", carc="16", rarc=("N290",), source="test")
+    for payer, reason_codes in ((None, None), ("aetna", codes)):
+        args = ("R-1", "deny", 2, "message", "source", payer, reason_codes)
+        built, made = _FINDING(*args), Finding(**dict(zip(_FINDING_ARGS, args, strict=True)))
+        assert built == made and hash(built) == hash(made)
+        assert attrs.asdict(built) == attrs.asdict(made)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            built.severity = "warn"  # type: ignore[misc]
+    assert _LINE_RESULT is not None
+    args = (1, "J7632", Decimal("2"), Decimal("20.5"), 3, "deny", dt.date(2026, 1, 2))
+    built = _LINE_RESULT(*args)
+    assert built == LineResult(**dict(zip(_LINE_RESULT_ARGS, args, strict=True)))
+    assert _RESULT is not None
+    args = ("C", "deny", (made,), (built,), ("core",), None, "aetna", "aetna")
+    result = _RESULT(*args)
+    assert result == Result(**dict(zip(_RESULT_ARGS, args, strict=True)))
+    assert (result.trace, result.ignored, result.location) == ((), (), None)
+
+
+def test_the_slot_builder_keeps_init_for_classes_it_cannot_build():
+    """A class whose __init__ does more than store its fields (a validator, a converter, a
+    post-init hook, a factory default) is built through it: no builder."""
+
+    @attrs.frozen
+    class Checked:
+        a: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @attrs.frozen
+    class Converted:
+        a: int = attrs.field(converter=int)
+
+    @attrs.frozen
+    class Hooked:
+        a: int
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    @attrs.frozen
+    class Listed:
+        a: int
+        b: list = attrs.field(factory=list)
+
+    @attrs.frozen
+    class Plain:
+        a: int
+        b: int = 2
+
+    for cls in (Checked, Converted, Hooked, Listed):
+        assert slot_builder(cls, ("a",)) is None, cls
+    assert slot_builder(Plain, ("c",)) is None  # no such field
+    plain = slot_builder(Plain, ("a",))
+    assert plain is not None and plain(1) == Plain(1)
 
 
 @pytest.mark.parametrize("rulesets", [None, LANG], ids=["shipped", "lang"])
@@ -174,6 +260,96 @@ def test_unordered_shapes_are_sorted_by_the_engine(tmp_path, engines):
     agree(engine, claim)
     for data in examples(engines("python")):
         agree(engine, data)
+
+
+# Line findings from two loops: a finding rule deriving a claim flag that a later line rule
+# reads runs in a loop of its own, so no line's status is known before the last loop is over.
+TWO_LOOPS = """
+[ruleset]
+name = "two_loops"
+version = "1.0.0"
+requires = ["core"]
+
+[[rule]]
+id = "TWO-BIG"
+title = "A big line, which also marks the claim"
+severity = "deny"
+when = "line.units > 4"
+message = "big line {line.units}"
+derive = "big_claim"
+per = "claim"
+source = "test"
+
+[[rule]]
+id = "TWO-AFTER-BIG"
+title = "Every J7632 line of a claim with a big line"
+codes = ["J7632"]
+severity = "warn"
+when = "exists(big_claim)"
+message = "after a big line"
+source = "test"
+"""
+
+# Claim rules only: no loop over the lines but the one building the LineResults.
+CLAIM_ONLY = """
+[ruleset]
+name = "claim_only"
+version = "1.0.0"
+
+[[rule]]
+id = "ONLY-MANY-LINES"
+title = "Many lines"
+on = "claim"
+severity = "warn"
+when = "count(l for l in lines) > 2"
+message = "many lines"
+source = "test"
+"""
+
+_TWO_LOOPS_CLAIM = {
+    "id": "T",
+    "payer": "aetna",
+    "date_of_service": "2026-01-01",
+    "supplier": {"npi": "1234567893"},
+    "lines": [
+        {"hcpcs": "J7632", "units": "3", "date_of_service": "2026-01-02"},
+        {"hcpcs": "Q0513", "units": "5"},
+        {"hcpcs": "J7632", "units": "1"},
+    ],
+}
+
+
+def test_line_findings_from_two_loops_leave_the_result_to_the_engine(tmp_path, engines):
+    path = tmp_path / "two_loops.toml"
+    path.write_text(textwrap.dedent(TWO_LOOPS), encoding="utf-8")
+    engine = Engine(["core", path], check_examples=False)
+    assert not engine.backend.fused.results
+    assert engine._fast is None
+    result = engine.evaluate(_TWO_LOOPS_CLAIM)
+    assert [(f.line, f.rule_id) for f in result.findings if f.rule_id.startswith("TWO-")] == [
+        (1, "TWO-AFTER-BIG"),
+        (2, "TWO-BIG"),
+        (3, "TWO-AFTER-BIG"),
+    ]
+    agree(engine, _TWO_LOOPS_CLAIM)
+    for data in examples(engines("python")):
+        agree(engine, data)
+
+
+def test_claim_rules_only_still_get_their_line_results(tmp_path):
+    path = tmp_path / "claim_only.toml"
+    path.write_text(textwrap.dedent(CLAIM_ONLY), encoding="utf-8")
+    engine = Engine([path], check_examples=False)
+    assert engine.backend.fused.results and engine._fast is not None
+    assert "for n, line in enumerate(lines, 1):" in engine.backend.fused.source
+    result = engine.evaluate(_TWO_LOOPS_CLAIM)
+    assert result.status == "warn"
+    assert [(r.line, r.status, str(r.date_of_service)) for r in result.lines] == [
+        (1, "clean", "2026-01-02"),
+        (2, "clean", "2026-01-01"),
+        (3, "clean", "2026-01-01"),
+    ]
+    agree(engine, _TWO_LOOPS_CLAIM)
 
 
 _GENERATED = """\

@@ -40,8 +40,8 @@ from .. import ir
 from ..codegen import CompiledRule, _derive, _Emitter, _ident, _message
 from ..facts import Facts, _codes
 from ..functions import FUNCTIONS
-from ..model import Finding
-from ..runtime import RUNTIME, reason_for
+from ..model import SEVERITY_RANK, STATUS_BY_RANK, Finding, LineResult
+from ..runtime import RUNTIME, reason_for, slot_builder
 
 __all__ = ["FUSED_NAME", "FusedProgram", "fuse"]
 
@@ -76,6 +76,11 @@ class FusedProgram:
     rule_at: tuple[str | None, ...]
     #: Whether findings come out in the Result's order (else the engine sorts them).
     ordered: bool
+    #: Whether ``evaluate(f, True)`` also builds the claim's line results: it then returns
+    #: ``(worst severity rank, payer overlay, LineResults)`` (see :func:`fuse`). False when the
+    #: program's line findings come from more than one loop (a line's status is only known
+    #: once every loop is over): the engine then assembles the Result itself.
+    results: bool
 
 
 class _FusedEmitter(_Emitter):
@@ -253,177 +258,6 @@ def _costly(node: ir.Expr) -> bool:
     return isinstance(node, ir.Path) and not node.derived and len(node.fields) > 1
 
 
-def _children(node: ir.Expr) -> tuple[ir.Expr, ...]:
-    """The operands of ``node`` (what :func:`hcpcs_rules.ir.walk` descends into)."""
-    if isinstance(node, ir.Compare | ir.Arith):
-        return (node.left, node.right)
-    if isinstance(node, ir.BoolOp):
-        return node.values
-    if isinstance(node, ir.Not):
-        return (node.value,)
-    if isinstance(node, ir.Call):
-        return node.args
-    if isinstance(node, ir.Cond):
-        return (node.test, node.body, node.orelse)
-    if isinstance(node, ir.Aggregate):
-        return tuple(x for x in (node.value, node.where) if x is not None)
-    return ()
-
-
-def _key(node: ir.Expr) -> ir.Expr | None:
-    """``node`` as a dictionary key (None for a constant that cannot be hashed)."""
-    try:
-        hash(node)
-    except TypeError:
-        return None
-    return node
-
-
-def _shared(rule: ir.Rule, conjuncts: Sequence[ir.Expr]) -> tuple[dict[int, str], list[ir.Expr]]:
-    """What the rule's message and derived fields can take from its condition instead of
-    computing it again: costly values the condition certainly computed when it holds
-    (:func:`_sure`), outermost first (a value taken whole needs none of its parts).
-    Returns the occurrences to bind (by identity) and the values, in the same order."""
-    available: dict[ir.Expr, int] = {}
-    for conjunct in conjuncts:
-        for node in _sure(conjunct, True):
-            key = _key(node) if _costly(node) else None
-            if key is not None and key not in available:
-                available[key] = id(node)
-    produced: list[ir.Expr] = []
-    if rule.finding is not None:
-        produced += [part for part in rule.finding.message if not isinstance(part, str)]
-    produced += [expr for _, expr in rule.derive_fields]
-    used: list[ir.Expr] = []
-    stack = list(reversed(produced))
-    while stack:
-        node = stack.pop()
-        key = _key(node)
-        if key is not None and key in available:
-            if key not in used:
-                used.append(key)
-            continue
-        stack.extend(reversed(_children(node)))
-    return {available[node]: "" for node in used}, used
-
-
-class _Writer:
-    """Source lines, each tagged with the rule it belongs to."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.rules: list[str | None] = []
-
-    def add(self, depth: int, text: str, rule: str | None = None) -> None:
-        self.lines.append("    " * depth + text)
-        self.rules.append(rule)
-
-
-def _phases(program: ir.Program) -> dict[str, int]:
-    """Each rule's phase: even numbers are claim blocks, odd ones loops over the lines.
-
-    First the earliest phase each rule's inputs allow (a fact derived by a claim rule is ready
-    in the same block, or in the next loop; a per-line fact in the same loop, same iteration; a
-    claim fact derived from lines only once its loop is over). Then every line rule moves to the
-    latest phase its readers allow, so the line rules share as few loops as possible (most land
-    in the last one, where the findings are produced in order).
-    """
-    per = {f.name: f.per for f in program.facts}
-    deriver = {f.name: f.rule_id for f in program.facts}
-    by_id = {r.id: r for r in program.rules}
-    phase: dict[str, int] = {}
-    readers: dict[str, list[ir.Rule]] = {}
-
-    def bound(fact: str, producer: ir.Rule, reader: ir.Rule, at: int) -> int:
-        """The latest phase ``producer`` may take for ``reader`` (at phase ``at``) to see it."""
-        if producer.on == "claim":
-            if per[fact] == "line":
-                raise ValueError(f"claim rule {producer.id} derives per-line fact {fact}")
-            return at if reader.on == "claim" else at - 1
-        if per[fact] == "line" and reader.on == "line":
-            return at  # the same iteration: the producer runs first
-        return at - 1 if reader.on == "claim" else at - 2  # only complete after its loop
-
-    for rule in program.rules:  # stratum order: producers are placed before their readers
-        at = 0 if rule.on == "claim" else 1
-        for fact in _needs(rule, per):
-            producer = by_id[deriver[fact]]
-            if producer.id not in phase:
-                raise ValueError(f"{rule.id} reads {fact} before {producer.id} derives it")
-            readers.setdefault(producer.id, []).append(rule)
-            low = phase[producer.id]
-            while bound(fact, producer, rule, at) < low:
-                at += 2  # the same kind of phase, one later
-        phase[rule.id] = at
-    last_loop = max((p for p in phase.values() if p % 2), default=1)
-    for rule in reversed(program.rules):  # readers first: they are in later strata
-        if rule.on != "line":
-            continue
-        latest = last_loop
-        for reader in readers.get(rule.id, ()):
-            latest = min(latest, bound(rule.derive, rule, reader, phase[reader.id]))  # type: ignore[arg-type]
-        if latest % 2 == 0:
-            latest -= 1
-        phase[rule.id] = max(phase[rule.id], latest)
-    return phase
-
-
-def _needs(rule: ir.Rule, per: dict[str, str]) -> list[str]:
-    """The derived facts a rule must see complete: what it depends on, and the payer scope when
-    its scope, severity or reason codes are chosen by the claim's overlay."""
-    facts = list(rule.depends)
-    if ir.SCOPE_FACT in per and ir.SCOPE_FACT not in facts and _uses_overlay(rule):
-        facts.append(ir.SCOPE_FACT)
-    return facts
-
-
-def _uses_overlay(rule: ir.Rule) -> bool:
-    if "all" not in rule.scope:
-        return True
-    spec = rule.finding
-    return spec is not None and (len(spec.severity) > 1 or len(spec.reasons) > 1)
-
-
-def _emits(rule: ir.Rule) -> bool:
-    return rule.finding is not None and bool(rule.finding.message)
-
-
-def _sure(node: ir.Expr, truth: bool | None) -> list[ir.Expr]:
-    """The sub-expressions of ``node`` that were certainly computed once ``node`` has been
-    computed with the outcome ``truth`` (None: either), as the emitter writes them: a true
-    ``and`` computed all its operands, a call (not written inline) its arguments, a true
-    comparison both sides. Aggregates are not entered (their names live in a generator)."""
-    out = [node]
-    if isinstance(node, ir.BoolOp):
-        if (node.op == "and") == bool(truth) and truth is not None:
-            # A true `and` / a false `or`: every operand, each with that outcome.
-            for value in node.values:
-                out += _sure(value, truth)
-        else:
-            out += _sure(node.values[0], None)
-    elif isinstance(node, ir.Not):
-        out += _sure(node.value, None if truth is None else not truth)
-    elif isinstance(node, ir.Compare):
-        if truth:
-            out += _sure(node.left, None) + _sure(node.right, None)
-    elif isinstance(node, ir.Call):
-        if FUNCTIONS[node.name].inline is None:
-            for arg in node.args:
-                out += _sure(arg, None)
-    elif isinstance(node, ir.Arith):
-        out += _sure(node.left, None) + _sure(node.right, None)
-    elif isinstance(node, ir.Cond):
-        out += _sure(node.test, None)
-    return out
-
-
-def _costly(node: ir.Expr) -> bool:
-    """Worth keeping in a name: more than a field read or a constant."""
-    if isinstance(node, ir.Call | ir.Arith | ir.Aggregate | ir.Cond):
-        return True
-    return isinstance(node, ir.Path) and not node.derived and len(node.fields) > 1
-
-
 def _shared(rule: ir.Rule, conjuncts: Sequence[ir.Expr]) -> tuple[dict[int, str], list[ir.Expr]]:
     """What the rule's message and derived fields can take from its condition: values the
     condition certainly computed when it holds (``_sure``), which they compute again.
@@ -464,12 +298,22 @@ class _Fuser:
         self.namespace: dict[str, Any] = {
             **RUNTIME,
             "Finding": Finding,
+            "LineResult": LineResult,
             "_pick": _pick,
+            "_F": _FINDING,
+            "_L": _LINE_RESULT,
+            "_RANK": SEVERITY_RANK,
+            "_STATUS": STATUS_BY_RANK,
         }
         self.scopes: dict[frozenset[str], str] = {}  # scope -> the local holding its verdict
         self.scope_ready = ir.SCOPE_FACT not in self.per  # no scope fact: nothing to set up
         self.always: set[str] = set()  # facts derived for every subject, whatever the claim
         self.shared = 0  # names of values shared between a condition and what it produces
+        #: The loop that builds each line's LineResult at the end of its iteration (the last
+        #: one), None when the program has no loop; set by build().
+        self.results_loop: int | None = None
+        self.sev = 0  # names of severities chosen per claim (a payer table)
+        self.at = 0  # the phase being written
 
     def const(self, key: tuple[str, Any], value: Any) -> str:
         return self.emitter._named(key, lambda: value)
@@ -488,6 +332,14 @@ class _Fuser:
         out = self.out
         order: list[tuple[int, ir.Rule]] = []  # (phase, rule) for each finding, as emitted
         derived_line: dict[str, int] = {}  # per-line fact -> the loop deriving it
+        loops = [at for at in by_phase if at % 2]
+        self.results_loop = max(loops, default=None)
+        # A line's status is its worst finding's: known at the end of its iteration of the last
+        # loop only if no earlier loop emits line findings (the phases put finding rules in the
+        # last loop unless a later rule reads what they derive).
+        results = all(
+            phase[r.id] == self.results_loop for r in program.rules if r.on == "line" and _emits(r)
+        )
         for at in sorted(by_phase):
             rules = self._in_order(by_phase[at])
             order += [(at, r) for r in rules if _emits(r)]
@@ -495,10 +347,24 @@ class _Fuser:
                 self._claim_block(at, rules)
             else:
                 self._loop(at, rules, derived_line)
+        if self.results_loop is None:  # no line rules: a loop for the LineResults alone
+            out.add(1, "if build:")
+            out.add(2, "for n, line in enumerate(lines, 1):")
+            self._line_result(3, "0")
+        out.add(1, "if build:")
+        scope = f"d_{ir.SCOPE_FACT}" if ir.SCOPE_FACT in self.per else None
+        overlay = (
+            "None" if scope is None else f"None if {scope} is None else {scope}.get('overlay')"
+        )
+        out.add(2, f"return worst, {overlay}, tuple(line_results)")
         # The function's head: what every phase shares, bound once per claim.
         head = _Writer()
-        head.add(0, "def evaluate(f):")
+        head.add(0, "def evaluate(f, build=False):")
         head.add(1, "claim = f.claim")
+        head.add(1, "dos = claim.date_of_service")
+        head.add(1, "worst = 0  # the worst finding's severity rank")
+        head.add(1, "line_results = []")
+        head.add(1, "keep = line_results.append")
         head.add(1, "lines = f.lines")
         for root in sorted(self.emitter.roots - {"line", "claim"}):
             head.add(1, f"{root} = f.{_ident(root)}")
@@ -523,7 +389,33 @@ class _Fuser:
         namespace = {**self.namespace, **self.emitter.constants}
         exec(compile(source, filename, "exec"), namespace)
         linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-        return FusedProgram(source, filename, namespace["evaluate"], rule_at, _ordered(order))
+        return FusedProgram(
+            source, filename, namespace["evaluate"], rule_at, _ordered(order), results
+        )
+
+    def _line_result(self, depth: int, rank: str) -> None:
+        """Line ``n``'s LineResult, its status the rank ``rank`` holds: dispensed mg and
+        expected units from the per-line facts deriving them (the last such fact in program
+        order that exists on the line, as Engine._result reads them)."""
+        out = self.out
+        for field, local in (("dispensed_mg", "mg"), ("expected_units", "eu")):
+            out.add(depth, f"{local} = None")
+            for fact in self._result_facts(field):
+                name = _ident(fact)
+                out.add(depth, f"if d_{name} is not None:")
+                out.add(depth + 1, f"{local} = d_{name}[{field!r}]")
+        values = f"n, line.hcpcs, line.units, mg, eu, _STATUS[{rank}], line.date_of_service or dos"
+        if _LINE_RESULT is not None:  # positional, in _LINE_RESULT_ARGS' order
+            out.add(depth, f"keep(_L({values}))")
+            return
+        keywords = ", ".join(
+            f"{name}={value}"
+            for name, value in zip(_LINE_RESULT_ARGS, values.split(", "), strict=True)
+        )
+        out.add(depth, f"keep(LineResult({keywords}))")
+
+    def _result_facts(self, field: str) -> list[str]:
+        return [f.name for f in self.program.facts if f.per == "line" and field in dict(f.fields)]
 
     def _in_order(self, rules: list[ir.Rule]) -> list[ir.Rule]:
         """Rules whose derived fact another rule of the phase reads first (program order, which
@@ -561,6 +453,7 @@ class _Fuser:
     def _loop(self, at: int, rules: list[ir.Rule], derived_line: dict[str, int]) -> None:
         out = self.out
         self.emitter.on = "line"
+        self.at = at
         if not self.scope_ready and any(_uses_overlay(r) for r in rules):
             self._scope_setup(1)  # the scope fact was derived by an earlier loop
         out.add(1, f"# phase {at}: one pass over the lines")
@@ -576,6 +469,19 @@ class _Fuser:
                 if self.per[fact] == "line" and fact not in here
             }
         )
+        if at == self.results_loop:  # the LineResult reads these too
+            earlier = sorted(
+                {
+                    *earlier,
+                    *(
+                        fact
+                        for field in ("dispensed_mg", "expected_units")
+                        for fact in self._result_facts(field)
+                        if fact not in here
+                    ),
+                }
+            )
+            out.add(2, "w = 0  # the line's worst finding's severity rank")
         for fact in earlier:  # per-line facts an earlier loop derived, for this line
             out.add(2, f"d_{_ident(fact)} = D_{_ident(fact)}.get(n)")
         for fact in sorted(here):  # derived in this iteration, if at all
@@ -597,6 +503,11 @@ class _Fuser:
                 current = (code, scope)
             depth += scope is not None
             self._rule(rule, depth)
+        if at == self.results_loop:
+            out.add(2, "if w > worst:")
+            out.add(3, "worst = w")
+            out.add(2, "if build:")
+            self._line_result(3, "w")
 
     def _always_derives(self, fact: str, rules: list[ir.Rule]) -> bool:
         """Whether ``fact``'s rule derives it on every line, with nothing to test first."""
@@ -655,7 +566,7 @@ class _Fuser:
         emitter.bind, emitter.reuse = {}, names
         body: list[str] = []
         if _emits(rule):
-            body.append(f"emit({self._finding(rule)})")
+            body += self._emit(rule)
         if fact is not None:
             name = _ident(fact)
             fields = _derive(emitter, rule)
@@ -679,14 +590,36 @@ class _Fuser:
         for line in body:
             out.add(depth + 1, line, rule.id)
 
-    def _finding(self, rule: ir.Rule) -> str:
+    def _emit(self, rule: ir.Rule) -> list[str]:
+        """The finding, and the worst rank seen kept up to date: the line's (``w``) for a line
+        rule, the claim's (``worst``) for a claim rule (a line's rank reaches ``worst`` at the
+        end of its iteration)."""
         spec = rule.finding
         assert spec is not None
+        rank = "w" if rule.on == "line" else "worst"
+        # Line findings of an earlier loop: the program has no line results (build() says so).
+        track = rule.on == "claim" or self.at == self.results_loop
         if len(spec.severity) == 1:
-            severity = repr(spec.severity[0][1])
-        else:
-            table = self.const(("severity", rule.id), dict(spec.severity))
-            severity = f"_pick({table}, overlay, program, {spec.severity[-1][1]!r})"
+            severity = spec.severity[0][1]
+            code = [f"emit({self._finding(rule, repr(severity))})"]
+            if track and SEVERITY_RANK[severity]:  # info ranks as clean: nothing to keep
+                level = SEVERITY_RANK[severity]
+                code += [f"if {rank} < {level}:", f"    {rank} = {level}"]
+            return code
+        table = self.const(("severity", rule.id), dict(spec.severity))
+        self.sev += 1
+        sev = f"_s{self.sev}"
+        code = [
+            f"{sev} = _pick({table}, overlay, program, {spec.severity[-1][1]!r})",
+            f"emit({self._finding(rule, sev)})",
+        ]
+        if track:
+            code += [f"if {rank} < _RANK[{sev}]:", f"    {rank} = _RANK[{sev}]"]
+        return code
+
+    def _finding(self, rule: ir.Rule, severity: str) -> str:
+        spec = rule.finding
+        assert spec is not None
         reasons = spec.reasons
         if not reasons:
             codes = "None"
@@ -698,12 +631,34 @@ class _Fuser:
             )
             codes = f"{chooser}(f, n)"
         source = self.const(("source", rule.source), rule.source)
+        line = "n" if rule.on == "line" else "None"
+        payer = "claim.payer" if spec.payer_specific else "None"
+        message = _message(self.emitter, spec)
+        if _FINDING is not None:  # positional, in _FINDING_ARGS' order
+            return f"_F({rule.id!r}, {severity}, {line}, {message}, {source}, {payer}, {codes})"
         return (
             f"Finding(rule_id={rule.id!r}, severity={severity}, "
             f"line={'n' if rule.on == 'line' else 'None'}, message={_message(self.emitter, spec)}, "
             f"source={source}, payer={'claim.payer' if spec.payer_specific else 'None'}, "
             f"reason_codes={codes})"
         )
+
+
+#: What generated code passes to :data:`_FINDING` and :data:`_LINE_RESULT`, in this order.
+_FINDING_ARGS = ("rule_id", "severity", "line", "message", "source", "payer", "reason_codes")
+_LINE_RESULT_ARGS = (
+    "line",
+    "hcpcs",
+    "billed_units",
+    "dispensed_mg",
+    "expected_units",
+    "status",
+    "date_of_service",
+)
+
+
+_FINDING = slot_builder(Finding, _FINDING_ARGS)
+_LINE_RESULT = slot_builder(LineResult, _LINE_RESULT_ARGS)
 
 
 def _ordered(order: list[tuple[int, ir.Rule]]) -> bool:

@@ -59,6 +59,12 @@ class PythonBackend:
         self.fused = fuse(program, self._compiled)
         self._fused_evaluate = self.fused.evaluate
         self._fused_ordered = self.fused.ordered
+        #: ``evaluate_result(f)`` when the fused function can build the line results as it goes
+        #: (see FusedProgram.results), else None; the engine uses it for claims without a
+        #: policy or trace.
+        self.evaluate_result: Callable[[Facts], tuple[int, Any, tuple[Any, ...]]] | None = (
+            self._evaluate_result if self.fused.results else None
+        )
 
     def evaluate(self, f: Facts) -> None:
         try:
@@ -69,6 +75,16 @@ class PythonBackend:
                 self._evaluate(f)
         except Exception as exc:
             raise RuleExecutionError(self._failing_rule(exc), f.claim.id, exc) from exc
+
+    def _evaluate_result(self, f: Facts) -> tuple[int, Any, tuple[Any, ...]]:
+        """Run the fused function building the LineResults too: ``(worst severity rank, payer
+        overlay, LineResults)``; ``f.findings`` as :meth:`evaluate` leaves them."""
+        try:
+            out = self._fused_evaluate(f, True)
+        except Exception as exc:
+            raise RuleExecutionError(self._failing_rule(exc), f.claim.id, exc) from exc
+        f.ordered = self._fused_ordered
+        return out  # type: ignore[no-any-return]
 
     def subset(self, rule_ids: frozenset[str]) -> Callable[[Facts], None]:
         """An ``evaluate`` that runs only the rules named, in the program's order.
