@@ -223,7 +223,12 @@ class _Tables:
         """Put the tables and the report in place; how many table cells had to be escaped."""
         escaped = 0
         if self.sink is not None:
-            self.sink.close()
+            try:
+                self.sink.close()
+            except BaseException:
+                if self.report is not None:
+                    self.report.abort()  # no page for a run whose tables were not written
+                raise
             escaped = self.sink.escaped
         if self.report is not None:
             try:

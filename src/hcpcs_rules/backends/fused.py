@@ -637,10 +637,8 @@ class _Fuser:
         if _FINDING is not None:  # positional, in _FINDING_ARGS' order
             return f"_F({rule.id!r}, {severity}, {line}, {message}, {source}, {payer}, {codes})"
         return (
-            f"Finding(rule_id={rule.id!r}, severity={severity}, "
-            f"line={'n' if rule.on == 'line' else 'None'}, message={_message(self.emitter, spec)}, "
-            f"source={source}, payer={'claim.payer' if spec.payer_specific else 'None'}, "
-            f"reason_codes={codes})"
+            f"Finding(rule_id={rule.id!r}, severity={severity}, line={line}, message={message}, "
+            f"source={source}, payer={payer}, reason_codes={codes})"
         )
 
 
