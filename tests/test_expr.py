@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from hcpcs_rules import ir, schema
+from hcpcs_rules import expr, ir, schema
 from hcpcs_rules.expr import Env, ExprError, ExprProblem, parse_expr, parse_template
 
 ENV = Env(
@@ -155,3 +155,69 @@ def test_template_problems_are_located_in_the_template():
 def test_a_template_without_problems_is_unchanged():
     parts = parse_template("Billed {line.units} units {{literally}}.", ENV)
     assert parts[0] == "Billed " and parts[2] == " units {literally}."
+
+
+class _Finalized:
+    """Garbage whose finalizer runs Python code: a collection inside the parser then lets the
+    interpreter switch threads mid-parse, the way a busy server's garbage does."""
+
+    def __del__(self):
+        sum(range(20))
+
+
+def test_parses_from_many_threads_at_once():
+    """CPython 3.11's AST builder keeps its depth counter per interpreter, so parses in two
+    threads at once could fail with "SystemError: AST constructor recursion depth mismatch"
+    (seen in CI as a failed concurrent engine build). Our parses take turns."""
+    import sys
+    import threading
+
+    # A wide tree: many objects built per parse, so many chances to collide (about 60 collisions
+    # in 1,600 unlocked parses here).
+    text = " and ".join(f"x{i}.y[{i}] > {i}" for i in range(30))
+    errors: list[BaseException] = []
+
+    def work():
+        for _ in range(400):
+            garbage = _Finalized()
+            garbage.cycle = garbage  # only the cyclic collector frees it
+            try:
+                expr.names_used(text)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+
+
+def test_a_parse_hit_by_another_threads_parse_is_redone(monkeypatch):
+    """Another library's ast.parse in another thread is outside our lock: the collision is a
+    SystemError with this message, and the parse is simply done again."""
+    real = expr.ast.parse
+    calls = []
+
+    def collides_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=48, after=35)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(expr.ast, "parse", collides_once)
+    assert expr.names_used("a + b") == {"a", "b"}
+    assert len(calls) == 2
+
+    def always_other(*args, **kwargs):
+        raise SystemError("something else")
+
+    monkeypatch.setattr(expr.ast, "parse", always_other)
+    with pytest.raises(SystemError, match="something else"):
+        expr.names_used("a + b")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import threading
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -184,6 +185,30 @@ _EXTENSION_TABLES = {record: on for on, record in schema.EXTENSION_RECORDS.items
 #: expression. Compared by identity: a node built on a failed one reports nothing more (its
 #: problem is already reported once, where it is).
 _FAILED = ir.Const(None, "any")
+
+
+# CPython 3.11 keeps the depth counter of its AST object builder in interpreter-wide state, so
+# two threads in ast.parse at once can trip its self-check and raise
+# "SystemError: AST constructor recursion depth mismatch" (CPython issues 106905 and 95185; not
+# seen on 3.12 or 3.13). Engines are built from many threads in a server: our own parses take
+# turns under one lock, and a parse that still collides with another library's parse in some
+# other thread is simply redone, as the tree it was building is thrown away whole.
+_PARSE_LOCK = threading.Lock()
+_PARSE_RETRIES = 5
+_RACE = "recursion depth mismatch"
+
+
+def _parse(text: str) -> ast.Expression:
+    """``ast.parse(text, mode="eval")``, safe to call from many threads at once."""
+    for _ in range(_PARSE_RETRIES - 1):
+        try:
+            with _PARSE_LOCK:
+                return ast.parse(text, mode="eval")
+        except SystemError as exc:
+            if _RACE not in str(exc):
+                raise
+    with _PARSE_LOCK:
+        return ast.parse(text, mode="eval")
 
 
 def _failed(*values: ir.Expr) -> bool:
@@ -705,7 +730,7 @@ def parse_expr(text: str, env: Env, *, want_bool: bool = True) -> ir.Expr:
         return ExprProblem.at(given, message, lead + start, lead + end)
 
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = _parse(text)
     except SyntaxError as exc:
         # offset/end_offset count characters from 1, end exclusive; 0 or None where the parser
         # knows no place (an expression that stops short): then the last character.
@@ -764,7 +789,7 @@ def names_used(text: str) -> frozenset[str]:
         return frozenset()
     flat = text.strip().replace("\n", " ").replace("\t", " ").replace("\r", " ")
     try:
-        tree = ast.parse(flat, mode="eval")
+        tree = _parse(flat)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return frozenset()
     return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
