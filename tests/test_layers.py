@@ -3,7 +3,7 @@
 The stages, each importing only its own and earlier ones:
 
 1. the foundation: ``errors``, ``limits``, ``units``, ``vocab``, ``model``, ``ir``, ``failure``,
-   ``schema``, ``tables``, ``functions``, ``builtin``, ``claims``, ``reader``, ``reference``,
+   ``schema``, ``tables``, ``regex``, ``functions``, ``builtin``, ``claims``, ``reader``, ``reference``,
    ``policy``, ``reasons``, ``rows``. ``ir`` is the compiler's output, but as plain data types it sits here, importable
    by the compiler that builds a Program and by the backends that run one;
 2. the compiler, in its own order: ``load`` -> ``expr`` -> ``compile``;
@@ -38,7 +38,7 @@ ROOT = Path(hcpcs_rules.__file__).parent
 STAGES: tuple[frozenset[str], ...] = tuple(
     frozenset(stage.split())
     for stage in (
-        "errors limits units vocab model ir failure schema tables functions builtin claims reader"
+        "errors limits units vocab model ir failure schema tables regex functions builtin claims reader"
         " reference policy reasons rows",
         "load registry",
         "expr",

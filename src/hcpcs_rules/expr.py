@@ -36,8 +36,9 @@ import attrs
 
 from . import ir, schema
 from .errors import did_you_mean
-from .functions import CLAIM_BOUND, COUNT_BOUND, FUNCTIONS, Bound, regex_error
+from .functions import CLAIM_BOUND, COUNT_BOUND, FUNCTIONS, Bound
 from .limits import CEILING_COUNT
+from .regex import regex_error
 from .tables import call_type as table_call_type
 from .units import EXACT_CONTEXT
 

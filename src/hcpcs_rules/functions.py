@@ -26,11 +26,11 @@ from string import Formatter
 from typing import Any
 
 import attrs
-import re2
 
 from . import tables, units, vocab
 from .limits import CEILING_COUNT, CEILING_DECIMAL_PLACES, CEILING_INTEGER_DIGITS
 from .model import Dispensed, Enrollment
+from .regex import compile_pattern, fullmatch
 from .units import EXACT_CONTEXT
 
 __all__ = [
@@ -364,51 +364,17 @@ def _icd10_any(codes: Iterable[str] | None, prefixes: Iterable[str] | None) -> b
     "bool",
     doc="The whole string matches the regular expression.",
     constant_params=(1,),
-    prepare=lambda pattern: compile_regex(pattern),  # compile_regex is defined below
+    prepare=compile_pattern,
 )
 def _matches(value: str | None, pattern: Any) -> bool:
-    # ``pattern`` is an RE2 pattern object compiled once at build (``prepare``); a string
-    # is compiled here, for callers outside generated code. RE2 runs in time linear in the
-    # input whatever the pattern: no catastrophic backtracking on a hostile ruleset.
+    # ``pattern`` is compiled once at build (``prepare``): RE2, or Python's re for a plain
+    # pattern where both agree and re cannot backtrack (hcpcs_rules.regex). A string is compiled
+    # here, for callers outside generated code.
     if not isinstance(value, str) or pattern is None:
         return False
     if isinstance(pattern, str):
-        pattern = compile_regex(pattern)
-    try:
-        return pattern.fullmatch(value) is not None
-    except UnicodeEncodeError:
-        # RE2 matches UTF-8; a lone surrogate (JSON allows "\ud800") has none. It is one
-        # character that no pattern names, so it is matched as U+FFFD, which `.` matches too.
-        value = _SURROGATE.sub("\ufffd", value)
-        return pattern.fullmatch(value) is not None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _re2_options() -> Any:
-    options = re2.Options()
-    # Bytes of memory RE2 may use for one compiled pattern: a pattern that needs more fails to
-    # compile (a RulesetError) instead of growing without bound.
-    options.max_mem = 8 << 20
-    options.log_errors = False  # RE2 would print its errors to stderr; we report them
-    return options
-
-
-def compile_regex(pattern: str) -> Any:
-    """``pattern`` compiled by RE2 (raises ``re2.error`` if RE2 cannot compile it)."""
-    return re2.compile(pattern, _re2_options())
-
-
-def regex_error(pattern: str) -> str | None:
-    """Why RE2 cannot compile ``pattern``, or None if it can."""
-    try:
-        compile_regex(pattern)
-    except Exception as exc:  # re2.error, and TypeError/ValueError for odd input
-        why = exc.args[0] if exc.args else type(exc).__name__
-        # RE2 reports its errors as UTF-8 bytes.
-        return why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
-    return None
+        pattern = compile_pattern(pattern)
+    return fullmatch(pattern, value)
 
 
 # ----------------------------------------------------------------------------- text and lists
