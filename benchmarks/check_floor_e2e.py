@@ -198,8 +198,10 @@ _BOUNDARY: list[tuple[str, list[Any]]] = [
     ("lines[0].ordering_provider", [{"npi": "1234567893"}, {"pecos_enrolled": True}, None]),
     ("lines[0].referring_provider", [{"npi": "1234567893", "pecos_enrolled": 1}]),
     ("lines[0].extensions", [{}, {"order_date": "2026-01-01"}, None]),
-    ("lines[0].date_of_service_end", ["2026-03-31", "2026-13-01", None]),
-    ("lines[0].unit_basis", ["UN", 1]),
+    ("lines[0].date_of_service_end", ["2026-03-31", "2026-13-01", "2000-01-01", None]),
+    ("lines[0].date_of_service", ["2026-03-02", None]),
+    ("lines[0].unit_basis", ["UN", "MJ", "XX", 1]),
+    ("frequency", ["1", "8", "A", "11", None]),
     ("lines[0].prescription_number", ["RX1", ["RX1"]]),
 ]
 

@@ -74,6 +74,8 @@ _ACCREDITATION = frozenset({"accredited", "exempt", "none"})
 _LICENSE = frozenset({"licensed", "none"})
 _ATTACHMENTS = frozenset({"operative_report", "clinical_notes", "other"})
 _BUSINESS = frozenset({"commercial", "medicare_advantage"})
+_UNIT_BASIS = frozenset({"UN", "MJ"})
+_FREQUENCY = frozenset("0123456789")
 _ZERO = Decimal(0)
 
 # Canonical decimal text: Decimal(text) is already the claim's value (no sign but "-", no
@@ -254,6 +256,20 @@ def _positive_count(v: Any) -> int:
     if type(v) is int and 0 < v <= _COUNT:
         return v
     raise Refused("not a whole number of at least 1")
+
+
+def _opt_choice(v: Any, allowed: frozenset[str]) -> str | None:
+    return None if v is None else _choice(v, allowed)
+
+
+def _range_end(v: Any, first: Any) -> Any:
+    """A line's last date of service: only with the line's own first date, and not before it."""
+    end = _opt_date(v)
+    if end is not None:
+        start = None if first is None else _opt_date(first)
+        if start is None or end < start:
+            raise Refused("date_of_service_end: no first date on the line, or before it")
+    return end
 
 
 def _choice(v: Any, allowed: frozenset[str]) -> str:
@@ -492,8 +508,8 @@ def _line(d: Any) -> ClaimLine:
         else _string(note),
         attachments=tuple(attachments),
         compound=None if compound is None else _compound(compound),
-        date_of_service_end=_opt_date(g("date_of_service_end")),
-        unit_basis=_opt_string(g("unit_basis")),
+        date_of_service_end=_range_end(g("date_of_service_end"), dos),
+        unit_basis=_opt_choice(g("unit_basis"), _UNIT_BASIS),
         ordering_provider=_provider(g("ordering_provider")),
         referring_provider=_provider(g("referring_provider")),
         prescription_number=_opt_string(g("prescription_number")),
@@ -550,7 +566,7 @@ def _claim(d: Any) -> Claim:
         diagnoses=tuple(diagnoses),
         patient=patient,
         ordering_provider=_provider(g("ordering_provider")),
-        frequency=_opt_string(frequency),
+        frequency=_opt_choice(frequency, _FREQUENCY),
         note=_opt_string(note),
         attachments=tuple([_choice(a, _ATTACHMENTS) for a in _items(attachments, _ITEMS)]),
     )

@@ -157,6 +157,21 @@ def test_a_claim_instance_is_accepted_as_is():
         ),
         ({"id": ""}, "$.id", "must not be blank"),
         ({"lines__0": "J7632"}, "$.lines[0]", "not an object"),
+        ({"lines__0__unit_basis": "XX"}, "$.lines[0].unit_basis", "not one of 'UN', 'MJ'"),
+        ({"frequency": "original"}, "$.frequency", "not one of '0', '1'"),
+        (
+            {
+                "lines__0__date_of_service": "2026-03-02",
+                "lines__0__date_of_service_end": "2026-03-01",
+            },
+            "$.lines[0].date_of_service_end",
+            "2026-03-01 is before the line's date_of_service 2026-03-02",
+        ),
+        (
+            {"lines__0__date_of_service": None, "lines__0__date_of_service_end": "2026-03-09"},
+            "$.lines[0].date_of_service_end",
+            "a date range needs its first date on the line",
+        ),
     ],
 )
 def test_bad_input_is_a_claim_error_with_a_json_path(change, path, fragment):
@@ -286,3 +301,17 @@ def test_bounds_leave_real_values_alone():
     assert str(claim.lines[0].charge) == "2400"
     assert claim.lines[0].units == Decimal("999999999999")
     assert claim.lines[0].dispensed.quantity == Decimal("0.000001")
+
+
+def test_a_date_range_unit_basis_and_frequency_read_as_given():
+    claim = parse_claim(
+        with_changes(
+            lines__0__date_of_service="2026-03-02",
+            lines__0__date_of_service_end="2026-03-02",  # a one-day range
+            lines__0__unit_basis="MJ",
+            frequency="7",
+        )
+    )
+    line = claim.lines[0]
+    assert (line.date_of_service, line.date_of_service_end) == (dt.date(2026, 3, 2),) * 2
+    assert line.unit_basis == "MJ" and claim.frequency == "7"

@@ -322,3 +322,12 @@ def test_helpers_are_total(value: object) -> None:
     for helper in HELPERS:
         result = helper(value)
         assert result is None or isinstance(result, bool | str)
+
+
+@given(st.text(alphabet="0123456789", min_size=10, max_size=10))
+def test_npi_check_is_luhn_over_the_80840_prefix(value: str) -> None:
+    """The unrolled check against the textbook one: Luhn over 80840 + the first nine digits."""
+    from hcpcs_rules.vocab import _luhn_check_digit
+
+    expected = value[0] in "12" and _luhn_check_digit("80840" + value[:9]) == int(value[9])
+    assert npi_is_valid(value) is expected

@@ -816,7 +816,31 @@ def test_sidecar_entries_for_claims_not_in_the_file_are_reported(tmp_path, capsy
     directory = tmp_path / "dir.json"
     directory.write_text(json.dumps({"suppliers": {"1234567893": {}}}))
     main(["check", str(path), "--directory", str(directory), "--sidecar", str(side)])
-    assert "claims not in this file: C8, C9" in capsys.readouterr().err
+    assert f"{path}: the sidecar has entries for claims not in this file: C8, C9" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_sidecar_shared_by_several_files_names_only_claims_no_file_had(tmp_path, capsys):
+    """Each file alone would call the other's claims unused: the report waits for all files."""
+    sidecar = {"C1": {}, "C2": {}, "C9": {}}
+    first, second, side = tmp_path / "a.837", tmp_path / "b.837", tmp_path / "side.json"
+    first.write_bytes(standard(claim_segments("C1")))
+    second.write_bytes(standard(claim_segments("C2")))
+    side.write_text(json.dumps(sidecar))
+    _, summary = items(standard(claim_segments("C1")), sidecar=load_sidecar(sidecar))
+    assert summary.sidecar_used == ["C1"] and summary.sidecar_unused == ["C2", "C9"]
+    directory = tmp_path / "dir.json"
+    directory.write_text(json.dumps({"suppliers": {"1234567893": {}}}))
+    args = ["--directory", str(directory), "--sidecar", str(side)]
+    main(["check", str(first), str(second), *args])
+    err = capsys.readouterr().err
+    assert "the sidecar has entries for claims not in any of the 2 files: C9\n" in err
+    assert "C1" not in err and "C2" not in err
+    sidecar.pop("C9")
+    side.write_text(json.dumps(sidecar))
+    main(["check", str(first), str(second), *args])
+    assert "sidecar" not in capsys.readouterr().err
 
 
 def test_a_path_or_bytes_reads_again_and_a_stream_once(tmp_path):

@@ -420,6 +420,8 @@ class _Shape:
     names: frozenset[str]
     slots: tuple[tuple[str, Any], ...]  # (name, the class's own slot descriptor) for instances
     check: Callable[[Any], tuple[str, str] | None] | None = None
+    #: The field whose value (not None) makes :attr:`check` matter.
+    check_when: str | None = None
 
 
 def _field_of(owner: type, name: str, type_: Any, required: bool) -> _Field:
@@ -449,7 +451,8 @@ def _shape_of(cls: type) -> _Shape:
     )
     names = frozenset(f.name for f in fields)
     slots = tuple((f.name, cls.__dict__[f.name]) for f in fields)
-    return _Shape(cls, fields, names, slots, _CHECKS.get(cls))
+    check, when = _CHECKS.get(cls, (None, None))
+    return _Shape(cls, fields, names, slots, check, when)
 
 
 def _check_dispensed(values: dict[str, Any]) -> tuple[str, str] | None:
@@ -459,7 +462,27 @@ def _check_dispensed(values: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-_CHECKS = {model.Dispensed: _check_dispensed}
+def _check_line_dates(values: dict[str, Any]) -> tuple[str, str] | None:
+    end, start = values.get("date_of_service_end"), values.get("date_of_service")
+    if end is None:
+        return None
+    if start is None:
+        return (
+            ".date_of_service_end",
+            "a date range needs its first date on the line: give date_of_service too",
+        )
+    if end < start:
+        return (".date_of_service_end", f"{end} is before the line's date_of_service {start}")
+    return None
+
+
+#: Checks across the fields of one object, each with the field whose value makes it matter
+#: (None: nothing to check). The fast reader tests that field inline and leaves anything else
+#: to the detailed reader, so the check costs nothing on the objects it cannot concern.
+_CHECKS = {
+    model.Dispensed: (_check_dispensed, "concentration_mg_per_ml"),
+    model.ClaimLine: (_check_line_dates, "date_of_service_end"),
+}
 
 # ---------------------------------------------------------------------- what an engine adds
 # The model fixes the claim's shape; an engine adds two things its rulesets decide: the extension
@@ -1130,7 +1153,9 @@ class _FastBuilder:
             body.append("        raise _Doubt")
         cls = self.const(shape.cls, "C")
         if shape.check is not None:
-            body.append(f"    if {self.const(shape.check, 'x')}(dict({', '.join(arguments)})):")
+            when = next(i for i, f in enumerate(shape.fields) if f.name == shape.check_when)
+            check = self.const(shape.check, "x")
+            body.append(f"    if f{when} is not None and {check}(dict({', '.join(arguments)})):")
             body.append("        raise _Doubt")
         setters = _slot_setters(shape.cls)
         if setters is None:

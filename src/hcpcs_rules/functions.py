@@ -447,7 +447,11 @@ def _pointers_valid(pointers: Sequence[int] | None, diagnoses: Sequence[str] | N
     if not pointers:
         return False
     n = len(diagnoses or ())
-    return all(1 <= p <= n for p in pointers)
+    # A loop, not all() over a generator: a line has one to four pointers.
+    for p in pointers:  # noqa: SIM110
+        if p < 1 or p > n:
+            return False
+    return True
 
 
 @register(

@@ -57,6 +57,11 @@ DispensedUnit = Literal["mg", "mcg", "ug", "g", "mL"]
 AccreditationStatus = Literal["accredited", "exempt", "none"]
 PharmacyLicenseStatus = Literal["licensed", "none"]
 Attachment = Literal["operative_report", "clinical_notes", "other"]
+#: SV103: the unit the line's ``units`` count, units or minutes (the only two the 837P allows).
+UnitBasis = Literal["UN", "MJ"]
+#: CLM05-3 claim frequency: the third digit of the NUBC type of bill (1 original, 7 replacement,
+#: 8 void are the professional claim's usual ones).
+ClaimFrequency = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
 Severity = Literal["reject", "deny", "warn", "info"]
 Status = Literal["reject", "deny", "warn", "clean"]
 
@@ -243,10 +248,11 @@ class ClaimLine:
     compound: Compound | None = None
     extensions: Extensions = NO_EXTENSIONS
     # What an X12 837P line carries that the fields above have no home for (docs/x12.md).
-    #: Last date of a date-of-service range (DTP*472*RD8); None for a single date.
+    #: Last date of a date-of-service range (DTP*472*RD8); None for a single date. Needs the
+    #: line's own ``date_of_service``, the range's first date, and is not before it.
     date_of_service_end: dt.date | None = None
     #: SV103 unit basis of ``units``: "UN" (units) or "MJ" (minutes); None: not stated.
-    unit_basis: str | None = None
+    unit_basis: UnitBasis | None = None
     #: The line's own ordering provider (loop 2420E) and referring provider (2420F).
     ordering_provider: OrderingProvider | None = None
     referring_provider: OrderingProvider | None = None
@@ -268,8 +274,8 @@ class Claim:
     ordering_provider: OrderingProvider | None = None
     extensions: Extensions = NO_EXTENSIONS
     # What an X12 837P claim carries that the fields above have no home for (docs/x12.md).
-    #: CLM05-3 claim frequency code: "1" original, "7" replacement, "8" void...
-    frequency: str | None = None
+    #: CLM05-3 claim frequency code, one digit: "1" original, "7" replacement, "8" void...
+    frequency: ClaimFrequency | None = None
     #: The claim-level note (2300 NTE); lines have their own ``note``.
     note: str | None = None
     #: Claim-level attachments (2300 PWK); lines have their own ``attachments``.

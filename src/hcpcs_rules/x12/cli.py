@@ -174,6 +174,7 @@ def check_x12(
     # With --format 277ca the acknowledgment goes to stdout and everything said about the run
     # (refusals, file errors, the summary) to stderr, so the 277CA can be piped as it is.
     said = err if ack else out
+    sidecar_used: set[str] = set()  # the sidecar's claim ids some file had
     try:
         for number, path in enumerate(args.paths, start=1):
             reader, outcomes = check_837p(engine, path, directory=directory, sidecar=sidecar)
@@ -222,16 +223,7 @@ def check_x12(
             position[0] += sizes[number - 1]
             position[1] = 0
             summary = reader.summary
-            if summary.sidecar_unused:
-                unused = ", ".join(summary.sidecar_unused[:10])
-                more = len(summary.sidecar_unused) - 10
-                print(
-                    printable(
-                        f"check: {path}: the sidecar has entries for claims not in this file: "
-                        f"{unused}{f' and {more} more' if more > 0 else ''}"
-                    ),
-                    file=err,
-                )
+            sidecar_used.update(summary.sidecar_used)
             read += summary.claims_read
             checked += summary.claims_parsed
             refused += summary.claims_refused
@@ -239,6 +231,21 @@ def check_x12(
     finally:
         progress.close()  # before the summary: the bar leaves no line behind
     err = progress.stream
+    if sidecar is not None:
+        # One sidecar for every file: an entry is unused when no file had its claim, which is
+        # known only once all are read (each file alone would name the others' claims).
+        unused = sorted(set(sidecar.claims) - sidecar_used)
+        if unused:
+            where = f"{args.paths[0]}: " if len(args.paths) == 1 else ""
+            what = "this file" if len(args.paths) == 1 else f"any of the {len(args.paths)} files"
+            more = len(unused) - 10
+            print(
+                printable(
+                    f"check: {where}the sidecar has entries for claims not in {what}: "
+                    f"{', '.join(unused[:10])}{f' and {more} more' if more > 0 else ''}"
+                ),
+                file=err,
+            )
     said = err if ack else out
     if args.format != "json":
         parts = [f"{statuses[k]} {k}" for k in ("reject", "deny", "warn", "clean") if statuses[k]]

@@ -87,8 +87,12 @@ class Summary:
     claims_refused: int = 0  # yielded as X12Error with a claim id
     errors: int = 0  # X12Error outside any claim (envelope, counts, unknown segments)
     transactions: int = 0
-    #: Sidecar claim ids no claim of the file had (a typo in CLM01 or the sidecar), sorted.
+    #: Sidecar claim ids no claim of the file had (a typo in CLM01 or the sidecar), sorted. A
+    #: sidecar shared by several files: the ids none of them had are those no file's
+    #: :attr:`sidecar_used` holds.
     sidecar_unused: list[str] = attrs.field(factory=list)
+    #: Sidecar claim ids a claim of the file had, sorted.
+    sidecar_used: list[str] = attrs.field(factory=list)
 
 
 def _iso(text: str) -> str | None:
@@ -323,6 +327,7 @@ class X12File:
     def _end_of_file(self, last: Segment | None) -> Iterator[X12Claim | X12Error]:
         if self._sidecar is not None:
             self.summary.sidecar_unused = sorted(set(self._sidecar.claims) - self._sidecar_used)
+            self.summary.sidecar_used = sorted(self._sidecar_used)
         if last is None:
             yield self._error("the file is empty", Location(segment=1, offset=0))
             return
