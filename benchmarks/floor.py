@@ -46,7 +46,7 @@ from hcpcs_rules.vocab import icd10_in, normalize_ndc, npi_is_valid, pos_is_vali
 
 __all__ = ["RULESETS", "check"]
 
-RULESETS = ("core@1.1.0", "j7632@1.1.0")
+RULESETS = ("core@1.2.0", "j7632@1.2.0")
 
 # Exact decimal arithmetic as the rulesets require: any rounding raises instead of guessing.
 _EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation, Overflow])
@@ -197,17 +197,6 @@ def check(claim: Claim) -> Result:
         # rules needing the data skip it (claim-level, in rule-id order).
         ptan = supplier.ptan
         ptan_blank = ptan is None or not ptan.strip()
-        if mcr and ordering is not None and ordering.pecos_enrolled is None:
-            add(
-                Finding(
-                    rule_id="J7632-ORDERING-PECOS-UNKNOWN",
-                    severity="info",
-                    line=None,
-                    message=f"The ordering provider's (NPI {ordering.npi}) PECOS enrollment could not be verified: the claim does not say (for an 837: no directory entry for this NPI), so J7632-ORDERING-NOT-PECOS was not checked; add the provider to the directory.",
-                    source=S_ORDERING_PECOS_UNKNOWN,
-                    payer=payer,
-                )
-            )
         if enrollments is None or supplier.pharmacy_license is None:
             add(
                 Finding(
@@ -272,6 +261,10 @@ def check(claim: Claim) -> Result:
         pos = line.place_of_service
         if pos is None:
             pos = claim_pos
+        # ... and the line's ordering provider: its own (2420E), else the claim's.
+        provider = line.ordering_provider
+        if provider is None:
+            provider = ordering
         hcpcs = line.hcpcs
         units = line.units
         mods = line.modifiers
@@ -563,20 +556,37 @@ def check(claim: Claim) -> Result:
                 mcr
                 and dos is not None
                 and dos >= _D2014_01_06
-                and (ordering is None or ordering.pecos_enrolled is False)
+                and (provider is None or provider.pecos_enrolled is False)
             ):
                 add(
                     Finding(
                         rule_id="J7632-ORDERING-NOT-PECOS",
                         severity="deny",
                         line=n,
-                        message=f"{'No ordering provider is given' if ordering is None else 'The ordering provider is not enrolled in PECOS'} (NPI {'none' if ordering is None else ordering.npi}, DOS {dos.isoformat()}); Medicare denies DMEPOS lines without a PECOS-enrolled ordering provider from 2014-01-06: add the ordering provider or get an order from an enrolled practitioner.",
+                        message=f"{'No ordering provider is given' if provider is None else 'The ordering provider is not enrolled in PECOS'} (NPI {'none' if provider is None else provider.npi}, DOS {dos.isoformat()}); Medicare denies DMEPOS lines without a PECOS-enrolled ordering provider from 2014-01-06: add the ordering provider or get an order from an enrolled practitioner.",
                         source=S_ORDERING_NOT_PECOS,
                         payer=payer,
                     )
                 )
                 if rank < 2:
                     rank = 2
+            if (
+                mcr
+                and dos is not None
+                and dos >= _D2014_01_06
+                and provider is not None
+                and provider.pecos_enrolled is None
+            ):
+                add(
+                    Finding(
+                        rule_id="J7632-ORDERING-PECOS-UNKNOWN",
+                        severity="info",
+                        line=n,
+                        message=f"The ordering provider's (NPI {provider.npi}) PECOS enrollment could not be verified: the claim does not say (for an 837: no directory entry for this NPI), so J7632-ORDERING-NOT-PECOS was not checked for this line; add the provider to the directory.",
+                        source=S_ORDERING_PECOS_UNKNOWN,
+                        payer=payer,
+                    )
+                )
             if mcr_ma and patient is not None and patient.inpatient_stay:
                 add(
                     Finding(

@@ -223,7 +223,7 @@ def test_to_dict_is_json_ready():
                 status="reject",
             ),
         ),
-        rulesets=("core@1.1.0",),
+        rulesets=("core@1.2.0",),
     )
     data = result.to_dict()
     assert json.loads(json.dumps(data)) == data

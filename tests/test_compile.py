@@ -70,7 +70,7 @@ def line_of(path, fragment: str) -> int:
 
 def test_a_good_plugin_ruleset_compiles_and_runs(tmp_path):
     engine = Engine(["core", write(tmp_path, GOOD_RULE)], backend="python")
-    assert engine.rulesets == ("core@1.1.0", "mine@0.1.0")
+    assert engine.rulesets == ("core@1.2.0", "mine@0.1.0")
     result = engine.evaluate(engine.program.rule("MINE-UNITS-HIGH").examples[0].claim)
     assert [f.rule_id for f in result.findings] == ["MINE-UNITS-HIGH"]
 

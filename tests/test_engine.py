@@ -82,7 +82,7 @@ def test_findings_are_in_stable_order_and_status_is_the_worst(engines, backend):
     assert result.findings[0].line is None and result.findings[0].rule_id == "CLAIM-NPI-INVALID"
     assert result.status == "reject"
     assert [line.status for line in result.lines] == ["reject", "reject"]
-    assert result.rulesets == ("core@1.1.0",)
+    assert result.rulesets == ("core@1.2.0",)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -217,7 +217,7 @@ def test_plugins_are_discovered_through_entry_points(tmp_path, monkeypatch):
         )
     )
     engine = Engine(["plug"], backend="python")
-    assert engine.rulesets == ("core@1.1.0", "plug@2.0")  # its requirement came along
+    assert engine.rulesets == ("core@1.2.0", "plug@2.0")  # its requirement came along
 
 
 def test_unknown_backend_is_a_clear_error():

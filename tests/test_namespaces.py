@@ -396,7 +396,7 @@ def test_installed_plugins_do_not_change_the_shipped_engines(tmp_path, install):
     install("nstest_broken", ImportError("this plugin cannot import"))
     assert {"nstest_noisy", "nstest_broken"} <= set(Installed().names())
     engine = Engine(SHIPPED, backend="python")
-    assert engine.rulesets == ("core@1.1.0", "j7632@1.1.0")
+    assert engine.rulesets == ("core@1.2.0", "j7632@1.2.0")
     assert outcomes(engine) == before
     # The noisy plugin is real: selected, it fires on every line.
     noisy = Engine(["nstest_noisy"], backend="python")
@@ -407,7 +407,7 @@ def test_installed_plugins_do_not_change_the_shipped_engines(tmp_path, install):
 
 
 def test_the_suites_shared_engines_select_the_shipped_rulesets(engines):
-    assert engines("python").rulesets == ("core@1.1.0", "j7632@1.1.0")
+    assert engines("python").rulesets == ("core@1.2.0", "j7632@1.2.0")
 
 
 def test_the_version_is_checked_before_what_a_newer_library_may_add(tmp_path):

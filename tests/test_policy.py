@@ -402,12 +402,12 @@ def test_both_backends_apply_a_policy_identically():
 
 def test_provenance_hashes_each_ruleset_file(plain):
     digests = plain.digests
-    assert [(d.name, d.version) for d in digests] == [("core", "1.1.0"), ("j7632", "1.1.0")]
+    assert [(d.name, d.version) for d in digests] == [("core", "1.2.0"), ("j7632", "1.2.0")]
     for digest, info in zip(digests, plain.program.rulesets, strict=True):
         expected = hashlib.sha256(Path(info.file).read_bytes()).hexdigest()
         assert digest.sha256 == f"sha256:{expected}"
     result = plain.evaluate(FEE)
-    assert result.rulesets == ("core@1.1.0", "j7632@1.1.0")  # unchanged contract
+    assert result.rulesets == ("core@1.2.0", "j7632@1.2.0")  # unchanged contract
     assert result.provenance.rulesets == digests
     assert result.provenance.policy is None and result.provenance.payer_mapping is None
     data = result.to_dict()

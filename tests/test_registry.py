@@ -240,7 +240,7 @@ def installed_plugin(tmp_path, monkeypatch):
 
 def test_entry_point_functions_load_with_their_ruleset_only(installed_plugin):
     engine = Engine(["acme"])
-    assert engine.rulesets == ("core@1.1.0", "acme@0.1.0")
+    assert engine.rulesets == ("core@1.2.0", "acme@0.1.0")
     assert engine.functions["note_flag"].origin == (
         "acme-rules 2.1 (entry point acme = acme_rules:acme_functions)"
     )
@@ -272,7 +272,7 @@ def test_listing_rulesets_and_functions(installed_plugin):
     assert infos["acme"].distribution == "acme-rules 2.1"
     assert infos["acme"].entry_point == "acme = acme_rules:acme"
     assert infos["acme"].functions == ("acme = acme_rules:acme_functions",)
-    assert infos["core"].version == "1.1.0" and infos["core"].problem is None
+    assert infos["core"].version == "1.2.0" and infos["core"].problem is None
     table = build_functions(["acme"])
     assert table["note_flag"].doc == "acme: note ends in '!'"
 
@@ -281,7 +281,7 @@ def test_listing_rulesets_and_functions(installed_plugin):
     text = out.getvalue()
     assert "acme 0.1.0  (acme-rules 2.1; entry point acme = acme_rules:acme)" in text
     assert "functions: entry point acme = acme_rules:acme_functions" in text
-    assert "core 1.1.0" in text and "j7632 1.1.0" in text
+    assert "core 1.2.0" in text and "j7632 1.2.0" in text
 
     out = io.StringIO()
     assert main(["functions", "--ruleset", "acme"], out=out, err=err) == 0

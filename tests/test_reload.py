@@ -171,6 +171,6 @@ def test_the_default_engine_resets_and_reloads(tmp_path):
         assert engine_module._default is None
         result = evaluate(CLAIM)  # rebuilt over every installed ruleset
         assert not any(r.startswith("mine@") for r in result.rulesets)
-        assert "core@1.1.0" in result.rulesets
+        assert "core@1.2.0" in result.rulesets
     finally:
         reset_default_engine()

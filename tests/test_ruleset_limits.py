@@ -392,8 +392,8 @@ def test_a_broken_plugin_only_fails_engines_that_use_it(monkeypatch):
         return found
 
     monkeypatch.setattr(metadata, "entry_points", entry_points)
-    assert Engine(["core"]).rulesets == ("core@1.1.0",)
-    assert Engine(["j7632"]).rulesets == ("core@1.1.0", "j7632@1.1.0")
+    assert Engine(["core"]).rulesets == ("core@1.2.0",)
+    assert Engine(["j7632"]).rulesets == ("core@1.2.0", "j7632@1.2.0")
     for selection in (None, ["core", "broken"]):
         with pytest.raises(RulesetError) as info:
             Engine(selection)

@@ -199,7 +199,7 @@ unset = ["line[1].ndc_unit", "line[1].ndc_quantity"]
 fires = false
 """
     plugin = write(tmp_path, "shplug", header + PLUGIN_RULES + rule)
-    assert Engine(["core", shared, plugin]).rulesets == ("core@1.1.0", "shbase@1.0", "shplug@1.0")
+    assert Engine(["core", shared, plugin]).rulesets == ("core@1.2.0", "shbase@1.0", "shplug@1.0")
 
 
 def _uses_problem(tmp_path, shared, uses: str, extra: str = "") -> tuple[str, str]:

@@ -16,7 +16,7 @@ import pytest
 from conftest import BACKENDS
 from hcpcs_rules.x12 import Directory, X12Error, check_837p, load_directory
 from hcpcs_rules.x12.reference import ReferenceError
-from test_x12_read import claim_segments, standard
+from test_x12_read import claim_segments, line_segments, standard
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPLIER_RULES = {
@@ -93,6 +93,36 @@ def test_837_with_directory_entry_checks_the_known_data(engines, backend):
     (result,), _ = results(engines(backend), medicare_837(), none)
     assert {"J7632-SUP-NOT-ENROLLED", "J7632-ORDERING-NOT-PECOS"} <= ids(result)
     assert ids(result) & UNKNOWN_RULES == set()
+
+
+def line_ordering_837() -> bytes:
+    """A DME claim whose ordering provider is on its line (2420E, NM1*DK), none at 2310A."""
+    return standard(claim_segments("C1", lines=[line_segments("NM1*DK*1*ORD*A****XX*1234567893")]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_lines_own_ordering_provider_is_the_one_the_pecos_rules_check(engines, backend):
+    """Until rulesets 1.2.0 only the claim's provider (2310A) was read: a line naming its own
+    (2420E) was denied as having none."""
+    engine = engines(backend)
+    enrolled = Directory(
+        suppliers={"1234567893": FULL_SUPPLIER},
+        ordering_providers={"1234567893": {"pecos_enrolled": True}},
+    )
+    (result,), _ = results(engine, line_ordering_837(), enrolled)
+    assert result.findings and ids(result) & {"J7632-ORDERING-NOT-PECOS", *UNKNOWN_RULES} == set()
+    not_enrolled = Directory(
+        suppliers={"1234567893": FULL_SUPPLIER},
+        ordering_providers={"1234567893": {"pecos_enrolled": False}},
+    )
+    (result,), _ = results(engine, line_ordering_837(), not_enrolled)
+    (denial,) = [f for f in result.findings if f.rule_id == "J7632-ORDERING-NOT-PECOS"]
+    assert denial.line == 1 and "not enrolled in PECOS (NPI 1234567893" in denial.message
+    unknown = Directory(suppliers={"1234567893": FULL_SUPPLIER})
+    (result,), _ = results(engine, line_ordering_837(), unknown)
+    (info,) = [f for f in result.findings if f.rule_id == "J7632-ORDERING-PECOS-UNKNOWN"]
+    assert info.line == 1 and "NPI 1234567893" in info.message
+    assert "J7632-ORDERING-NOT-PECOS" not in ids(result)
 
 
 def json_claim() -> dict:

@@ -58,7 +58,7 @@ FINDING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("reason_carc", "string"),
     ("reason_rarc", "string"),  # RARCs separated by spaces, in the rule's order
     ("location", "string"),  # a JSON path, or the X12 segment to fix
-    ("rulesets", "string"),  # "core@1.1.0 j7632@1.1.0"
+    ("rulesets", "string"),  # "core@1.2.0 j7632@1.2.0"
     ("ruleset_sha256", "string"),  # "core=sha256:... j7632=sha256:..."
     ("policy_sha256", "string"),  # null without a policy
 )

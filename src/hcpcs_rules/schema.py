@@ -110,6 +110,9 @@ RECORDS: dict[str, dict[str, str]] = {
         model.Accreditation,
         model.SuretyBond,
         model.PharmacyLicense,
+        # The claim's ordering provider is a root (``ordering_provider.npi``); a line's own
+        # (837 loop 2420E) is a record of the line: ``line.ordering_provider.npi``.
+        model.OrderingProvider,
     )
 }
 
