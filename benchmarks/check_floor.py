@@ -150,6 +150,7 @@ _EDGES: list[tuple[str, list[Any]]] = [
     ("ordering_provider.pecos_enrolled", [True, False, None]),
     # A line's own ordering provider (837 loop 2420E) is the one its PECOS rules read.
     ("lines[0].ordering_provider", [None, {"npi": "1993999998"}, {"npi": "1234567893"}]),
+    ("lines[0].ordering_provider", [{"npi": "3993999998"}, {"npi": "12345"}]),
     ("lines[0].ordering_provider", [{"npi": "1993999998", "pecos_enrolled": True}]),
     ("lines[0].ordering_provider", [{"npi": "1234567893", "pecos_enrolled": False}]),
     ("supplier.npi", ["1234567893", "1234567890", "", "2", "123456789a"]),

@@ -304,6 +304,18 @@ def check(claim: Claim) -> Result:
                 )
             )
             rank = 3
+        own = line.ordering_provider
+        if own is not None and not npi_is_valid(own.npi):
+            add(
+                Finding(
+                    rule_id="CLAIM-LINE-ORDERING-NPI-INVALID",
+                    severity="reject",
+                    line=n,
+                    message=f"The line's ordering provider NPI {own.npi} is not a valid NPI (10 digits, starting with 1 or 2, valid check digit); correct the line's ordering provider (837 loop 2420E, NM109).",
+                    source=S_C_ORDERING_NPI_INVALID,
+                )
+            )
+            rank = 3
         if len(mods) > 4:
             add(
                 Finding(

@@ -557,6 +557,8 @@ def replicate_j7632(copies: int, directory: Path) -> Path:
         "[ruleset]",
         f'name = "j7632r{copies}"',
         'version = "1.0.0"',
+        # The original's release date: the reason codes its rules cite are checked against it.
+        f"released = {data['ruleset']['released'].isoformat()}",
         f'description = "j7632 replicated {copies} times (benchmark)"',
         'requires = ["core"]',
         "",
