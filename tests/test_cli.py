@@ -70,6 +70,20 @@ def test_an_invalid_claim_is_reported_and_the_batch_goes_on(tmp_path):
     assert out.strip().endswith("3 claims: 1 clean, 1 invalid, 1 unreadable")
 
 
+def test_a_refused_claims_json_record_names_its_id_unless_the_id_was_wrong(tmp_path):
+    good = json.loads(CLEAN)
+    bad = dict(good, id="BAD", lines=[dict(good["lines"][0], units=2.5)])
+    no_id = dict(good, id=7, lines=[dict(good["lines"][0], units=2.5)])
+    path = tmp_path / "refused.jsonl"
+    path.write_text("\n".join([json.dumps(bad), json.dumps(no_id)]) + "\n")
+    code, out, _ = run(["check", str(path), "--format", "json"])
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert code == 2 and first["error"] == second["error"] == "invalid claim"
+    assert first["claim_id"] == "BAD" and first["claim"] == f"{path}:1"
+    assert second["claim_id"] is None  # the id itself was the problem
+    assert ["$.id", "not a string: 7 is an integer"] in second["errors"]
+
+
 def test_a_json_array_of_claims_and_stdin(tmp_path):
     path = tmp_path / "two.json"
     path.write_text(json.dumps([json.loads(CLEAN), json.loads(CLEAN)]))

@@ -20,7 +20,7 @@ import pytest
 
 from hcpcs_rules import ClaimError, Result
 from hcpcs_rules.cli import main
-from hcpcs_rules.failure import EvaluationFailure
+from hcpcs_rules.failure import EvaluationFailure, claim_id_of
 from hcpcs_rules.report import (
     Aggregator,
     Caps,
@@ -61,16 +61,23 @@ def results(engine, claims):
     return outcomes(engine, claims)
 
 
-def feed(results, caps=None, locations=None):
+def feed(results, caps=None, locations=None, claims=None):
     """The aggregator fed outcomes as the JSON Lines reader rebuilds them: a Result with the
-    JSON paths `check` adds and no input, a refused claim with its input location."""
+    JSON paths `check` adds and no input, a refused claim with its input location (and, given
+    ``claims``, its id as `check` prints it: the record's id unless the id was the problem)."""
     aggregator = Aggregator(caps)
     for index, outcome in enumerate(results):
         if isinstance(outcome, Result):
             aggregator.add(with_json_paths(outcome))
         else:
             where = locations[index] if locations else f"claims.jsonl:{index + 1}"
-            aggregator.add(outcome, where)
+            claim_id = None
+            if claims is not None and isinstance(outcome, ClaimError):
+                bad_id = any(
+                    p == "$.id" or p.startswith(("$.id.", "$.id[")) for p, _ in outcome.errors
+                )
+                claim_id = None if bad_id else claim_id_of(claims[index])
+            aggregator.add(outcome, where, claim_id)
     return aggregator
 
 
@@ -138,8 +145,11 @@ def test_the_numbers_equal_a_direct_count_of_the_results(results):
 def test_json_lines_results_give_the_same_report_as_the_outcomes(tmp_path, claims, results):
     path = check_to_jsonl(claims, tmp_path)
     locations = [f"{tmp_path / 'claims.jsonl'}:{i + 1}" for i in range(len(claims))]
-    direct = feed(results, locations=locations).close()
+    direct = feed(results, locations=locations, claims=claims).close()
     assert aggregate_inputs([str(path)]).close() == direct
+    # Refused claims keep their ids (check's JSON record carries a readable one).
+    refused = direct["refused"]["rows"]
+    assert refused and all(row["claim_id"] for row in refused)
     # Standard input, and the same results file split in two, read as one stream.
     text = path.read_text()
     assert aggregate_inputs(["-"], io.StringIO(text)).close() == direct
@@ -295,9 +305,13 @@ def test_every_kind_of_check_record_is_read_back(results):
     again, where, claim_id = outcome_from_record(json.loads(json.dumps(result.to_dict())))
     assert rows_of(again) == rows_of(result) and where is None and claim_id is None
     record = {"claim": "c.jsonl:3", "error": "invalid claim", "errors": [["$.units", "bad"]]}
-    refused, where, _ = outcome_from_record(record)
+    refused, where, claim_id = outcome_from_record(record)
     assert isinstance(refused, ClaimError) and refused.errors == (("$.units", "bad"),)
-    assert where == "c.jsonl:3"
+    assert where == "c.jsonl:3" and claim_id is None  # written before refusals carried the id
+    assert outcome_from_record({**record, "claim_id": "C-3"})[2] == "C-3"
+    assert outcome_from_record({**record, "claim_id": None})[2] is None
+    with pytest.raises(ValueError, match=r"^\$\.claim_id: expected a string or null, got"):
+        outcome_from_record({**record, "claim_id": 3})
     failure = EvaluationFailure(index=4, claim_id="C-4", error_type="BackendError", message="boom")
     back, where, _ = outcome_from_record(
         {"claim": "c.jsonl:5", "error": "internal error", **failure.to_dict()}

@@ -261,7 +261,7 @@ class _Printer:
     ) -> None:
         location_text = input or ""
         if isinstance(outcome, ClaimError):
-            _report_invalid(location_text, outcome, self.format, self.out)
+            _report_invalid(location_text, outcome, self.format, self.out, claim_id)
         elif isinstance(outcome, EvaluationFailure):
             _report_failure(location_text, outcome, self.format, self.out)
         elif not isinstance(outcome, BaseException):
@@ -413,11 +413,16 @@ def _report(result: Any, fmt: str, out: TextIO) -> None:
         print(f"    trace {step.step:>3}: {printable(text)}", file=out)
 
 
-def _report_invalid(location: str, exc: ClaimError, fmt: str, out: TextIO) -> None:
+def _report_invalid(
+    location: str, exc: ClaimError, fmt: str, out: TextIO, claim_id: str | None = None
+) -> None:
     if fmt == "json":
+        # The claim's id when the record had a readable one and the id was not the problem
+        # (None otherwise), so that a refused claim can be found and counted by id downstream.
         record = {
             "claim": location,
             "error": "invalid claim",
+            "claim_id": claim_id,
             "errors": [list(e) for e in exc.errors],
         }
         print(_json_line(record, out), file=out)

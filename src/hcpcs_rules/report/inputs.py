@@ -232,7 +232,8 @@ def outcome_from_record(record: Any) -> tuple[Any, str | None, str | None]:
     :meth:`Aggregator.add`. Raises ``ValueError`` with the JSON path of the first problem.
 
     - a Result's ``to_dict()`` -> the Result (input unknown: the record does not say);
-    - ``{"claim": LOCATION, "error": "invalid claim", "errors": [[path, msg], ...]}`` -> ClaimError;
+    - ``{"claim": LOCATION, "error": "invalid claim", "claim_id": ID or null, "errors": [[path,
+      msg], ...]}`` -> ClaimError (``claim_id`` may be absent: older results);
     - ``{"claim": LOCATION, "error": "internal error", ...EvaluationFailure}`` -> the failure;
     - an X12 refused claim (``error``, ``claim_id``, ``errors`` as objects) -> ClaimError;
       an X12 error outside any claim (no ``claim_id``) -> ``ValueError`` naming it: it is a
@@ -262,7 +263,10 @@ def _outcome(record: Any) -> tuple[Any, str | None, str | None]:
             raise exc.within(".errors") from None
         if not errors or any(len(pair) != 2 for pair in errors):
             raise _Invalid("expected a non-empty list of [path, message] pairs", ".errors")
-        return ClaimError(errors), where, None
+        refused_id = record.get("claim_id")  # absent in results written before 0.2.0
+        if refused_id is not None and type(refused_id) is not str:
+            raise _Invalid(f"expected a string or null, got {_kind(refused_id)}", ".claim_id")
+        return ClaimError(errors), where, refused_id
     if kind == "internal error":
         return _read_failure(record), where, None
     if type(kind) is not str:
