@@ -84,8 +84,10 @@ def test_flags_not_wired_for_x12_are_refused_not_ignored(capsys):
     from hcpcs_rules.cli import main
 
     base = ["check", str(EXAMPLES / "claims.837"), "--directory", str(EXAMPLES / "directory.json")]
-    assert main([*base, "--explain"]) == 2
-    assert "--explain is not supported for X12 input yet" in capsys.readouterr().err
+    assert main([*base, "--workers", "2"]) == 2
+    assert "--workers is not supported for X12 input yet" in capsys.readouterr().err
+    assert main([*base, "--explain", "--format", "277ca"]) == 2
+    assert "--explain has no place in a 277CA" in capsys.readouterr().err
     assert main(["check", "nosuch.837", "--directory", str(EXAMPLES / "directory.json")]) == 2
     assert "'nosuch.837' is not a readable file" in capsys.readouterr().err
 
@@ -104,3 +106,25 @@ def test_a_findings_location_is_escaped_on_the_terminal():
     out = io.StringIO()
     _report(result, "text", out)
     assert "\x1b" not in out.getvalue() and "\\x1b" in out.getvalue()
+
+
+def test_explain_traces_each_837_claim_as_for_json(capsys):
+    """Each claim read from the 837 is evaluated with its trace: the text lists the rules that
+    fired and what they derived; the JSON result carries the same steps."""
+    import json
+
+    from hcpcs_rules.cli import main
+
+    base = ["check", str(EXAMPLES / "claims.837"), "--directory", str(EXAMPLES / "directory.json")]
+    base += ["--sidecar", str(EXAMPLES / "sidecar.json")]
+    main([*base, "--explain"])
+    text = capsys.readouterr().out
+    assert "CORE-PAYER-SCOPE" in text and "-> payer_scope" in text
+    main([*base, "--explain", "--format", "json"])
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    checked = [r for r in results if "trace" in r]
+    assert checked and all(r["trace"] for r in checked)
+    fired = {step["rule_id"] for r in checked for step in r["trace"]}
+    assert {"CORE-PAYER-SCOPE", "CORE-SERVICE"} <= fired
+    main(base)  # without --explain: no trace
+    assert "-> payer_scope" not in capsys.readouterr().out

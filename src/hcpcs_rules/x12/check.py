@@ -51,8 +51,10 @@ def check_837p(
     directory: Directory | None,
     sidecar: Sidecar | None = None,
     payers: Mapping[str, str] | None = None,
+    explain: bool = False,
 ) -> tuple[X12File, Iterator[Result | X12Error]]:
-    """Read ``source`` with ``engine.parse_claim`` and evaluate each claim.
+    """Read ``source`` with ``engine.parse_claim`` and evaluate each claim (with its trace
+    when ``explain``, as ``Engine.evaluate`` gives it).
 
     Returns the reader (its ``summary`` is complete once the iterator is exhausted) and an
     iterator of a located ``Result`` per good claim and an ``X12Error`` per refused claim or
@@ -75,7 +77,7 @@ def check_837p(
             if isinstance(item, X12Error):
                 yield item
             else:
-                yield locate(engine.evaluate(item.claim), item)
+                yield locate(engine.evaluate(item.claim, explain=explain), item)
 
     return reader, outcomes()
 

@@ -108,13 +108,11 @@ def check_x12(
         )
         return exit_input
     # Not wired for X12 yet: refused rather than silently ignored.
-    unsupported = [
-        flag
-        for flag, given in (("--explain", args.explain), ("--workers", args.workers != 1))
-        if given
-    ]
-    if unsupported:
-        print(f"check: {', '.join(unsupported)} is not supported for X12 input yet", file=err)
+    if args.workers != 1:
+        print("check: --workers is not supported for X12 input yet", file=err)
+        return exit_input
+    if args.explain and args.format == "277ca":
+        print("check: --explain has no place in a 277CA: use --format text or json", file=err)
         return exit_input
     if args.directory is None:
         print(
@@ -177,7 +175,9 @@ def check_x12(
     sidecar_used: set[str] = set()  # the sidecar's claim ids some file had
     try:
         for number, path in enumerate(args.paths, start=1):
-            reader, outcomes = check_837p(engine, path, directory=directory, sidecar=sidecar)
+            reader, outcomes = check_837p(
+                engine, path, directory=directory, sidecar=sidecar, explain=args.explain
+            )
 
             def counted(outcomes: Any = outcomes, path: str = path) -> Any:
                 nonlocal worst
