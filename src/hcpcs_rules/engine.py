@@ -211,10 +211,11 @@ class Engine:
         line_facts = [f for f in self.program.facts if f.per == "line"]
         self._mg_facts = tuple(f.name for f in line_facts if "dispensed_mg" in dict(f.fields))
         self._units_facts = tuple(f.name for f in line_facts if "expected_units" in dict(f.fields))
-        # Claims evaluated without a policy or trace: the backend's rules build the LineResults
-        # and statuses as they go (the python backend's fused function), when it can.
-        self._fast: Callable[[Facts], tuple[int, Any, tuple[LineResult, ...]]] | None = (
-            getattr(self.backend, "evaluate_result", None) if self._policy is None else None
+        # Claims evaluated without a trace: the backend's rules build the LineResults and
+        # statuses as they go (the python backend's fused function), when it can; the engine's
+        # policy is applied to that Result after (see evaluate).
+        self._fast: Callable[[Facts], tuple[int, Any, tuple[LineResult, ...]]] | None = getattr(
+            self.backend, "evaluate_result", None
         )
         # Examples are part of the ruleset, written against the documented default limits: the
         # engine's own limits (stricter, say) must not make a correct ruleset fail to build.
@@ -252,6 +253,9 @@ class Engine:
         if self._closed:
             raise EngineClosed("this Engine was closed; build a new one to evaluate claims")
         typed = parse_claim_with(claim, self.limits, self.claim_schema)
+        policy = self._policy
+        if policy is not None:
+            return self._fast_with_policy(typed, policy, fast)
         facts = Facts(typed, self._fact_names, False)
         worst, overlay, lines = fast(facts)
         findings = facts.findings
@@ -271,6 +275,44 @@ class Engine:
         if _RESULT is not None:
             return _RESULT(*values)
         return Result(**dict(zip(_RESULT_ARGS, values, strict=True)))
+
+    def _fast_with_policy(
+        self,
+        typed: Claim,
+        policy: BoundPolicy,
+        fast: Callable[[Facts], tuple[int, Any, tuple[LineResult, ...]]],
+    ) -> Result:
+        """The one-pass Result with the engine's policy applied after: what :meth:`_result`
+        gives for the same claim, without its second pass over the derived facts. A policy
+        that changes no finding of the claim leaves the statuses the rules computed; one that
+        does gives the claim and the lines it touched their statuses from what remains."""
+        mapping = None
+        if policy.payers:
+            typed, mapping = policy.map_claim(typed)
+        facts = Facts(typed, self._fact_names, False)
+        worst, overlay, lines = fast(facts)
+        findings = facts.findings
+        if not facts.ordered:
+            findings.sort(key=_finding_order)
+        scope = facts.derived.get(ir.SCOPE_FACT, {}).get(0) or {}
+        kept, ignored = policy.apply(findings, overlay, scope.get("program"))
+        # Unchanged findings are the same objects: the list comparison is identity, in C.
+        if ignored or kept != findings:
+            worst, lines = _statuses(kept, lines)
+        values = (
+            typed.id,
+            STATUS_BY_RANK[worst],
+            tuple(kept),
+            lines,
+            self.rulesets,
+            self._provenance_of(policy, mapping),
+            typed.payer if mapping is None else mapping[0],
+            overlay,
+            tuple(ignored),
+        )
+        if _RESULT_IGNORED is not None:
+            return _RESULT_IGNORED(*values)
+        return Result(**dict(zip((*_RESULT_ARGS, "ignored"), values, strict=True)))
 
     def evaluate_json(
         self,
@@ -480,6 +522,29 @@ _RESULT_ARGS = (
 )
 #: The Result built by setting its slots (None if its __init__ ever does more; see slot_builder).
 _RESULT = slot_builder(Result, _RESULT_ARGS)
+#: The same with the findings a policy ignored.
+_RESULT_IGNORED = slot_builder(Result, (*_RESULT_ARGS, "ignored"))
+
+
+def _statuses(
+    findings: list[Finding], lines: tuple[LineResult, ...]
+) -> tuple[int, tuple[LineResult, ...]]:
+    """The claim's worst rank and its lines with their statuses, from ``findings`` (a policy's
+    kept findings): as :meth:`Engine._result` computes them, each line rebuilt only if its
+    status changed."""
+    worst = 0
+    by_line: dict[int, int] = {}
+    for finding in findings:
+        rank = SEVERITY_RANK[finding.severity]
+        if rank > worst:
+            worst = rank
+        if finding.line is not None and rank > by_line.get(finding.line, 0):
+            by_line[finding.line] = rank
+    out = []
+    for line in lines:
+        status = STATUS_BY_RANK[by_line.get(line.line, 0)]
+        out.append(line if line.status == status else attrs.evolve(line, status=status))
+    return worst, tuple(out)
 
 
 def _finding_order(finding: Finding) -> tuple[int, str]:
