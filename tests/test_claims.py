@@ -12,6 +12,7 @@ from hypothesis import given
 
 from hcpcs_rules import Claim, ClaimError, parse_claim
 from hcpcs_rules.claims import unstructure_claim
+from hcpcs_rules.model import LineResult
 from hcpcs_rules.testing.strategies import claim_json, json_values, mutated_claims
 
 GOOD = {
@@ -236,6 +237,40 @@ def test_round_trip_structure_unstructure_structure(data):
     claim = parse_claim(data)
     again = parse_claim(json.loads(json.dumps(unstructure_claim(claim))))
     assert again == claim
+
+
+class _MyLineResult(LineResult):
+    """A user's subclass of a record: pickled by attrs' own means."""
+
+    __slots__ = ()
+
+
+@given(claim_json())
+def test_claims_and_results_pickle_compactly_and_come_back_equal(data):
+    """Records pickle as their class and a tuple of values (what worker processes send):
+    equal, same hash, no field names in the pickle; a subclass pickles as attrs does."""
+    import copy
+    import pickle
+
+    from hcpcs_rules import evaluate
+
+    claim = parse_claim(data)
+    result = evaluate(claim, explain=True)
+    for value in (claim, result):
+        blob = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        back = pickle.loads(blob)
+        assert back == value and hash(back) == hash(value) and type(back) is type(value)
+        assert copy.deepcopy(value) == value
+    assert b"rule_id" not in pickle.dumps(result) and b"diagnosis_pointers" not in pickle.dumps(
+        claim
+    )
+
+    mine = _MyLineResult(
+        line=1, hcpcs="J7632", billed_units=Decimal(1), dispensed_mg=None, expected_units=None,
+        status="clean",
+    )  # fmt: skip
+    again = pickle.loads(pickle.dumps(mine))
+    assert type(again) is _MyLineResult and again == mine
 
 
 @given(json_values())

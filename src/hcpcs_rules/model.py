@@ -12,6 +12,7 @@ tuples (so a claim is hashable and cannot change while it is being evaluated).
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, Literal, NewType
@@ -65,7 +66,47 @@ ClaimFrequency = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
 Severity = Literal["reject", "deny", "warn", "info"]
 Status = Literal["reject", "deny", "warn", "clean"]
 
-_frozen = attrs.frozen(kw_only=True, slots=True)
+_attrs_frozen = attrs.frozen(kw_only=True, slots=True)
+
+
+def _frozen(cls: type) -> Any:
+    """An immutable record class (attrs, frozen, slots, keyword-only), pickled compactly.
+
+    Claims go to worker processes and Results come back from them pickled
+    (``evaluate_many(workers=N)``, Spark): per object, attrs' own pickling writes a dict of field
+    names to values and sets them back one by one in Python. Here an object pickles as its class
+    and a tuple of its values, read with one C-level getter and set back through the slots:
+    about a third less time at both ends and smaller pickles. An object of a subclass pickles
+    as attrs does.
+    """
+    cls = _attrs_frozen(cls)
+    names = tuple(field.name for field in attrs.fields(cls))
+    getter = operator.attrgetter(*names)
+    single = len(names) == 1
+    _SLOT_SETTERS[cls] = tuple(cls.__dict__[name].__set__ for name in names)
+    default_reduce = cls.__reduce_ex__
+
+    def __reduce_ex__(self: Any, protocol: int) -> Any:
+        if type(self) is not cls:
+            return default_reduce(self, protocol)
+        values = getter(self)
+        return (_rebuild, (cls, (values,) if single else values))
+
+    cls.__reduce_ex__ = __reduce_ex__  # type: ignore[method-assign]
+    return cls
+
+
+#: The slot setters of each record class, in field order (what :func:`_rebuild` sets).
+_SLOT_SETTERS: dict[type, tuple[Any, ...]] = {}
+
+
+def _rebuild(cls: type, values: tuple[Any, ...]) -> Any:
+    """Unpickle a record: a new object with its slots set, as its frozen ``__init__`` would
+    (the values were validated when the pickled object was made)."""
+    obj = object.__new__(cls)
+    for set_slot, value in zip(_SLOT_SETTERS[cls], values, strict=True):
+        set_slot(obj, value)
+    return obj
 
 
 # ----------------------------------------------------------------------------------- input
