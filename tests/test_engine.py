@@ -159,8 +159,32 @@ def test_generated_code_is_registered_for_tracebacks_and_inspect():
 
     engine = Engine(["core"], backend="python")
     compiled = next(c for c in engine.backend._compiled if c.rule.id == "CLAIM-NPI-INVALID")
-    assert compiled.filename == "<hcpcs_rules generated core:CLAIM-NPI-INVALID>"
+    assert compiled.filename.startswith("<hcpcs_rules generated core:CLAIM-NPI-INVALID ")
     assert "npi_valid" in inspect.getsource(compiled.run)
+
+
+def test_two_engines_keep_their_own_source_of_a_rule_for_tracebacks(tmp_path):
+    """Two versions of one ruleset's rule alive at once (a reload, two tenants): each engine's
+    generated code stays registered under its own name, so a traceback shows its own lines."""
+    import inspect
+    import linecache
+
+    from hcpcs_rules.testing.rulesets import HEADER, rule
+
+    engines = []
+    for units in ("100", "200"):
+        folder = tmp_path / units
+        folder.mkdir()
+        path = folder / "mine.toml"
+        path.write_text(textwrap.dedent(HEADER) + rule(f"line.units > {units}"))
+        engines.append(Engine(["core", path], check_examples=False))
+    first, second = (
+        next(c for c in e.backend._compiled if c.rule.id == "MINE-RULE") for e in engines
+    )
+    assert first.filename != second.filename
+    for compiled, units in ((first, "100"), (second, "200")):
+        assert linecache.getlines(compiled.filename) == compiled.source.splitlines(keepends=True)
+        assert f"> {units}" in inspect.getsource(compiled.run)
 
 
 def test_plugins_are_discovered_through_entry_points(tmp_path, monkeypatch):

@@ -9,13 +9,14 @@ arithmetic, dates). They share this one translation, so the missing-value semant
 Generated functions take ``(f, n)``: ``f`` is the evaluation's :class:`~hcpcs_rules.facts.Facts`
 and ``n`` the subject line number (0 for claim rules); ``run`` takes ``(f, subjects)``. Only the
 functions a backend calls are generated (:func:`compile_rule`). Source is registered in :mod:`linecache`
-under ``<hcpcs_rules generated RULESET:RULE-ID>``, so tracebacks, pdb and ``inspect.getsource``
+under ``<hcpcs_rules generated RULESET:RULE-ID DIGEST>``, so tracebacks, pdb and ``inspect.getsource``
 show the rule as generated code. What that code calls at run time (exact arithmetic, message
 formatters) is in :mod:`hcpcs_rules.runtime`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 import re
 from collections import Counter
@@ -376,7 +377,10 @@ def compile_rule(
         block = _run_block(rule, reads, joined, condition, produced)
         body += ["", "def run(f, subjects):", *(f"    {line}" for line in block)]
     source = "\n".join(body).lstrip("\n") + "\n"
-    filename = f"<hcpcs_rules generated {rule.ruleset}:{rule.id}>"
+    # The digest keeps engines of different rulesets alive at once from overwriting each
+    # other's source of a rule in linecache (tracebacks would show the wrong lines).
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    filename = f"<hcpcs_rules generated {rule.ruleset}:{rule.id} {digest}>"
     namespace: dict[str, Any] = {**RUNTIME, **emitter.constants}
     exec(compile(source, filename, "exec"), namespace)
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)

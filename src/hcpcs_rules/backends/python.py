@@ -2,7 +2,7 @@
 
 Every rule becomes generated source (``hcpcs-rules dump backend --backend python`` prints it),
 compiled once per Engine and registered in :mod:`linecache` as
-``<hcpcs_rules generated RULESET:RULE-ID>`` so tracebacks, pdb and ``inspect`` show it. A rule's
+``<hcpcs_rules generated RULESET:RULE-ID DIGEST>`` so tracebacks, pdb and ``inspect`` show it. A rule's
 ``run(f, subjects)`` tests each subject and fires on the matches.
 
 The schedule is the Program's order: rules sorted by stratum, so every derived fact a rule reads
@@ -22,6 +22,7 @@ backend serves any number of threads without a lock.
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 import re
 from collections.abc import Callable, Sequence
@@ -126,7 +127,8 @@ class PythonBackend:
     def dump(self) -> str:
         parts = [
             f"# {self.fused.filename}: claims evaluated without explain=True\n{self.fused.source}",
-            f"# {DRIVER_NAME}: explain=True and example checks, rule by rule\n{self.driver_source}",
+            f"# {DRIVER_NAME[:-1]} ...>: explain=True and example checks, rule by rule\n"
+            f"{self.driver_source}",
         ]
         parts += [f"# {c.filename}\n{c.source}" for c in self._compiled]
         return "\n".join(parts)
@@ -223,13 +225,10 @@ def _driver(
                 rule_id = _comment(compiled[index].rule.id)
                 body.append(f"{indent}run_{index}(f, {subjects})  # {rule_id}")
     source = "\n".join(body) + "\n"
-    exec(compile(source, DRIVER_NAME, "exec"), namespace)
+    # Named by its digest, as each rule's code is: another engine's driver keeps its own lines.
+    name = f"{DRIVER_NAME[:-1]} {hashlib.sha256(source.encode()).hexdigest()[:12]}>"
+    exec(compile(source, name, "exec"), namespace)
     if not register:  # a subset driver (see PythonBackend.subset): not the program's own
         return source, namespace["evaluate"]
-    linecache.cache[DRIVER_NAME] = (
-        len(source),
-        None,
-        source.splitlines(keepends=True),
-        DRIVER_NAME,
-    )
+    linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)
     return source, namespace["evaluate"]
