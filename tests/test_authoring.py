@@ -253,3 +253,31 @@ def test_usage_errors(command):
 def test_run_examples_refuses_one_name_given_as_a_string():
     with pytest.raises(TypeError, match="list of names or paths"):
         run_examples("core")
+
+
+# ------------------------------------------------------------------------- 837P input
+X12 = Path(__file__).resolve().parent.parent / "examples" / "x12"
+
+
+def test_coverage_and_diff_read_an_837_as_check_does(tmp_path):
+    """An 837P is recognised by its content and read with --directory and --sidecar, each claim
+    counted once; without --directory it is refused as check refuses it."""
+    reference = ["--directory", str(X12 / "directory.json"), "--sidecar", str(X12 / "sidecar.json")]
+    code, out, _ = run(["coverage", str(X12 / "claims.837"), *reference, "--format", "json"])
+    data = json.loads(out)
+    engine = Engine()
+    from hcpcs_rules.x12 import X12Claim, load_directory, load_sidecar, read_837p
+
+    items = read_837p(
+        X12 / "claims.837",
+        parse=engine.parse_claim,
+        directory=load_directory(X12 / "directory.json"),
+        sidecar=load_sidecar(X12 / "sidecar.json"),
+    )
+    expected = coverage(engine, [i.claim for i in items if isinstance(i, X12Claim)])
+    assert code == 0 and data == expected.to_dict() and data["claims"] > 0
+    code, out, _ = run(["diff", "--old", "core", "--old", "j7632", "--new", "core", "--new",
+                        "j7632", str(X12 / "claims.837"), *reference])  # fmt: skip
+    assert code == 0 and out.startswith(f"{data['claims']} claims, 0 changed")
+    code, _, err = run(["coverage", str(X12 / "claims.837")])
+    assert code == 2 and "needs --directory" in err
