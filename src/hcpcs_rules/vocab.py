@@ -41,26 +41,15 @@ def _is_ascii_digits(text: str) -> bool:
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
-def _luhn_check_digit(payload: str) -> int:
-    """Luhn check digit to append to ``payload`` (a string of ASCII digits)."""
-    digits = [ord(ch) - 48 for ch in reversed(payload)]
-    # Walking from the right, the digit next to where the check digit will sit is doubled.
-    total = sum(_DOUBLED[d] for d in digits[0::2]) + sum(digits[1::2])
-    return (10 - total % 10) % 10
-
-
-# An NPI is Luhn-checked as if prefixed by 80840, the ISO health-industry issuer prefix for the US.
-_NPI_LUHN_PREFIX = "80840"
-
-
 def npi_is_valid(value: object) -> bool:
     """True for a 10-digit NPI starting with 1 or 2 whose check digit is right."""
     if not isinstance(value, str) or len(value) != 10 or not _is_ascii_digits(value):
         return False
     if value[0] not in "12":
         return False
-    # Luhn over "80840" + the first nine digits, unrolled: every claim checks one or two NPIs.
-    # From the right, the ninth digit is doubled, then every other one; the prefix adds 24.
+    # Luhn over "80840" (the ISO health-industry issuer prefix for the US) + the first nine
+    # digits, unrolled: every claim checks one or two NPIs. From the right, the ninth digit is
+    # doubled, then every other one; the prefix's digits add 24 whatever follows them.
     d = value.encode("ascii")  # bytes index as ints: the digit is the byte minus 48
     total = (
         24
