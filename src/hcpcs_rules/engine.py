@@ -402,14 +402,7 @@ class Engine:
             findings, ignored = policy.apply(findings, overlay, program)
             if trace:
                 trace = policy.apply_trace(trace, overlay, program)
-        worst_by_line: dict[int, int] = {}
-        worst = 0
-        for finding in findings:
-            rank = SEVERITY_RANK[finding.severity]
-            if rank > worst:
-                worst = rank
-            if finding.line is not None and rank > worst_by_line.get(finding.line, 0):
-                worst_by_line[finding.line] = rank
+        worst, worst_by_line = _worst_ranks(findings)
         derived = f.derived
         lines = []
         for n, line in enumerate(claim.lines, start=1):
@@ -526,12 +519,9 @@ _RESULT = slot_builder(Result, _RESULT_ARGS)
 _RESULT_IGNORED = slot_builder(Result, (*_RESULT_ARGS, "ignored"))
 
 
-def _statuses(
-    findings: list[Finding], lines: tuple[LineResult, ...]
-) -> tuple[int, tuple[LineResult, ...]]:
-    """The claim's worst rank and its lines with their statuses, from ``findings`` (a policy's
-    kept findings): as :meth:`Engine._result` computes them, each line rebuilt only if its
-    status changed."""
+def _worst_ranks(findings: list[Finding]) -> tuple[int, dict[int, int]]:
+    """The worst severity rank of ``findings``, for the claim and for each line that has one
+    (info ranks as clean)."""
     worst = 0
     by_line: dict[int, int] = {}
     for finding in findings:
@@ -540,6 +530,16 @@ def _statuses(
             worst = rank
         if finding.line is not None and rank > by_line.get(finding.line, 0):
             by_line[finding.line] = rank
+    return worst, by_line
+
+
+def _statuses(
+    findings: list[Finding], lines: tuple[LineResult, ...]
+) -> tuple[int, tuple[LineResult, ...]]:
+    """The claim's worst rank and its lines with their statuses, from ``findings`` (a policy's
+    kept findings): as :meth:`Engine._result` computes them, each line rebuilt only if its
+    status changed."""
+    worst, by_line = _worst_ranks(findings)
     out = []
     for line in lines:
         status = STATUS_BY_RANK[by_line.get(line.line, 0)]
