@@ -131,11 +131,19 @@ def test_the_slot_builder_keeps_init_for_classes_it_cannot_build():
         b: list = attrs.field(factory=list)
 
     @attrs.frozen
+    class Hidden:
+        a: int
+        b: int = attrs.field(init=False, default=0)
+
+    class NotAttrs:
+        __slots__ = ("a",)
+
+    @attrs.frozen
     class Plain:
         a: int
         b: int = 2
 
-    for cls in (Checked, Converted, Hooked, Listed):
+    for cls in (Checked, Converted, Hooked, Listed, Hidden, NotAttrs):
         assert slot_builder(cls, ("a",)) is None, cls
     assert slot_builder(Plain, ("c",)) is None  # no such field
     plain = slot_builder(Plain, ("a",))

@@ -930,29 +930,6 @@ def _canonical_decimal(limits: Limits, positive: bool) -> re.Pattern[str]:
     return re.compile(f"(?:{sign}{number}{zero})\\Z")
 
 
-def _slot_setters(cls: type) -> dict[str, Any] | None:
-    """Each field's slot setter, when setting every slot is all ``cls.__init__`` does.
-
-    Building a claim's dozen objects through their attrs ``__init__`` (keyword parsing, one
-    ``object.__setattr__`` per field) is a third of the fast path's time; setting the slots
-    directly is what that ``__init__`` does for a frozen, slotted class with no validators,
-    converters, ``on_setattr`` or ``__attrs_post_init__``: anything else keeps ``__init__``.
-    """
-    if not attrs.has(cls) or "__attrs_post_init__" in dir(cls) or "__attrs_pre_init__" in dir(cls):
-        return None
-    setters = {}
-    for field in attrs.fields(cls):
-        if field.validator is not None or field.converter is not None:
-            return None
-        if field.on_setattr not in (None, attrs.setters.NO_OP):
-            return None
-        slot = cls.__dict__.get(field.name)
-        if type(slot).__name__ != "member_descriptor":
-            return None
-        setters[field.name] = slot.__set__
-    return setters
-
-
 class _FastBuilder:
     """Writes and compiles the fast path's functions for one (Limits, ClaimSchema)."""
 
@@ -1157,11 +1134,11 @@ class _FastBuilder:
             check = self.const(shape.check, "x")
             body.append(f"    if f{when} is not None and {check}(dict({', '.join(arguments)})):")
             body.append("        raise _Doubt")
-        setters = _slot_setters(shape.cls)
+        setters = model.slot_setters(shape.cls)
         if setters is None:
             body.append(f"    return {cls}({', '.join(arguments)})")
         else:
-            # What the class's __init__ would do, without parsing keywords (see _slot_setters).
+            # What the class's __init__ would do, without parsing keywords (see model.slot_setters).
             body.append(f"    o = _new({cls})")
             for index, field in enumerate(shape.fields):
                 body.append(f"    {self.const(setters[field.name], 'w')}(o, f{index})")

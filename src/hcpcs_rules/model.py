@@ -96,6 +96,34 @@ def _frozen(cls: type) -> Any:
     return cls
 
 
+def slot_setters(cls: type) -> dict[str, Any] | None:
+    """Each field's slot setter, in field order, when setting every slot is all
+    ``cls.__init__`` does; None otherwise.
+
+    That is so for a frozen, slotted attrs class with no validators, converters, ``on_setattr``,
+    ``init=False`` fields or init hooks: its ``__init__`` parses keywords and stores each value
+    through ``object.__setattr__``, which the slot's own setter does without the parsing. The
+    claim reader's fast path and the fused code's result builders set slots on that ground
+    (:func:`hcpcs_rules.runtime.slot_builder`); a class that gains any of those keeps its
+    ``__init__`` there.
+    """
+    if not attrs.has(cls) or any(
+        hasattr(cls, hook) for hook in ("__attrs_post_init__", "__attrs_pre_init__")
+    ):
+        return None
+    setters = {}
+    for field in attrs.fields(cls):
+        if field.validator is not None or field.converter is not None or not field.init:
+            return None
+        if field.on_setattr not in (None, attrs.setters.NO_OP):
+            return None
+        slot = cls.__dict__.get(field.name)
+        if type(slot).__name__ != "member_descriptor":
+            return None
+        setters[field.name] = slot.__set__
+    return setters
+
+
 #: The slot setters of each record class, in field order (what :func:`_rebuild` sets).
 _SLOT_SETTERS: dict[type, tuple[Any, ...]] = {}
 

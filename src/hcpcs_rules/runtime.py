@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from . import ir
+from .model import slot_setters
 from .units import EXACT_CONTEXT, format_decimal
 
 __all__ = ["RUNTIME", "format_value", "reason_for", "severity_for", "slot_builder"]
@@ -216,21 +217,13 @@ def slot_builder(cls: type, args: tuple[str, ...]) -> Callable[..., Any] | None:
     where a slot's own setter does the same store (about 1 µs less per object). Any validator, converter, ``on_setattr``,
     factory default or init hook the class gets later keeps its ``__init__``.
     """
-    if any(hasattr(cls, hook) for hook in ("__attrs_post_init__", "__attrs_pre_init__")):
+    setters = slot_setters(cls)
+    if setters is None or not set(args) <= set(setters):
         return None
     fields = attrs.fields(cls)
-    if not set(args) <= {f.name for f in fields}:
-        return None
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     body = [f"def build({', '.join(args)}):", "    o = _new(_cls)"]
     for index, field in enumerate(fields):
-        if field.validator is not None or field.converter is not None or not field.init:
-            return None
-        if field.on_setattr not in (None, attrs.setters.NO_OP):
-            return None
-        slot = cls.__dict__.get(field.name)
-        if type(slot).__name__ != "member_descriptor":
-            return None
         if field.name in args:
             value = field.name
         elif field.default is attrs.NOTHING or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
@@ -238,7 +231,7 @@ def slot_builder(cls: type, args: tuple[str, ...]) -> Callable[..., Any] | None:
         else:
             namespace[f"_d{index}"] = field.default
             value = f"_d{index}"
-        namespace[f"_s{index}"] = slot.__set__  # type: ignore[union-attr]
+        namespace[f"_s{index}"] = setters[field.name]
         body.append(f"    _s{index}(o, {value})")
     body.append("    return o")
     name = f"<hcpcs_rules generated {cls.__name__} builder>"
